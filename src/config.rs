@@ -1,0 +1,230 @@
+//! Every environment variable Mergecast reads, parsed and validated once at start-up, so a
+//! misconfiguration stops the process with one line naming the variable (exit code 2).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+use thiserror::Error;
+
+/// A missing or invalid variable; the message names it and never echoes its value (it may be a secret).
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{0} is required but not set")]
+    Missing(&'static str),
+    #[error("{name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Log output shape: human text for development, JSON lines for log shippers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Webhook secrets: several may be active at once so a secret can be rotated without downtime.
+#[derive(Clone)]
+pub struct WebhookSecrets(Vec<Vec<u8>>);
+
+impl WebhookSecrets {
+    pub fn new<I: IntoIterator<Item = S>, S: AsRef<[u8]>>(secrets: I) -> Self {
+        Self(secrets.into_iter().map(|s| s.as_ref().to_vec()).collect())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.0.iter().map(Vec::as_slice)
+    }
+}
+
+impl std::fmt::Debug for WebhookSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WebhookSecrets([{} redacted])", self.0.len())
+    }
+}
+
+/// Settings shared by every role (web, worker, CLI).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    pub webhook_secrets: WebhookSecrets,
+    pub bind_addr: SocketAddr,
+    pub log_format: LogFormat,
+    /// Prefix of every Redis key we own; lets several deployments (or tests) share one Redis.
+    pub queue_prefix: String,
+    pub worker_concurrency: usize,
+    pub delivery_max_attempts: u32,
+    /// First retry delay of a failed delivery; doubles per failure up to five minutes.
+    pub delivery_retry_base: Duration,
+    pub delivery_retention: Duration,
+    pub database_max_connections: u32,
+    /// Heartbeat of queue workers; a worker silent for 3 heartbeats is dead and its jobs run again.
+    pub worker_heartbeat: Duration,
+    /// How long the webhook endpoint waits for Redis before answering 503.
+    pub redis_timeout: Duration,
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str| lookup(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+
+        let database_url = required("DATABASE_URL")?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(invalid(
+                "DATABASE_URL",
+                "must start with postgres:// or postgresql://",
+            ));
+        }
+        let redis_url = required("REDIS_URL")?;
+        if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
+            return Err(invalid(
+                "REDIS_URL",
+                "must start with redis:// or rediss://",
+            ));
+        }
+        let raw_secrets = required("GITHUB_WEBHOOK_SECRET")?;
+        let secrets: Vec<&str> = raw_secrets
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        if secrets.is_empty() {
+            return Err(ConfigError::Missing("GITHUB_WEBHOOK_SECRET"));
+        }
+        let bind_addr = get("BIND_ADDR")
+            .unwrap_or_else(|| "0.0.0.0:8080".into())
+            .parse()
+            .map_err(|_| invalid("BIND_ADDR", "expected host:port, e.g. 0.0.0.0:8080"))?;
+        let log_format = match get("LOG_FORMAT").as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(invalid("LOG_FORMAT", "expected text or json")),
+        };
+        let queue_prefix = get("QUEUE_PREFIX").unwrap_or_else(|| "mergecast".into());
+        if !queue_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_:.".contains(&b))
+        {
+            return Err(invalid("QUEUE_PREFIX", "use letters, digits, - _ : ."));
+        }
+        Ok(Self {
+            database_url,
+            redis_url,
+            webhook_secrets: WebhookSecrets::new(secrets),
+            bind_addr,
+            log_format,
+            queue_prefix,
+            worker_concurrency: number(&get, "WORKER_CONCURRENCY", 32, 1, 1024)? as usize,
+            delivery_max_attempts: number(&get, "DELIVERY_MAX_ATTEMPTS", 8, 1, 100)? as u32,
+            delivery_retry_base: Duration::from_millis(number(
+                &get,
+                "DELIVERY_RETRY_BASE_MS",
+                2000,
+                1,
+                600_000,
+            )?),
+            delivery_retention: Duration::from_secs(
+                number(&get, "DELIVERY_RETENTION_DAYS", 7, 1, 3650)? * 86_400,
+            ),
+            database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 20, 1, 1000)? as u32,
+            worker_heartbeat: Duration::from_secs(number(
+                &get,
+                "WORKER_HEARTBEAT_SECS",
+                5,
+                1,
+                300,
+            )?),
+            redis_timeout: Duration::from_millis(number(
+                &get,
+                "REDIS_TIMEOUT_MS",
+                2000,
+                10,
+                60_000,
+            )?),
+        })
+    }
+}
+
+fn invalid(name: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+fn number(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    match raw.trim().parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ConfigError::Invalid {
+            name,
+            reason: format!("expected a whole number from {min} to {max}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn base() -> HashMap<&'static str, String> {
+        HashMap::from([
+            ("DATABASE_URL", "postgres://localhost/x".to_string()),
+            ("REDIS_URL", "redis://127.0.0.1/".to_string()),
+            ("GITHUB_WEBHOOK_SECRET", "new, old".to_string()),
+        ])
+    }
+
+    fn load(vars: &HashMap<&'static str, String>) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| vars.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_and_secret_list() {
+        let c = load(&base()).unwrap();
+        assert_eq!(c.bind_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.webhook_secrets.iter().count(), 2);
+        assert!(!format!("{c:?}").contains("old"));
+    }
+
+    #[test]
+    fn missing_and_invalid_name_the_variable() {
+        let mut v = base();
+        v.remove("REDIS_URL");
+        assert_eq!(
+            load(&v).unwrap_err().to_string(),
+            "REDIS_URL is required but not set"
+        );
+        let mut v = base();
+        v.insert("BIND_ADDR", "nope".into());
+        assert!(
+            load(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with("BIND_ADDR is invalid")
+        );
+        let mut v = base();
+        v.insert("WORKER_CONCURRENCY", "0".into());
+        assert!(
+            load(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with("WORKER_CONCURRENCY")
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! Mergecast: a GitHub App that verifies signed webhooks, queues them durably in Redis and
+//! applies them idempotently to Postgres.
+
+pub mod app;
+pub mod apply;
+pub mod config;
+pub mod github;
+pub mod ids;
+pub mod metrics;
+pub mod queue;
+pub mod replay;
+pub mod store;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,138 @@
+//! The `mergecast` binary: the only place `anyhow` and process exit codes live.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mergecast::app::{self, Role, Services};
+use mergecast::config::Config;
+use mergecast::queue::requeue;
+use mergecast::store;
+use mergecast::{replay, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "mergecast",
+    version,
+    about = "GitHub App: signed webhooks -> Redis -> Postgres"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and/or the workers until SIGTERM/SIGINT.
+    Serve {
+        #[arg(long, value_enum, default_value_t = Role::All)]
+        role: Role,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Send fixture bodies to a webhook endpoint, signed as GitHub does, with fresh delivery ids.
+    Replay {
+        /// A fixture file, or a directory of `<event>.<action>.json` files.
+        path: PathBuf,
+        /// Base URL of Mergecast (or the full webhook URL).
+        #[arg(long, default_value = "http://127.0.0.1:8080")]
+        url: String,
+        /// Webhook secret to sign with (defaults to the first of GITHUB_WEBHOOK_SECRET).
+        #[arg(long)]
+        secret: Option<String>,
+    },
+    /// Inspect and re-run logged deliveries.
+    Deliveries {
+        #[command(subcommand)]
+        command: DeliveriesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum DeliveriesCommand {
+    /// Queue a logged delivery again (e.g. a dead one after a fix), with its original id and body.
+    Replay { id: String },
+}
+
+fn config_or_exit() -> Result<Config, ExitCode> {
+    Config::from_env().map_err(|e| {
+        eprintln!("mergecast: configuration error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("mergecast: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { role } => {
+            let config = match config_or_exit() {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            telemetry::init(config.log_format);
+            let services = Services::connect(config).await?;
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            tokio::spawn(async move {
+                app::termination_signal().await;
+                tracing::info!("shutdown requested: finishing in-flight work");
+                let _ = tx.send(true);
+            });
+            app::run(services, role, None, rx).await?;
+            tracing::info!("stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate => {
+            let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+                eprintln!("mergecast: configuration error: DATABASE_URL is required but not set");
+                return Ok(ExitCode::from(2));
+            };
+            let pool = store::connect(&url, 2).await?;
+            store::migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Replay { path, url, secret } => {
+            let secret = secret.or_else(|| {
+                std::env::var("GITHUB_WEBHOOK_SECRET")
+                    .ok()
+                    .and_then(|s| s.split(',').next().map(|s| s.trim().to_owned()))
+                    .filter(|s| !s.is_empty())
+            });
+            let Some(secret) = secret else {
+                eprintln!(
+                    "mergecast: configuration error: --secret or GITHUB_WEBHOOK_SECRET is required"
+                );
+                return Ok(ExitCode::from(2));
+            };
+            let refused = replay::run(&path, &url, &secret).await?;
+            Ok(if refused == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Deliveries {
+            command: DeliveriesCommand::Replay { id },
+        } => {
+            let config = match config_or_exit() {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            let services = Services::connect(config).await?;
+            let previous = requeue::requeue_logged(&services.pool, &services.queues, &id).await?;
+            println!("delivery {id} queued again (was {previous})");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Periodic upkeep run by worker processes: relaying recorded merges to the survey queue,
+//! dropping finished jobs from Redis, and pruning delivery bodies past retention.
+
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use chrono::Utc;
+use redis::Script;
+use sqlx::PgPool;
+
+use super::Queues;
+use super::jobs::PullRequestMerged;
+use crate::store::{deliveries, merged};
+
+/// Pushes recorded-but-unqueued merges to the survey queue and marks them queued.
+/// Safe to run concurrently and repeatedly: the queue's idempotency key dedupes.
+pub async fn relay_merged(pool: &PgPool, queues: &Queues, limit: i64) -> usize {
+    let rows = match merged::pending(pool, limit).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "merged outbox: cannot read");
+            return 0;
+        }
+    };
+    let mut relayed = 0;
+    for row in rows {
+        let job = PullRequestMerged {
+            installation_id: row.installation_id,
+            pull_request_id: row.pull_request_id,
+            repository_id: row.repository_id,
+            number: row.number,
+            merged_at: row.merged_at,
+        };
+        if let Err(e) = queues.enqueue_merged(&job).await {
+            tracing::warn!(error = %e, "merged outbox: redis refused; will retry");
+            break;
+        }
+        if merged::mark_enqueued(pool, row.pull_request_id)
+            .await
+            .is_ok()
+        {
+            relayed += 1;
+        }
+    }
+    relayed
+}
+
+/// Removes finished jobs' payloads from Redis (apalis-redis keeps them until vacuumed).
+static VACUUM_DONE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        local ids = redis.call('SPOP', KEYS[1], tonumber(ARGV[1]))
+        for _, id in ipairs(ids) do
+            redis.call('HDEL', KEYS[2], id)
+            redis.call('DEL', KEYS[3] .. ':' .. id)
+        end
+        return #ids
+        "#,
+    )
+});
+
+/// Drops up to `batch` finished jobs of each queue; returns how many were dropped.
+pub async fn vacuum_done(queues: &Queues, batch: usize) -> Result<usize, redis::RedisError> {
+    let mut conn = queues.connection();
+    let mut total = 0;
+    for config in [queues.deliveries_config(), queues.merged_config()] {
+        let n: usize = VACUUM_DONE
+            .key(config.done_jobs_set())
+            .key(config.job_data_hash())
+            .key(config.job_meta_hash())
+            .arg(batch)
+            .invoke_async(&mut conn)
+            .await?;
+        total += n;
+    }
+    Ok(total)
+}
+
+/// Runs upkeep until `shutdown` resolves.
+pub async fn run(
+    pool: PgPool,
+    queues: Queues,
+    retention: Duration,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut n: u64 = 0;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        n += 1;
+        loop {
+            match vacuum_done(&queues, 2000).await {
+                Ok(dropped) if dropped >= 2000 => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "vacuum failed");
+                    break;
+                }
+            }
+        }
+        if n % 15 == 0 {
+            relay_merged(&pool, &queues, 500).await;
+        }
+        if n % 600 == 1 {
+            let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
+            match deliveries::prune_bodies(&pool, cutoff).await {
+                Ok(0) => {}
+                Ok(pruned) => tracing::info!(pruned, "pruned delivery bodies past retention"),
+                Err(e) => tracing::warn!(error = %e, "prune failed"),
+            }
+        }
+    }
+}

@@ -1,0 +1,220 @@
+//! The Redis queues (apalis-redis). This module is the only one that knows apalis: the web layer
+//! calls `Queues::enqueue_delivery`, workers are started with `delivery_worker::run`.
+//!
+//! Dedupe on the request path is apalis's idempotency key (the delivery id), claimed in the same
+//! Lua script that enqueues, so "accepted" and "durably queued" can never disagree. The key lives
+//! for the retention period; a delivery whose processing failed has its key released so that a
+//! GitHub redelivery is queued again.
+
+pub mod delivery_worker;
+pub mod jobs;
+pub mod maintenance;
+pub mod requeue;
+
+use std::time::Duration;
+
+use apalis_core::task::builder::TaskBuilder;
+use apalis_redis::{Config as QueueConfig, ConnectionManager, RedisTask};
+use redis::aio::ConnectionManagerConfig;
+use thiserror::Error;
+
+use jobs::{DeliveryJob, PullRequestMerged};
+
+/// Redis was unreachable, slow, or refused the write: the caller must not acknowledge.
+#[derive(Debug, Error)]
+pub enum QueueError {
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("queue: {0}")]
+    Backend(#[from] apalis_redis::Error),
+    #[error("redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("job encoding: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// Whether a push created a job or found the delivery already accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    New,
+    Duplicate,
+}
+
+/// Handles to every queue Mergecast uses, sharing one multiplexed Redis connection.
+#[derive(Clone)]
+pub struct Queues {
+    conn: ConnectionManager,
+    deliveries: QueueConfig,
+    merged: QueueConfig,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for Queues {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queues")
+            .field("deliveries", &self.deliveries.queue)
+            .finish()
+    }
+}
+
+/// Queue depth as shown on `/metrics` and the admin page.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueDepth {
+    pub ready: u64,
+    pub scheduled: u64,
+}
+
+impl Queues {
+    /// Connects and names the queues under `prefix` (tests use a unique prefix each).
+    pub async fn connect(
+        redis_url: &str,
+        prefix: &str,
+        heartbeat: Duration,
+        retention: Duration,
+        timeout: Duration,
+    ) -> Result<Self, QueueError> {
+        let client = redis::Client::open(redis_url)?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let conn = tokio::time::timeout(
+            timeout,
+            ConnectionManager::new_with_config(client, manager_config),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(timeout))??;
+        let base = QueueConfig::default()
+            .heartbeat_interval(heartbeat)
+            .missed_heartbeats(3)
+            .batch_size(32)
+            .emit_events(false)
+            .idempotency_ttl(Some(retention));
+        Ok(Self {
+            conn,
+            deliveries: base.clone().queue(format!("{prefix}:deliveries")),
+            merged: base.queue(format!("{prefix}:pull_request_merged")),
+            timeout,
+        })
+    }
+
+    pub fn deliveries_config(&self) -> &QueueConfig {
+        &self.deliveries
+    }
+
+    pub fn merged_config(&self) -> &QueueConfig {
+        &self.merged
+    }
+
+    pub fn connection(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    async fn push(&self, config: &QueueConfig, task: RedisTask) -> Result<Enqueued, QueueError> {
+        let mut conn = self.conn.clone();
+        let pushed = tokio::time::timeout(
+            self.timeout,
+            apalis_redis::queries::push_tasks(&mut conn, config, &[task]),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(self.timeout))??;
+        Ok(if pushed.0 + pushed.1 > 0 {
+            Enqueued::New
+        } else {
+            Enqueued::Duplicate
+        })
+    }
+
+    fn idempotency_key(config: &QueueConfig, key: &str) -> String {
+        format!("{}:{}", config.idempotency_key_set(), key)
+    }
+
+    /// Durably queues a delivery unless its id was already accepted (and not since released).
+    pub async fn enqueue_delivery(&self, job: &DeliveryJob) -> Result<Enqueued, QueueError> {
+        let task = TaskBuilder::new(serde_json::to_vec(job)?)
+            .idempotency_key(&job.delivery_id)
+            .build();
+        self.push(&self.deliveries, task).await
+    }
+
+    /// Forgets that a delivery id was accepted, so GitHub's next redelivery is queued again.
+    pub async fn release_delivery(&self, delivery_id: &str) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        let key = Self::idempotency_key(&self.deliveries, delivery_id);
+        tokio::time::timeout(
+            self.timeout,
+            redis::cmd("DEL").arg(key).query_async::<()>(&mut conn),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(self.timeout))??;
+        Ok(())
+    }
+
+    /// Queues a delivery again whatever its history (operator replay).
+    pub async fn requeue_delivery(&self, job: &DeliveryJob) -> Result<(), QueueError> {
+        self.release_delivery(&job.delivery_id).await?;
+        self.enqueue_delivery(job).await?;
+        Ok(())
+    }
+
+    /// Schedules another attempt of a failed delivery after `delay`.
+    pub async fn retry_delivery_later(
+        &self,
+        job: &DeliveryJob,
+        delay: Duration,
+    ) -> Result<(), QueueError> {
+        let task = TaskBuilder::new(serde_json::to_vec(job)?)
+            .run_after(delay)
+            .build();
+        self.push(&self.deliveries, task).await?;
+        Ok(())
+    }
+
+    /// Queues the survey trigger for a merged PR; the idempotency key keeps it once-only even
+    /// when the outbox relay runs twice.
+    pub async fn enqueue_merged(&self, job: &PullRequestMerged) -> Result<Enqueued, QueueError> {
+        let task = TaskBuilder::new(serde_json::to_vec(job)?)
+            .idempotency_key(format!("pr:{}", job.pull_request_id))
+            .build();
+        self.push(&self.merged, task).await
+    }
+
+    /// Round-trips to Redis (readiness).
+    pub async fn ping(&self) -> Result<(), QueueError> {
+        let mut conn = self.conn.clone();
+        tokio::time::timeout(
+            self.timeout,
+            redis::cmd("PING").query_async::<String>(&mut conn),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(self.timeout))??;
+        Ok(())
+    }
+
+    /// Jobs waiting in the delivery queue (ready now, and scheduled for later).
+    pub async fn delivery_depth(&self) -> Result<QueueDepth, QueueError> {
+        self.depth(&self.deliveries).await
+    }
+
+    /// Jobs waiting in the merged-PR queue.
+    pub async fn merged_depth(&self) -> Result<QueueDepth, QueueError> {
+        self.depth(&self.merged).await
+    }
+
+    async fn depth(&self, config: &QueueConfig) -> Result<QueueDepth, QueueError> {
+        let mut conn = self.conn.clone();
+        let (ready, scheduled): (u64, u64) = tokio::time::timeout(
+            self.timeout,
+            redis::pipe()
+                .cmd("LLEN")
+                .arg(config.active_jobs_list())
+                .cmd("ZCARD")
+                .arg(config.scheduled_jobs_set())
+                .query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(self.timeout))??;
+        Ok(QueueDepth { ready, scheduled })
+    }
+}

@@ -1,0 +1,143 @@
+//! `mergecast replay`: sends fixture bodies to a webhook endpoint signed exactly as GitHub signs
+//! them, each with a fresh delivery id. A development tool, and the benchmark's client.
+
+use std::path::{Path, PathBuf};
+
+use thiserror::Error;
+
+use crate::github::signature;
+
+/// Why a replay could not run at all (individual refusals are reported per file).
+#[derive(Debug, Error)]
+pub enum ReplayError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no .json fixtures under {0}")]
+    Empty(PathBuf),
+    #[error("http client: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+/// One fixture ready to send: the event name is the file name up to its first dot
+/// (`pull_request.closed_merged.json` is a `pull_request` delivery).
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub path: PathBuf,
+    pub event: String,
+    pub body: Vec<u8>,
+}
+
+/// Loads a fixture file, or every `*.json` in a directory (installation events first, so the
+/// installation exists before events that reference it; then by name).
+pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
+    let read_err = |source| ReplayError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let mut paths = if path.is_dir() {
+        let mut v = Vec::new();
+        for entry in std::fs::read_dir(path).map_err(read_err)? {
+            let p = entry.map_err(read_err)?.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                v.push(p);
+            }
+        }
+        v
+    } else {
+        vec![path.to_owned()]
+    };
+    paths.sort_by_key(|p| {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (
+            !name.starts_with("installation.created"),
+            !name.starts_with("installation"),
+            name,
+        )
+    });
+    if paths.is_empty() {
+        return Err(ReplayError::Empty(path.to_owned()));
+    }
+    paths
+        .into_iter()
+        .map(|p| {
+            let body = std::fs::read(&p).map_err(|source| ReplayError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let event = name.split('.').next().unwrap_or("").to_owned();
+            Ok(Fixture {
+                path: p,
+                event,
+                body,
+            })
+        })
+        .collect()
+}
+
+/// Where to POST: a bare base URL gets GitHub's webhook path appended.
+pub fn endpoint(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    if trimmed.ends_with("/webhooks/github") {
+        trimmed.to_owned()
+    } else {
+        format!("{trimmed}/webhooks/github")
+    }
+}
+
+/// Sends one fixture as a fresh delivery; returns the HTTP status and the delivery id used.
+pub async fn send(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    fixture: &Fixture,
+    delivery_id: Option<String>,
+) -> Result<(u16, String), reqwest::Error> {
+    let id = delivery_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let response = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "GitHub-Hookshot/mergecast-replay")
+        .header("x-github-event", &fixture.event)
+        .header("x-github-delivery", &id)
+        .header(
+            "x-hub-signature-256",
+            signature::sign(secret.as_bytes(), &fixture.body),
+        )
+        .body(fixture.body.clone())
+        .send()
+        .await?;
+    Ok((response.status().as_u16(), id))
+}
+
+/// Replays every fixture once, in order, printing one line each. Returns how many were refused.
+pub async fn run(path: &Path, url: &str, secret: &str) -> Result<usize, ReplayError> {
+    let fixtures = load(path)?;
+    let client = reqwest::Client::new();
+    let url = endpoint(url);
+    let mut refused = 0;
+    for fixture in &fixtures {
+        match send(&client, &url, secret, fixture, None).await {
+            Ok((status, id)) => {
+                if !(200..300).contains(&status) {
+                    refused += 1;
+                }
+                println!("{status} {id} {}", fixture.path.display());
+            }
+            Err(e) => {
+                refused += 1;
+                println!("ERR {} {}", fixture.path.display(), e.without_url());
+            }
+        }
+    }
+    Ok(refused)
+}

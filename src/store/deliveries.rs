@@ -1,0 +1,213 @@
+//! The delivery log: one row per GitHub delivery id, with status, attempts, last error and the
+//! raw body (kept for the retention period so a delivery can be replayed).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::{FromRow, PgExecutor};
+
+/// What a delivery row is created from (the job carries all of it).
+#[derive(Debug, Clone, Copy)]
+pub struct NewDelivery<'a> {
+    pub id: &'a str,
+    pub event: &'a str,
+    pub action: Option<&'a str>,
+    pub installation_id: Option<i64>,
+    pub hook_id: Option<i64>,
+    pub received_at: DateTime<Utc>,
+    pub headers: &'a Value,
+    pub body: &'a str,
+}
+
+/// Processing states a delivery row can be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Queued,
+    Processed,
+    Ignored,
+    Failed,
+    Dead,
+    Rejected,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Processed => "processed",
+            Status::Ignored => "ignored",
+            Status::Failed => "failed",
+            Status::Dead => "dead",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "queued" => Status::Queued,
+            "processed" => Status::Processed,
+            "ignored" => Status::Ignored,
+            "failed" => Status::Failed,
+            "dead" => Status::Dead,
+            "rejected" => Status::Rejected,
+            _ => return None,
+        })
+    }
+
+    /// Done for good: a redelivery of such a delivery must have no second effect.
+    pub fn is_final_success(self) -> bool {
+        matches!(self, Status::Processed | Status::Ignored)
+    }
+}
+
+/// Creates the row if absent and locks it for this transaction; returns the current status.
+/// Concurrent runs of one delivery serialize here, and the loser sees it already processed.
+pub async fn claim(db: impl PgExecutor<'_>, d: NewDelivery<'_>) -> Result<Status, sqlx::Error> {
+    let (status,): (String,) = sqlx::query_as(
+        r#"INSERT INTO deliveries (id, event, action, installation_id, hook_id, status, received_at, headers, body)
+           VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET updated_at = now(),
+               body = COALESCE(deliveries.body, EXCLUDED.body), body_pruned_at = NULL
+           RETURNING status"#,
+    )
+    .bind(d.id)
+    .bind(d.event)
+    .bind(d.action)
+    .bind(d.installation_id)
+    .bind(d.hook_id)
+    .bind(d.received_at)
+    .bind(d.headers)
+    .bind(d.body)
+    .fetch_one(db)
+    .await?;
+    Ok(Status::parse(&status).unwrap_or(Status::Queued))
+}
+
+/// Marks a claimed delivery finished (processed or ignored), with the reason when ignored.
+pub async fn finish(
+    db: impl PgExecutor<'_>,
+    id: &str,
+    status: Status,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE deliveries SET status = $2, attempts = attempts + 1, processed_at = now(),
+               last_error = $3, updated_at = now() WHERE id = $1"#,
+    )
+    .bind(id)
+    .bind(status.as_str())
+    .bind(note)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt outside the rolled-back transaction; returns the attempts so far.
+/// `dead` marks it as given up (kept, with its body, for `deliveries replay`).
+pub async fn record_failure(
+    db: impl PgExecutor<'_>,
+    d: NewDelivery<'_>,
+    error: &str,
+    dead: bool,
+) -> Result<i32, sqlx::Error> {
+    let status = if dead { Status::Dead } else { Status::Failed };
+    let (attempts,): (i32,) = sqlx::query_as(
+        r#"INSERT INTO deliveries (id, event, action, installation_id, hook_id, status, attempts,
+               last_error, received_at, headers, body)
+           VALUES ($1, $2, $3, $4, $5, $9, 1, $10, $6, $7, $8)
+           ON CONFLICT (id) DO UPDATE SET
+               status = CASE WHEN deliveries.status IN ('processed', 'ignored') THEN deliveries.status ELSE $9 END,
+               attempts = deliveries.attempts + 1, last_error = $10,
+               body = COALESCE(deliveries.body, EXCLUDED.body), updated_at = now()
+           RETURNING attempts"#,
+    )
+    .bind(d.id)
+    .bind(d.event)
+    .bind(d.action)
+    .bind(d.installation_id)
+    .bind(d.hook_id)
+    .bind(d.received_at)
+    .bind(d.headers)
+    .bind(d.body)
+    .bind(status.as_str())
+    .bind(error)
+    .fetch_one(db)
+    .await?;
+    Ok(attempts)
+}
+
+/// Records a delivery whose signature was valid but whose body was unusable.
+pub async fn record_rejected(
+    db: impl PgExecutor<'_>,
+    d: NewDelivery<'_>,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO deliveries (id, event, action, installation_id, hook_id, status, attempts,
+               last_error, received_at, processed_at, headers, body)
+           VALUES ($1, $2, $3, $4, $5, 'rejected', 0, $9, $6, now(), $7, $8)
+           ON CONFLICT (id) DO NOTHING"#,
+    )
+    .bind(d.id)
+    .bind(d.event)
+    .bind(d.action)
+    .bind(d.installation_id)
+    .bind(d.hook_id)
+    .bind(d.received_at)
+    .bind(d.headers)
+    .bind(d.body)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A stored delivery, as needed to replay it.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredDelivery {
+    pub id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<i64>,
+    pub hook_id: Option<i64>,
+    pub status: String,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub processed_at: Option<DateTime<Utc>>,
+    pub headers: Value,
+    pub body: Option<String>,
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: &str) -> Result<Option<StoredDelivery>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT id, event, action, installation_id, hook_id, status, attempts, last_error,
+               received_at, processed_at, headers, body FROM deliveries WHERE id = $1"#,
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Puts a delivery back to `queued` before it is re-enqueued by an operator's replay.
+pub async fn mark_requeued(db: impl PgExecutor<'_>, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE deliveries SET status = 'queued', updated_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Drops raw bodies past the retention period (the row and its outcome stay). Returns rows pruned.
+pub async fn prune_bodies(
+    db: impl PgExecutor<'_>,
+    older_than: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE deliveries SET body = NULL, body_pruned_at = now()
+           WHERE id IN (SELECT id FROM deliveries WHERE received_at < $1 AND body IS NOT NULL LIMIT 5000)"#,
+    )
+    .bind(older_than)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected())
+}

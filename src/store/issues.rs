@@ -1,0 +1,102 @@
+//! Issues. Deleted and transferred issues keep their row, marked.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+use sqlx::PgExecutor;
+
+use crate::github::events::{Issue, Repository};
+use crate::ids::InstallationId;
+
+/// Upserts an issue; an older `updated_at` than stored changes nothing. Returns whether written.
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    repo: &Repository,
+    issue: &Issue,
+) -> Result<bool, sqlx::Error> {
+    let labels = Value::Array(issue.labels.iter().map(|l| json!(l.name)).collect());
+    let assignees = Value::Array(issue.assignees.iter().map(|u| json!(u.login)).collect());
+    let issue_type = issue.issue_type.as_ref().and_then(|t| {
+        t.get("name")
+            .and_then(Value::as_str)
+            .or_else(|| t.as_str())
+            .map(str::to_owned)
+    });
+    let author = issue.user.as_ref();
+    let res = sqlx::query(
+        r#"INSERT INTO issues (id, installation_id, repository_id, repository_full_name, number, title,
+               state, state_reason, locked, author_id, author_login, html_url, labels, assignees,
+               milestone, issue_type, gh_created_at, gh_updated_at, closed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           ON CONFLICT (id) DO UPDATE SET
+               installation_id = EXCLUDED.installation_id,
+               repository_id = EXCLUDED.repository_id,
+               repository_full_name = EXCLUDED.repository_full_name,
+               number = EXCLUDED.number, title = EXCLUDED.title, state = EXCLUDED.state,
+               state_reason = EXCLUDED.state_reason, locked = EXCLUDED.locked,
+               author_id = EXCLUDED.author_id, author_login = EXCLUDED.author_login,
+               html_url = EXCLUDED.html_url, labels = EXCLUDED.labels,
+               assignees = EXCLUDED.assignees, milestone = EXCLUDED.milestone,
+               issue_type = EXCLUDED.issue_type,
+               gh_created_at = COALESCE(EXCLUDED.gh_created_at, issues.gh_created_at),
+               gh_updated_at = EXCLUDED.gh_updated_at, closed_at = EXCLUDED.closed_at,
+               updated_at = now()
+           WHERE issues.gh_updated_at <= EXCLUDED.gh_updated_at"#,
+    )
+    .bind(issue.id)
+    .bind(installation.0)
+    .bind(repo.id)
+    .bind(&repo.full_name)
+    .bind(issue.number)
+    .bind(&issue.title)
+    .bind(&issue.state)
+    .bind(issue.state_reason.as_deref())
+    .bind(issue.locked)
+    .bind(author.map(|u| u.id))
+    .bind(author.map(|u| u.login.as_str()))
+    .bind(issue.html_url.as_deref())
+    .bind(labels)
+    .bind(assignees)
+    .bind(issue.milestone.as_ref().map(|m| m.title.as_str()))
+    .bind(issue_type)
+    .bind(issue.created_at)
+    .bind(issue.updated_at)
+    .bind(issue.closed_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Marks an issue deleted or transferred away. Final whatever order events arrive in.
+pub async fn mark_gone(
+    db: impl PgExecutor<'_>,
+    issue_id: i64,
+    deleted_at: Option<DateTime<Utc>>,
+    transferred_to: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE issues SET deleted_at = COALESCE(deleted_at, $2),
+               transferred_to = COALESCE(transferred_to, $3), updated_at = now()
+           WHERE id = $1"#,
+    )
+    .bind(issue_id)
+    .bind(deleted_at)
+    .bind(transferred_to)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Pinning carries no timestamp of its own; the latest event we apply wins.
+pub async fn set_pinned(
+    db: impl PgExecutor<'_>,
+    issue_id: i64,
+    pinned: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE issues SET pinned = $2, updated_at = now() WHERE id = $1")
+        .bind(issue_id)
+        .bind(pinned)
+        .execute(db)
+        .await?;
+    Ok(())
+}

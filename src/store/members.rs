@@ -1,0 +1,106 @@
+//! Org members and repository collaborators. Never deleted: leaving marks them inactive with a
+//! timestamp. GitHub's membership payloads carry no timestamp, so a fact is ordered by when we
+//! observed it (`membership_observed_at`); an older fact never overwrites a newer one.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::github::events::User;
+use crate::ids::InstallationId;
+
+/// What an event says about a person's org membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipState {
+    Active,
+    Invited,
+    Inactive,
+}
+
+impl MembershipState {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Invited => "invited",
+            Self::Inactive => "inactive",
+        }
+    }
+}
+
+/// Applies a membership fact observed at `observed_at`.
+/// An invitation never demotes someone who is already an active member.
+pub async fn set_membership(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    user: &User,
+    role: Option<&str>,
+    state: MembershipState,
+    observed_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"INSERT INTO members (installation_id, github_id, login, name, email, user_type, role,
+               state, active, inactive_since, membership_observed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8 = 'active',
+                   CASE WHEN $8 = 'inactive' THEN $9 END, $9)
+           ON CONFLICT (installation_id, github_id) DO UPDATE SET
+               login = EXCLUDED.login,
+               name = COALESCE(EXCLUDED.name, members.name),
+               email = COALESCE(EXCLUDED.email, members.email),
+               user_type = COALESCE(EXCLUDED.user_type, members.user_type),
+               role = COALESCE(EXCLUDED.role, members.role),
+               state = EXCLUDED.state,
+               active = EXCLUDED.active,
+               inactive_since = CASE
+                   WHEN EXCLUDED.state = 'inactive' THEN COALESCE(members.inactive_since, EXCLUDED.inactive_since)
+                   ELSE NULL END,
+               membership_observed_at = EXCLUDED.membership_observed_at,
+               updated_at = now()
+           WHERE members.membership_observed_at <= EXCLUDED.membership_observed_at
+             AND NOT (EXCLUDED.state = 'invited' AND members.state = 'active')"#,
+    )
+    .bind(installation.0)
+    .bind(user.id)
+    .bind(&user.login)
+    .bind(user.name.as_deref())
+    .bind(user.email.as_deref())
+    .bind(user.kind.as_deref())
+    .bind(role)
+    .bind(state.as_str())
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Records a repository collaborator change (`member` events).
+pub async fn set_collaborator(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    repository_id: i64,
+    user: &User,
+    permission: Option<&str>,
+    active: bool,
+    observed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO repository_collaborators (repository_id, github_id, installation_id, login,
+               permission, active, observed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (repository_id, github_id) DO UPDATE SET
+               login = EXCLUDED.login,
+               permission = COALESCE(EXCLUDED.permission, repository_collaborators.permission),
+               active = EXCLUDED.active,
+               observed_at = EXCLUDED.observed_at,
+               updated_at = now()
+           WHERE repository_collaborators.observed_at <= EXCLUDED.observed_at"#,
+    )
+    .bind(repository_id)
+    .bind(user.id)
+    .bind(installation.0)
+    .bind(&user.login)
+    .bind(permission)
+    .bind(active)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}

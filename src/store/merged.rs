@@ -1,0 +1,65 @@
+//! The once-only guard for `PullRequestMerged`, doubling as its outbox: a row is written in the
+//! same transaction that learns of the merge, and `enqueued_at` is set once the job is in Redis.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+
+use crate::ids::InstallationId;
+
+/// A merge waiting to be (or already) handed to the survey queue.
+#[derive(Debug, Clone, FromRow)]
+pub struct MergedRow {
+    pub pull_request_id: i64,
+    pub installation_id: i64,
+    pub repository_id: i64,
+    pub number: i32,
+    pub merged_at: Option<DateTime<Utc>>,
+}
+
+/// Records a merge; true only the first time for this pull request, whatever the redeliveries.
+pub async fn record(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    pull_request_id: i64,
+    repository_id: i64,
+    number: i32,
+    merged_at: Option<DateTime<Utc>>,
+    source: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"INSERT INTO merged_pull_requests (pull_request_id, installation_id, repository_id, number, merged_at, source)
+           VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (pull_request_id) DO NOTHING"#,
+    )
+    .bind(pull_request_id)
+    .bind(installation.0)
+    .bind(repository_id)
+    .bind(number)
+    .bind(merged_at)
+    .bind(source)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Merges recorded but not yet confirmed in Redis (oldest first).
+pub async fn pending(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MergedRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT pull_request_id, installation_id, repository_id, number, merged_at
+           FROM merged_pull_requests WHERE enqueued_at IS NULL ORDER BY recorded_at LIMIT $1"#,
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Confirms the job for this merge is durably queued.
+pub async fn mark_enqueued(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE merged_pull_requests SET enqueued_at = now() WHERE pull_request_id = $1 AND enqueued_at IS NULL")
+        .bind(pull_request_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

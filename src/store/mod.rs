@@ -1,0 +1,28 @@
+//! Postgres access: free functions over `impl PgExecutor`, one file per table family.
+//! Every write is idempotent (upserts keyed by GitHub ids) and order-safe (guarded by GitHub's
+//! `updated_at`, or by when we observed the fact where GitHub gives no timestamp).
+
+pub mod deliveries;
+pub mod installations;
+pub mod issues;
+pub mod members;
+pub mod merged;
+pub mod pulls;
+pub mod teams;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::time::Duration;
+
+/// Opens the pool; `max` bounds connections so web and worker processes share Postgres fairly.
+pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(url)
+        .await
+}
+
+/// Applies pending migrations (run at start-up of every role and by `mergecast migrate`).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    sqlx::migrate!("./migrations").run(pool).await
+}

@@ -1,0 +1,174 @@
+//! Pull requests and their reviews.
+
+use serde_json::{Value, json};
+use sqlx::PgExecutor;
+
+use crate::github::events::{PullRequest, Repository, Review, User};
+use crate::ids::InstallationId;
+
+fn logins(users: &[User]) -> Value {
+    Value::Array(users.iter().map(|u| json!(u.login)).collect())
+}
+
+fn reviewer_names(values: &[Value], key: &str) -> Value {
+    Value::Array(values.iter().filter_map(|v| v.get(key).cloned()).collect())
+}
+
+/// Upserts a pull request; a payload whose `updated_at` is older than the stored one changes nothing.
+/// Returns whether the row was written.
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    repo: &Repository,
+    pr: &PullRequest,
+) -> Result<bool, sqlx::Error> {
+    let labels: Value = Value::Array(pr.labels.iter().map(|l| json!(l.name)).collect());
+    let author = pr.user.as_ref();
+    let res = sqlx::query(
+        r#"INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
+               title, state, draft, locked, author_id, author_login, author_type, html_url,
+               head_ref, head_sha, base_ref, merged, merged_at, merged_by_login, merge_commit_sha,
+               labels, assignees, requested_reviewers, requested_teams, milestone, auto_merge,
+               additions, deletions, changed_files, gh_created_at, gh_updated_at, closed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                   $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
+           ON CONFLICT (id) DO UPDATE SET
+               installation_id = EXCLUDED.installation_id,
+               repository_id = EXCLUDED.repository_id,
+               repository_full_name = EXCLUDED.repository_full_name,
+               number = EXCLUDED.number,
+               title = EXCLUDED.title, state = EXCLUDED.state, draft = EXCLUDED.draft,
+               locked = EXCLUDED.locked, author_id = EXCLUDED.author_id,
+               author_login = EXCLUDED.author_login, author_type = EXCLUDED.author_type,
+               html_url = EXCLUDED.html_url, head_ref = EXCLUDED.head_ref,
+               head_sha = EXCLUDED.head_sha, base_ref = EXCLUDED.base_ref,
+               merged = pull_requests.merged OR EXCLUDED.merged,
+               merged_at = COALESCE(EXCLUDED.merged_at, pull_requests.merged_at),
+               merged_by_login = COALESCE(EXCLUDED.merged_by_login, pull_requests.merged_by_login),
+               merge_commit_sha = COALESCE(EXCLUDED.merge_commit_sha, pull_requests.merge_commit_sha),
+               labels = EXCLUDED.labels, assignees = EXCLUDED.assignees,
+               requested_reviewers = EXCLUDED.requested_reviewers,
+               requested_teams = EXCLUDED.requested_teams, milestone = EXCLUDED.milestone,
+               auto_merge = EXCLUDED.auto_merge,
+               additions = COALESCE(EXCLUDED.additions, pull_requests.additions),
+               deletions = COALESCE(EXCLUDED.deletions, pull_requests.deletions),
+               changed_files = COALESCE(EXCLUDED.changed_files, pull_requests.changed_files),
+               gh_created_at = COALESCE(EXCLUDED.gh_created_at, pull_requests.gh_created_at),
+               gh_updated_at = EXCLUDED.gh_updated_at, closed_at = EXCLUDED.closed_at,
+               updated_at = now()
+           WHERE pull_requests.gh_updated_at <= EXCLUDED.gh_updated_at"#,
+    )
+    .bind(pr.id)
+    .bind(installation.0)
+    .bind(repo.id)
+    .bind(&repo.full_name)
+    .bind(pr.number)
+    .bind(&pr.title)
+    .bind(&pr.state)
+    .bind(pr.draft)
+    .bind(pr.locked)
+    .bind(author.map(|u| u.id))
+    .bind(author.map(|u| u.login.as_str()))
+    .bind(author.and_then(|u| u.kind.as_deref()))
+    .bind(pr.html_url.as_deref())
+    .bind(&pr.head.name)
+    .bind(&pr.head.sha)
+    .bind(&pr.base.name)
+    .bind(pr.is_merged())
+    .bind(pr.merged_at)
+    .bind(pr.merged_by.as_ref().map(|u| u.login.as_str()))
+    .bind(pr.merge_commit_sha.as_deref().filter(|_| pr.is_merged()))
+    .bind(labels)
+    .bind(logins(&pr.assignees))
+    .bind(reviewer_names(&pr.requested_reviewers, "login"))
+    .bind(reviewer_names(&pr.requested_teams, "slug"))
+    .bind(pr.milestone.as_ref().map(|m| m.title.as_str()))
+    .bind(pr.auto_merge.as_ref().is_some_and(|v| !v.is_null()))
+    .bind(pr.additions)
+    .bind(pr.deletions)
+    .bind(pr.changed_files)
+    .bind(pr.created_at)
+    .bind(pr.updated_at)
+    .bind(pr.closed_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// Inserts the pull request only if we have never seen it (a review's embedded PR is a partial
+/// object, so it must not overwrite what a `pull_request` event stored).
+pub async fn insert_if_absent(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    repo: &Repository,
+    pr: &PullRequest,
+) -> Result<(), sqlx::Error> {
+    let author = pr.user.as_ref();
+    sqlx::query(
+        r#"INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
+               title, state, draft, author_id, author_login, author_type, html_url, head_ref, head_sha,
+               base_ref, merged, merged_at, gh_created_at, gh_updated_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           ON CONFLICT (id) DO NOTHING"#,
+    )
+    .bind(pr.id)
+    .bind(installation.0)
+    .bind(repo.id)
+    .bind(&repo.full_name)
+    .bind(pr.number)
+    .bind(&pr.title)
+    .bind(&pr.state)
+    .bind(pr.draft)
+    .bind(author.map(|u| u.id))
+    .bind(author.map(|u| u.login.as_str()))
+    .bind(author.and_then(|u| u.kind.as_deref()))
+    .bind(pr.html_url.as_deref())
+    .bind(&pr.head.name)
+    .bind(&pr.head.sha)
+    .bind(&pr.base.name)
+    .bind(pr.is_merged())
+    .bind(pr.merged_at)
+    .bind(pr.created_at)
+    .bind(pr.updated_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Upserts a review. A dismissal is final: a late `submitted`/`edited` only updates the body.
+pub async fn upsert_review(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    pull_request_id: i64,
+    review: &Review,
+    dismissed_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), sqlx::Error> {
+    let user = review.user.as_ref();
+    sqlx::query(
+        r#"INSERT INTO reviews (id, pull_request_id, installation_id, reviewer_id, reviewer_login,
+               reviewer_type, state, body, commit_id, html_url, submitted_at, dismissed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (id) DO UPDATE SET
+               state = CASE WHEN reviews.state = 'dismissed' THEN 'dismissed' ELSE EXCLUDED.state END,
+               body = EXCLUDED.body,
+               commit_id = COALESCE(EXCLUDED.commit_id, reviews.commit_id),
+               submitted_at = COALESCE(reviews.submitted_at, EXCLUDED.submitted_at),
+               dismissed_at = COALESCE(reviews.dismissed_at, EXCLUDED.dismissed_at),
+               updated_at = now()"#,
+    )
+    .bind(review.id)
+    .bind(pull_request_id)
+    .bind(installation.0)
+    .bind(user.map(|u| u.id))
+    .bind(user.map(|u| u.login.as_str()))
+    .bind(user.and_then(|u| u.kind.as_deref()))
+    .bind(review.state.to_ascii_lowercase())
+    .bind(review.body.as_deref())
+    .bind(review.commit_id.as_deref())
+    .bind(review.html_url.as_deref())
+    .bind(review.submitted_at)
+    .bind(dismissed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}

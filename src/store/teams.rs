@@ -1,0 +1,122 @@
+//! Teams, their members and their repositories. Deleted teams keep their row (`deleted_at`).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+use crate::github::events::{Team, User};
+use crate::ids::InstallationId;
+
+/// Upserts a team as of `observed_at`; `deleted` marks it gone (and is never undone by an older event).
+pub async fn upsert(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    team: &Team,
+    deleted: bool,
+    observed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO teams (id, installation_id, slug, name, description, privacy, permission,
+               parent_id, deleted_at, observed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, CASE WHEN $9 THEN $10 END, $10)
+           ON CONFLICT (id) DO UPDATE SET
+               slug = EXCLUDED.slug,
+               name = EXCLUDED.name,
+               description = EXCLUDED.description,
+               privacy = EXCLUDED.privacy,
+               permission = EXCLUDED.permission,
+               parent_id = EXCLUDED.parent_id,
+               deleted_at = COALESCE(teams.deleted_at, EXCLUDED.deleted_at),
+               observed_at = EXCLUDED.observed_at,
+               updated_at = now()
+           WHERE teams.observed_at <= EXCLUDED.observed_at"#,
+    )
+    .bind(team.id)
+    .bind(installation.0)
+    .bind(&team.slug)
+    .bind(&team.name)
+    .bind(team.description.as_deref())
+    .bind(team.privacy.as_deref())
+    .bind(team.permission.as_deref())
+    .bind(team.parent.as_ref().map(|p| p.id))
+    .bind(deleted)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Makes sure a team row exists (membership events can precede the team's own events).
+pub async fn ensure(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    team: &Team,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO teams (id, installation_id, slug, name) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (id) DO NOTHING"#,
+    )
+    .bind(team.id)
+    .bind(installation.0)
+    .bind(&team.slug)
+    .bind(&team.name)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Adds or removes a person from a team, as of `observed_at`.
+pub async fn set_member(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    team_id: i64,
+    user: &User,
+    active: bool,
+    observed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO team_members (team_id, github_id, installation_id, login, active, observed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (team_id, github_id) DO UPDATE SET
+               login = EXCLUDED.login, active = EXCLUDED.active,
+               observed_at = EXCLUDED.observed_at, updated_at = now()
+           WHERE team_members.observed_at <= EXCLUDED.observed_at"#,
+    )
+    .bind(team_id)
+    .bind(user.id)
+    .bind(installation.0)
+    .bind(&user.login)
+    .bind(active)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Grants or withdraws a team's access to a repository, as of `observed_at`.
+pub async fn set_repository(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    team_id: i64,
+    repository_id: i64,
+    permission: Option<&str>,
+    active: bool,
+    observed_at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO team_repositories (team_id, repository_id, installation_id, permission, active, observed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (team_id, repository_id) DO UPDATE SET
+               permission = COALESCE(EXCLUDED.permission, team_repositories.permission),
+               active = EXCLUDED.active, observed_at = EXCLUDED.observed_at, updated_at = now()
+           WHERE team_repositories.observed_at <= EXCLUDED.observed_at"#,
+    )
+    .bind(team_id)
+    .bind(repository_id)
+    .bind(installation.0)
+    .bind(permission)
+    .bind(active)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,40 @@
+//! The HTTP surface. Handlers are thin: extract, check, hand off.
+
+pub mod github_webhook;
+pub mod health;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use sqlx::PgPool;
+
+use crate::config::WebhookSecrets;
+use crate::metrics::Metrics;
+use crate::queue::Queues;
+
+/// GitHub caps webhook payloads at 25 MB; anything larger is not from GitHub.
+pub const MAX_WEBHOOK_BODY: usize = 25 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub queues: Queues,
+    pub metrics: Arc<Metrics>,
+    pub webhook_secrets: Arc<WebhookSecrets>,
+}
+
+/// Builds the router for the web role.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/webhooks/github",
+            post(github_webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
+        )
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .with_state(state)
+}
