@@ -183,13 +183,25 @@ pub async fn run(
         let concurrency = services.config.worker_concurrency;
         let mut rx = shutdown.clone();
         tasks.spawn(async move {
-            let name = worker_name("deliveries");
-            tracing::info!(worker = %name, concurrency, "worker: started");
-            let stop = async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            };
-            if let Err(e) = delivery_worker::run(state, name, concurrency, stop).await {
-                tracing::error!(error = %e, "worker stopped with an error");
+            // A Redis outage ends an apalis worker with an error; start a new one (under a
+            // new name) until shutdown, so processing resumes by itself when Redis is back.
+            while !*rx.borrow() {
+                let name = worker_name("deliveries");
+                tracing::info!(worker = %name, concurrency, "worker: started");
+                let mut stop_rx = rx.clone();
+                let stop = async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                };
+                match delivery_worker::run(state.clone(), name, concurrency, stop).await {
+                    Ok(()) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "worker stopped with an error; restarting")
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    _ = rx.wait_for(|stop| *stop) => {}
+                }
             }
             Ok(())
         });

@@ -1,0 +1,259 @@
+//! Test harness: starts the real Mergecast (web and/or workers) in-process against the real
+//! Postgres (a fresh database per test from `#[sqlx::test]`) and the real Redis (a unique key
+//! prefix per test), plus a small DSL to deliver signed webhooks and wait for their effects.
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mergecast::app::{self, Role, Services};
+use mergecast::config::Config;
+use mergecast::github::signature;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub const SECRET: &str = "test-webhook-secret";
+
+/// Redis the tests use (CI and the dev machine run one on the default port).
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
+}
+
+/// A configuration for tests: fast retries, short heartbeats, a unique Redis prefix.
+pub fn test_config(redis_url: &str) -> Config {
+    let prefix = format!("mctest:{}", uuid::Uuid::new_v4().simple());
+    let vars = [
+        ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
+        ("REDIS_URL", redis_url.to_string()),
+        ("GITHUB_WEBHOOK_SECRET", format!("old-secret,{SECRET}")),
+        ("BIND_ADDR", "127.0.0.1:0".into()),
+        ("QUEUE_PREFIX", prefix),
+        ("WORKER_CONCURRENCY", "8".into()),
+        ("DELIVERY_MAX_ATTEMPTS", "3".into()),
+        ("DELIVERY_RETRY_BASE_MS", "10".into()),
+        ("WORKER_HEARTBEAT_SECS", "1".into()),
+        ("REDIS_TIMEOUT_MS", "500".into()),
+        ("DATABASE_MAX_CONNECTIONS", "10".into()),
+    ];
+    Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+        .expect("test config is valid")
+}
+
+/// Reads `fixtures/github/<name>.json`.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/github/{name}.json"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// Every fixture name (file stem), in a stable order.
+pub fn fixture_names() -> Vec<String> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/github");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls `check` until it returns true or `timeout` passes (then panics with `what`).
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if check().await {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for: {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A running Mergecast.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    pub services: Services,
+    pub client: reqwest::Client,
+    shutdown: watch::Sender<bool>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Web and workers, against the shared Redis.
+    pub async fn spawn(pool: PgPool) -> Self {
+        Self::spawn_with(pool, Role::All, test_config(&redis_url())).await
+    }
+
+    pub async fn spawn_with(pool: PgPool, role: Role, config: Config) -> Self {
+        let services = Services::with_pool(config, pool.clone())
+            .await
+            .expect("services");
+        Self::start(services, role).await
+    }
+
+    /// Starts `role` on already-connected services (several apps can share one queue prefix).
+    pub async fn start(services: Services, role: Role) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = watch::channel(false);
+        let run_services = services.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = app::run(run_services, role, Some(listener), rx).await {
+                panic!("app stopped: {e}");
+            }
+        });
+        Self {
+            addr,
+            pool: services.pool.clone(),
+            services,
+            client: reqwest::Client::new(),
+            shutdown: tx,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Posts `body` as GitHub would: signed with the configured secret, a fresh delivery id.
+    pub async fn deliver(&self, event: &str, body: &[u8]) -> (u16, String) {
+        let id = uuid::Uuid::new_v4().to_string();
+        let status = self.deliver_as(event, body, &id).await;
+        (status, id)
+    }
+
+    /// Posts a signed delivery with a given id (GitHub's redeliveries reuse the id).
+    pub async fn deliver_as(&self, event: &str, body: &[u8], id: &str) -> u16 {
+        self.client
+            .post(self.url("/webhooks/github"))
+            .header("content-type", "application/json")
+            .header("user-agent", "GitHub-Hookshot/test")
+            .header("x-github-event", event)
+            .header("x-github-delivery", id)
+            .header("x-github-hook-id", "4242")
+            .header(
+                "x-hub-signature-256",
+                signature::sign(SECRET.as_bytes(), body),
+            )
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request")
+            .status()
+            .as_u16()
+    }
+
+    /// Delivers `fixtures/github/<name>.json` (event = name up to the first dot).
+    pub async fn deliver_fixture(&self, name: &str) -> (u16, String) {
+        let event = name.split('.').next().unwrap_or(name).to_owned();
+        self.deliver(&event, &fixture(name)).await
+    }
+
+    pub async fn delivery_status(&self, id: &str) -> Option<String> {
+        sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .expect("query")
+    }
+
+    /// Waits until the delivery reaches one of `statuses`.
+    pub async fn wait_for_status(&self, id: &str, statuses: &[&str]) {
+        wait_until(
+            &format!("delivery {id} in {statuses:?}"),
+            Duration::from_secs(20),
+            || async {
+                self.delivery_status(id)
+                    .await
+                    .is_some_and(|s| statuses.contains(&s.as_str()))
+            },
+        )
+        .await;
+    }
+
+    /// Delivers a fixture and waits until the worker has applied it.
+    pub async fn deliver_and_apply(&self, name: &str) -> String {
+        let (status, id) = self.deliver_fixture(name).await;
+        assert_eq!(status, 202, "fixture {name} should be accepted");
+        self.wait_for_status(&id, &["processed", "ignored"]).await;
+        id
+    }
+
+    /// Jobs in the delivery queue (ready + scheduled).
+    pub async fn queued(&self) -> u64 {
+        let d = self.services.queues.delivery_depth().await.expect("depth");
+        d.ready + d.scheduled
+    }
+
+    /// Jobs in the merged-PR queue (ready + scheduled).
+    pub async fn merged_jobs(&self) -> u64 {
+        let d = self.services.queues.merged_depth().await.expect("depth");
+        d.ready + d.scheduled
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.pool)
+            .await
+            .expect(sql)
+    }
+
+    /// Stops the app (graceful) and deletes this test's Redis keys.
+    pub async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(handle) = self.handle.take() {
+            let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
+        }
+        delete_prefix(&redis_url(), &self.services.config.queue_prefix).await;
+    }
+}
+
+/// Deletes every Redis key under `prefix` (never FLUSHDB: other tests share the server).
+pub async fn delete_prefix(redis_url: &str, prefix: &str) {
+    let Ok(client) = redis::Client::open(redis_url) else {
+        return;
+    };
+    let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+        return;
+    };
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys): (u64, Vec<String>) = match redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(format!("{prefix}*"))
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(&mut conn)
+            .await
+        {
+            Ok(r) => r,
+            Err(_) => return,
+        };
+        if !keys.is_empty() {
+            let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
