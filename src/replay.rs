@@ -30,8 +30,8 @@ pub struct Fixture {
     pub body: Vec<u8>,
 }
 
-/// Loads a fixture file, or every `*.json` in a directory (installation events first, so the
-/// installation exists before events that reference it; then by name).
+/// Loads a fixture file, or every `*.json` in a directory (`installation.created` first and
+/// `installation.deleted` last; the rest by name).
 pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
     let read_err = |source| ReplayError::Read {
         path: path.to_owned(),

@@ -1,0 +1,242 @@
+//! What must hold when GitHub misbehaves or our own processes fail: out-of-order and repeated
+//! deliveries, failing handlers, dead letters and replay, and a worker killed mid-job.
+
+mod support;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use mergecast::app::{Role, Services};
+use mergecast::queue::requeue;
+use sqlx::PgPool;
+use support::{SECRET, TestApp, fixture, redis_url, test_config, wait_until};
+
+#[sqlx::test]
+async fn out_of_order_updates_keep_the_newest(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.deliver_and_apply("pull_request.closed_merged").await;
+    app.deliver_and_apply("pull_request.opened").await;
+    app.deliver_and_apply("pull_request.converted_to_draft")
+        .await;
+    let (state, merged, draft): (String, bool, bool) =
+        sqlx::query_as("SELECT state, merged, draft FROM pull_requests")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((state.as_str(), merged, draft), ("closed", true, false));
+
+    app.deliver_and_apply("issues.closed").await;
+    app.deliver_and_apply("issues.opened").await;
+    let state: String = sqlx::query_scalar("SELECT state FROM issues")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(state, "closed");
+
+    app.deliver_and_apply("installation.unsuspend").await;
+    app.deliver_and_apply("installation.suspend").await; // older updated_at
+    let status: String = sqlx::query_scalar("SELECT status FROM installations")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "active");
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_redelivery_after_processing_has_no_second_effect(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let body = fixture("issues.opened");
+    let id = "5d2c4a3b-aaaa-4bbb-8ccc-000000000042";
+    assert_eq!(app.deliver_as("issues", &body, id).await, 202);
+    app.wait_for_status(id, &["processed"]).await;
+    let before: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT updated_at FROM issues")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(app.deliver_as("issues", &body, id).await, 200);
+    assert_eq!(app.queued().await, 0);
+    let (attempts, after): (i32, chrono::DateTime<chrono::Utc>) = sqlx::query_as(
+        "SELECT d.attempts, i.updated_at FROM deliveries d, issues i WHERE d.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((attempts, after), (1, before));
+    app.stop().await;
+}
+
+const FAIL_ISSUES: &str = r#"
+CREATE FUNCTION fail_issue() RETURNS trigger AS $$
+BEGIN RAISE EXCEPTION 'simulated outage'; END $$ LANGUAGE plpgsql;
+CREATE TRIGGER fail_issue BEFORE INSERT OR UPDATE ON issues FOR EACH ROW EXECUTE FUNCTION fail_issue();
+"#;
+
+#[sqlx::test]
+async fn failures_retry_then_die_and_replay_recovers(pool: PgPool) {
+    sqlx::raw_sql(FAIL_ISSUES).execute(&pool).await.unwrap();
+    let app = TestApp::spawn(pool).await;
+    let (status, id) = app.deliver_fixture("issues.opened").await;
+    assert_eq!(status, 202);
+    app.wait_for_status(&id, &["dead"]).await;
+    let (attempts, error, body): (i32, String, Option<String>) =
+        sqlx::query_as("SELECT attempts, last_error, body FROM deliveries WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 3, "DELIVERY_MAX_ATTEMPTS=3 in tests");
+    assert!(error.contains("simulated outage"), "{error}");
+    assert!(body.is_some(), "a dead delivery keeps its body for replay");
+    assert_eq!(app.count("SELECT count(*) FROM issues").await, 0);
+
+    // The fix is deployed; the operator replays the dead delivery.
+    sqlx::raw_sql("DROP TRIGGER fail_issue ON issues")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let previous = requeue::requeue_logged(&app.pool, &app.services.queues, &id)
+        .await
+        .unwrap();
+    assert_eq!(previous, "dead");
+    app.wait_for_status(&id, &["processed"]).await;
+    assert_eq!(app.count("SELECT count(*) FROM issues").await, 1);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn github_redelivery_of_a_dead_delivery_is_queued_again(pool: PgPool) {
+    sqlx::raw_sql(FAIL_ISSUES).execute(&pool).await.unwrap();
+    let app = TestApp::spawn(pool).await;
+    let body = fixture("issues.opened");
+    let id = "7e0d1c2b-bbbb-4ccc-8ddd-000000000007";
+    assert_eq!(app.deliver_as("issues", &body, id).await, 202);
+    app.wait_for_status(id, &["dead"]).await;
+    sqlx::raw_sql("DROP TRIGGER fail_issue ON issues")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.deliver_as("issues", &body, id).await,
+        202,
+        "a died delivery is queued again"
+    );
+    app.wait_for_status(id, &["processed"]).await;
+    assert_eq!(app.count("SELECT count(*) FROM issues").await, 1);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_malformed_payload_for_its_event_is_dead_not_retried(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (status, id) = app
+        .deliver(
+            "pull_request",
+            br#"{"action":"opened","installation":{"id":1}}"#,
+        )
+        .await;
+    assert_eq!(status, 202);
+    app.wait_for_status(&id, &["dead"]).await;
+    let (attempts, error): (i32, String) =
+        sqlx::query_as("SELECT attempts, last_error FROM deliveries WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(attempts, 1);
+    assert!(error.contains("malformed pull_request payload"), "{error}");
+    app.stop().await;
+}
+
+/// The URL of this test's own database, for a child process.
+async fn database_url(pool: &PgPool) -> String {
+    let name: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let base = std::env::var("DATABASE_URL").unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    format!("{server}/{name}")
+}
+
+#[sqlx::test]
+async fn a_worker_killed_mid_job_leaves_it_to_run_again_once(pool: PgPool) {
+    let config = test_config(&redis_url());
+    let web = TestApp::spawn_with(pool.clone(), Role::Web, config.clone()).await;
+    let (status, id) = web.deliver_fixture("pull_request.closed_merged").await;
+    assert_eq!(status, 202);
+
+    // Hold a lock the job needs, so the worker is provably in the middle of it when killed.
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE pull_requests IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_mergecast"))
+        .args(["serve", "--role", "worker"])
+        .env("DATABASE_URL", database_url(&pool).await)
+        .env("REDIS_URL", redis_url())
+        .env("GITHUB_WEBHOOK_SECRET", SECRET)
+        .env("QUEUE_PREFIX", &config.queue_prefix)
+        .env("WORKER_HEARTBEAT_SECS", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn worker process");
+
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    wait_until(
+        "the worker blocks inside the job",
+        Duration::from_secs(30),
+        || async {
+            sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&db)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            > 0
+        },
+    )
+    .await;
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+    lock.rollback().await.unwrap();
+    assert_eq!(
+        web.count("SELECT count(*) FROM pull_requests").await,
+        0,
+        "the killed run left nothing"
+    );
+
+    // A surviving worker notices the dead one's heartbeat stopped and runs the job again.
+    let services = Services::with_pool(config, pool.clone()).await.unwrap();
+    let worker = TestApp::start(services, Role::Worker).await;
+    worker.wait_for_status(&id, &["processed"]).await;
+    let attempts: i32 = sqlx::query_scalar("SELECT attempts FROM deliveries WHERE id = $1")
+        .bind(&id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(attempts, 1);
+    assert_eq!(worker.count("SELECT count(*) FROM pull_requests").await, 1);
+    assert_eq!(
+        worker
+            .count("SELECT count(*) FROM merged_pull_requests")
+            .await,
+        1
+    );
+    assert_eq!(
+        worker.merged_jobs().await,
+        1,
+        "exactly one PullRequestMerged"
+    );
+    worker.stop().await;
+    web.stop().await;
+}
