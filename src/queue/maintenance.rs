@@ -101,7 +101,7 @@ pub async fn run(
                 }
             }
         }
-        if n % 15 == 0 {
+        if n.is_multiple_of(15) {
             relay_merged(&pool, &queues, 500).await;
         }
         if n % 600 == 1 {
