@@ -12,6 +12,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::github::client::GithubClient;
+use crate::github::redelivery;
+use crate::github::sync::{SyncSettings, Syncer};
+use crate::ids::InstallationId;
 use crate::metrics::Metrics;
 use crate::queue::delivery_worker::{self, WorkerState};
 use crate::queue::{QueueError, Queues, maintenance};
@@ -60,6 +64,8 @@ pub struct Services {
     pub pool: PgPool,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
+    /// Present when the GitHub App identity is configured.
+    pub github: Option<GithubClient>,
 }
 
 impl Services {
@@ -82,11 +88,15 @@ impl Services {
             config.redis_timeout,
         )
         .await?;
+        let github = config.github_app.as_ref().map(|app| {
+            GithubClient::new(app, queues.connection(), &config.queue_prefix, pool.clone())
+        });
         Ok(Self {
             config: Arc::new(config),
             pool,
             queues,
             metrics: Arc::new(Metrics::default()),
+            github,
         })
     }
 
@@ -97,6 +107,22 @@ impl Services {
             metrics: self.metrics.clone(),
             webhook_secrets: Arc::new(self.config.webhook_secrets.clone()),
         }
+    }
+
+    /// The catch-up syncer, when the app identity is configured.
+    pub fn syncer(&self) -> Option<Syncer> {
+        let app = self.config.github_app.as_ref()?;
+        Some(Syncer {
+            client: self.github.clone()?,
+            pool: self.pool.clone(),
+            queues: self.queues.clone(),
+            prefix: self.config.queue_prefix.clone(),
+            settings: SyncSettings {
+                merged_window: app.merged_window,
+                rate_limit_reserve: app.rate_limit_reserve,
+                initial_lookback: app.initial_lookback,
+            },
+        })
     }
 
     pub fn worker_state(&self) -> WorkerState {
@@ -215,6 +241,16 @@ pub async fn run(
             maintenance::run(pool, queues, retention, rx).await;
             Ok(())
         });
+        match (services.syncer(), services.config.github_app.as_ref()) {
+            (Some(syncer), Some(app)) => {
+                let (interval, rx) = (app.sync_interval, shutdown.clone());
+                tasks.spawn(async move {
+                    run_scheduler(syncer, interval, rx).await;
+                    Ok(())
+                });
+            }
+            _ => tracing::warn!("GITHUB_APP_ID not set: catch-up sync and redelivery are off"),
+        }
     }
     while let Some(joined) = tasks.join_next().await {
         match joined {
@@ -224,4 +260,73 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// The catch-up scheduler: every `interval`, list installations and redeliver failed deliveries;
+/// sync each installation when due (a paused one as soon as its rate-limit window resets).
+pub async fn run_scheduler(
+    syncer: Syncer,
+    interval: std::time::Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
+    let mut next_cycle = tokio::time::Instant::now();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.wait_for(|stop| *stop) => return,
+        }
+        if tokio::time::Instant::now() >= next_cycle {
+            next_cycle = tokio::time::Instant::now() + interval;
+            if let Err(e) = syncer.discover_installations().await {
+                tracing::warn!(error = %e, "listing installations failed");
+            }
+            if let Err(e) = redelivery::redeliver_failed(&syncer.client, &syncer.pool).await {
+                tracing::warn!(error = %e, "checking failed deliveries failed");
+            }
+        }
+        let due = match due_installations(&syncer.pool, interval).await {
+            Ok(due) => due,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read installations");
+                continue;
+            }
+        };
+        let limit = Arc::new(tokio::sync::Semaphore::new(4));
+        let mut runs = JoinSet::new();
+        for id in due {
+            let (syncer, limit) = (syncer.clone(), limit.clone());
+            runs.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                match syncer.sync_installation(id).await {
+                    Ok(outcome) => tracing::info!(installation = id.0, ?outcome, "catch-up sync"),
+                    Err(e) => {
+                        tracing::warn!(installation = id.0, error = %e, "catch-up sync failed")
+                    }
+                }
+            });
+        }
+        while runs.join_next().await.is_some() {}
+    }
+}
+
+/// Active installations whose last run is older than `interval`, or whose pause has ended.
+pub async fn due_installations(
+    pool: &PgPool,
+    interval: std::time::Duration,
+) -> Result<Vec<InstallationId>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        r#"SELECT i.id FROM installations i
+           LEFT JOIN LATERAL (SELECT started_at, status, paused_until FROM sync_runs r
+                              WHERE r.installation_id = i.id ORDER BY started_at DESC LIMIT 1) last ON true
+           WHERE i.status = 'active'
+             AND (last.started_at IS NULL
+                  OR (last.status = 'paused' AND last.paused_until <= now())
+                  OR (last.status IN ('success', 'error') AND last.started_at <= now() - make_interval(secs => $1)))
+           ORDER BY i.id"#,
+    )
+    .bind(interval.as_secs_f64())
+    .fetch_all(pool)
+    .await?;
+    Ok(ids.into_iter().map(InstallationId).collect())
 }

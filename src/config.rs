@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
 
+use crate::github::app_auth::AppKey;
+
 /// A missing or invalid variable; the message names it and never echoes its value (it may be a secret).
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -41,6 +43,23 @@ impl std::fmt::Debug for WebhookSecrets {
     }
 }
 
+/// The GitHub App identity and catch-up settings; absent when `GITHUB_APP_ID` is unset (then
+/// Mergecast only ingests webhooks and never calls GitHub).
+#[derive(Debug, Clone)]
+pub struct GithubAppConfig {
+    pub app_id: i64,
+    pub private_key: AppKey,
+    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
+    pub api_url: String,
+    pub sync_interval: Duration,
+    /// Merged PRs found by catch-up trigger surveys only if merged this recently.
+    pub merged_window: Duration,
+    /// Below this many remaining requests an installation's sync pauses until the window resets.
+    pub rate_limit_reserve: u32,
+    /// How far back the first sync of a repository reads pull requests and issues.
+    pub initial_lookback: Duration,
+}
+
 /// Settings shared by every role (web, worker, CLI).
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -61,6 +80,7 @@ pub struct Config {
     pub worker_heartbeat: Duration,
     /// How long the webhook endpoint waits for Redis before answering 503.
     pub redis_timeout: Duration,
+    pub github_app: Option<GithubAppConfig>,
 }
 
 impl Config {
@@ -147,8 +167,61 @@ impl Config {
                 10,
                 60_000,
             )?),
+            github_app: github_app(&get)?,
         })
     }
+}
+
+fn github_app(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<GithubAppConfig>, ConfigError> {
+    let key_inline = get("GITHUB_PRIVATE_KEY");
+    let key_path = get("GITHUB_PRIVATE_KEY_PATH");
+    let Some(raw_id) = get("GITHUB_APP_ID") else {
+        if key_inline.is_some() || key_path.is_some() {
+            return Err(ConfigError::Missing("GITHUB_APP_ID"));
+        }
+        return Ok(None);
+    };
+    let app_id = raw_id
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| invalid("GITHUB_APP_ID", "expected the app's numeric id"))?;
+    let (name, pem) = match (key_inline, key_path) {
+        (Some(pem), _) => ("GITHUB_PRIVATE_KEY", pem),
+        (None, Some(path)) => {
+            let pem = std::fs::read_to_string(path.trim()).map_err(|e| ConfigError::Invalid {
+                name: "GITHUB_PRIVATE_KEY_PATH",
+                reason: format!("cannot read the key file: {e}"),
+            })?;
+            ("GITHUB_PRIVATE_KEY_PATH", pem)
+        }
+        (None, None) => return Err(ConfigError::Missing("GITHUB_PRIVATE_KEY")),
+    };
+    let private_key = AppKey::from_pem(&pem).map_err(|e| invalid(name, &e.to_string()))?;
+    let api_url = get("GITHUB_API_URL")
+        .unwrap_or_else(|| "https://api.github.com".into())
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        return Err(invalid("GITHUB_API_URL", "must be an http(s) URL"));
+    }
+    Ok(Some(GithubAppConfig {
+        app_id,
+        private_key,
+        api_url,
+        sync_interval: Duration::from_secs(number(get, "SYNC_INTERVAL_SECS", 900, 10, 86_400)?),
+        merged_window: Duration::from_secs(
+            number(get, "SYNC_MERGED_WINDOW_HOURS", 72, 1, 24 * 365)? * 3600,
+        ),
+        rate_limit_reserve: number(get, "SYNC_RATE_LIMIT_RESERVE", 200, 0, 100_000)? as u32,
+        initial_lookback: Duration::from_secs(
+            number(get, "SYNC_INITIAL_LOOKBACK_DAYS", 30, 1, 3650)? * 86_400,
+        ),
+    }))
 }
 
 fn invalid(name: &'static str, reason: &str) -> ConfigError {
@@ -200,6 +273,38 @@ mod tests {
         assert_eq!(c.bind_addr.to_string(), "0.0.0.0:8080");
         assert_eq!(c.webhook_secrets.iter().count(), 2);
         assert!(!format!("{c:?}").contains("old"));
+    }
+
+    #[test]
+    fn github_app_key_is_validated() {
+        let mut v = base();
+        v.insert("GITHUB_APP_ID", "123".into());
+        assert_eq!(
+            load(&v).unwrap_err().to_string(),
+            "GITHUB_PRIVATE_KEY is required but not set"
+        );
+        v.insert(
+            "GITHUB_PRIVATE_KEY",
+            "-----BEGIN RSA PRIVATE KEY-----\\nnope\\n-----END RSA PRIVATE KEY-----".into(),
+        );
+        assert!(
+            load(&v)
+                .unwrap_err()
+                .to_string()
+                .starts_with("GITHUB_PRIVATE_KEY is invalid")
+        );
+        let pem = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/keys/test-app.pem"
+        ))
+        .unwrap();
+        v.insert("GITHUB_PRIVATE_KEY", pem.replace('\n', "\\n"));
+        let app = load(&v).unwrap().github_app.unwrap();
+        assert_eq!(
+            (app.app_id, app.api_url.as_str()),
+            (123, "https://api.github.com")
+        );
+        assert!(!format!("{app:?}").contains("PRIVATE"));
     }
 
     #[test]

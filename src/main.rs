@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mergecast::app::{self, Role, Services};
 use mergecast::config::Config;
+use mergecast::github::redelivery;
+use mergecast::ids::InstallationId;
 use mergecast::queue::requeue;
 use mergecast::store;
 use mergecast::{replay, telemetry};
@@ -40,6 +42,12 @@ enum Command {
         /// Webhook secret to sign with (defaults to the first of GITHUB_WEBHOOK_SECRET).
         #[arg(long)]
         secret: Option<String>,
+    },
+    /// Run the catch-up once: list installations, redeliver failed deliveries, sync each
+    /// installation (or only `--installation ID`).
+    Sync {
+        #[arg(long)]
+        installation: Option<i64>,
     },
     /// Inspect and re-run logged deliveries.
     Deliveries {
@@ -120,6 +128,48 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::FAILURE
+            })
+        }
+        Command::Sync { installation } => {
+            let config = match config_or_exit() {
+                Ok(c) => c,
+                Err(code) => return Ok(code),
+            };
+            telemetry::init(config.log_format);
+            let services = Services::connect(config).await?;
+            let Some(syncer) = services.syncer() else {
+                eprintln!("mergecast: configuration error: GITHUB_APP_ID is required but not set");
+                return Ok(ExitCode::from(2));
+            };
+            let targets = match installation {
+                Some(id) => {
+                    syncer.discover_installations().await?;
+                    vec![InstallationId(id)]
+                }
+                None => {
+                    let ids = syncer.discover_installations().await?;
+                    let report = redelivery::redeliver_failed(&syncer.client, &syncer.pool).await?;
+                    println!(
+                        "redelivery: examined {} deliveries, asked GitHub to redeliver {} ({} API calls)",
+                        report.examined, report.requested, report.api_calls
+                    );
+                    ids
+                }
+            };
+            let mut failed = false;
+            for id in targets {
+                match syncer.sync_installation(id).await {
+                    Ok(outcome) => println!("installation {}: {outcome:?}", id.0),
+                    Err(e) => {
+                        failed = true;
+                        println!("installation {}: error: {e}", id.0);
+                    }
+                }
+            }
+            Ok(if failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
             })
         }
         Command::Deliveries {

@@ -1,0 +1,674 @@
+//! Catch-up: converge on GitHub's truth for whatever webhooks missed, within the installation's
+//! API budget.
+//!
+//! Every list is fetched with `If-None-Match`; a 304 costs nothing against the rate limit and
+//! means "what we stored last time" (`github_etags` remembers which ids a page held). Pull
+//! requests and issues are read newest-updated first and only back to a per-repository
+//! watermark. One sync per installation runs at a time across processes (Redis lock).
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::PgPool;
+use thiserror::Error;
+
+use super::client::{Auth, GithubClient, GithubError, Response};
+use super::events::{Installation, Issue, PullRequest, Repository, RepositoryStub, Review, User};
+use crate::ids::InstallationId;
+use crate::queue::{Queues, maintenance};
+use crate::store::members::{self, MembershipState};
+use crate::store::sync::{self as state, RunCounters, WatermarkKind};
+use crate::store::{installations, issues, merged, pulls};
+
+/// How a sync run ended (also what `mergecast sync` prints).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncOutcome {
+    Done(RunCounters),
+    /// Another process holds this installation's sync lock.
+    AlreadyRunning,
+    /// Rate limit below the reserve: nothing more until `until`.
+    Paused {
+        until: DateTime<Utc>,
+        counters: RunCounters,
+    },
+    /// Suspended or deleted installations are not synced.
+    Skipped(String),
+}
+
+/// Why a sync failed (recorded on the run).
+#[derive(Debug, Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Github(#[from] GithubError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    #[error("unexpected GitHub payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+/// Knobs of a sync (from `GithubAppConfig`).
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSettings {
+    pub merged_window: Duration,
+    pub rate_limit_reserve: u32,
+    /// How far back the first sync of a repository reads pull requests and issues.
+    pub initial_lookback: Duration,
+}
+
+/// Everything a sync needs.
+#[derive(Clone, Debug)]
+pub struct Syncer {
+    pub client: GithubClient,
+    pub pool: PgPool,
+    pub queues: Queues,
+    pub prefix: String,
+    pub settings: SyncSettings,
+}
+
+/// Signals that stop a run early without it being an error.
+enum Stop {
+    Paused(DateTime<Utc>),
+    Failed(SyncError),
+}
+
+impl From<SyncError> for Stop {
+    fn from(e: SyncError) -> Self {
+        Stop::Failed(e)
+    }
+}
+impl From<sqlx::Error> for Stop {
+    fn from(e: sqlx::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+impl From<serde_json::Error> for Stop {
+    fn from(e: serde_json::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+
+/// One run's bookkeeping.
+struct Run<'a> {
+    syncer: &'a Syncer,
+    installation: InstallationId,
+    started: DateTime<Utc>,
+    counters: RunCounters,
+    /// Set when a response showed the rate limit below the reserve: stop at the next boundary.
+    pause_after: Option<DateTime<Utc>>,
+}
+
+impl Run<'_> {
+    /// GET with ETag, counting calls; pauses below the reserve; waits out secondary limits.
+    async fn get(&mut self, url: &str, etag: Option<&str>) -> Result<Response, Stop> {
+        let mut backoff = Duration::ZERO;
+        for attempt in 0..4 {
+            self.counters.api_calls += 1;
+            match self
+                .syncer
+                .client
+                .get(Auth::Installation(self.installation), url, etag)
+                .await
+            {
+                Ok(response) => {
+                    if response.not_modified() {
+                        self.counters.not_modified += 1;
+                    }
+                    if let Some(rate) = response.rate
+                        && rate.remaining < self.syncer.settings.rate_limit_reserve
+                    {
+                        // Keep this page (it is paid for), then stop before spending the reserve.
+                        self.pause_after = Some(rate.reset);
+                    }
+                    return Ok(response);
+                }
+                Err(GithubError::RateLimited { reset }) => return Err(Stop::Paused(reset)),
+                Err(GithubError::SecondaryLimit { retry_after }) => {
+                    // GitHub: wait retry-after, else at least a minute, backing off each time.
+                    backoff = retry_after.max(backoff * 2);
+                    if attempt == 3 || backoff > Duration::from_secs(120) {
+                        let until =
+                            Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+                        return Err(Stop::Paused(until));
+                    }
+                    tracing::warn!(
+                        installation = self.installation.0,
+                        ?backoff,
+                        "secondary rate limit; waiting"
+                    );
+                    tokio::time::sleep(backoff).await;
+                }
+                Err(e) => return Err(Stop::Failed(e.into())),
+            }
+        }
+        Err(Stop::Paused(Utc::now() + chrono::Duration::minutes(1)))
+    }
+}
+
+impl Run<'_> {
+    fn check_pause(&self) -> Result<(), Stop> {
+        match self.pause_after {
+            Some(reset) => Err(Stop::Paused(reset)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Members known before a run: id -> (login, active).
+type Known = HashMap<i64, (String, bool)>;
+
+/// The paginated lists whose pages are cached with the ids they held.
+#[derive(Clone, Copy)]
+enum ListKind<'k> {
+    Repositories,
+    Members(&'k Known),
+}
+
+#[derive(Deserialize)]
+struct RepositoriesPage {
+    repositories: Vec<RepositoryStub>,
+}
+
+#[derive(Deserialize)]
+struct MemberStub {
+    id: i64,
+    login: String,
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+}
+
+impl Syncer {
+    fn lock_key(&self, installation: InstallationId) -> String {
+        format!("{}:gh:sync-lock:{}", self.prefix, installation.0)
+    }
+
+    /// Syncs one installation, unless another process is already doing it.
+    pub async fn sync_installation(
+        &self,
+        installation: InstallationId,
+    ) -> Result<SyncOutcome, SyncError> {
+        let status: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT status, account_login, account_type FROM installations WHERE id = $1",
+        )
+        .bind(installation.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((status, account_login, account_type)) = status else {
+            return Ok(SyncOutcome::Skipped("unknown installation".into()));
+        };
+        if status != "active" {
+            return Ok(SyncOutcome::Skipped(format!("installation is {status}")));
+        }
+        if let Some(last) = state::last_run(&self.pool, installation).await?
+            && let Some(until) = last.paused_until.filter(|u| *u > Utc::now())
+        {
+            return Ok(SyncOutcome::Paused {
+                until,
+                counters: RunCounters::default(),
+            });
+        }
+        let mut conn = self.queues.connection();
+        let owner = uuid::Uuid::new_v4().to_string();
+        let acquired: Option<String> = redis::cmd("SET")
+            .arg(self.lock_key(installation))
+            .arg(&owner)
+            .arg("NX")
+            .arg("PX")
+            .arg(30 * 60 * 1000)
+            .query_async(&mut conn)
+            .await?;
+        if acquired.is_none() {
+            return Ok(SyncOutcome::AlreadyRunning);
+        }
+        let started = Utc::now();
+        let run_id = state::start_run(&self.pool, installation, started).await?;
+        let mut run = Run {
+            syncer: self,
+            installation,
+            started,
+            counters: RunCounters::default(),
+            pause_after: None,
+        };
+        let is_org = account_type.as_deref() != Some("User");
+        let result = run.all(&account_login, is_org).await;
+        let counters = run.counters;
+        let outcome = match result {
+            Ok(()) => {
+                state::finish_run(&self.pool, run_id, "success", None, counters, None).await?;
+                Ok(SyncOutcome::Done(counters))
+            }
+            Err(Stop::Paused(until)) => {
+                tracing::warn!(installation = installation.0, %until, "sync paused by rate limit");
+                state::finish_run(&self.pool, run_id, "paused", None, counters, Some(until))
+                    .await?;
+                Ok(SyncOutcome::Paused { until, counters })
+            }
+            Err(Stop::Failed(e)) => {
+                let message = e.to_string();
+                state::finish_run(&self.pool, run_id, "error", Some(&message), counters, None)
+                    .await?;
+                Err(e)
+            }
+        };
+        super::client::release_lock(&mut conn, &self.lock_key(installation), &owner).await?;
+        maintenance::relay_merged(&self.pool, &self.queues, 500).await;
+        outcome
+    }
+
+    /// Lists the app's installations (JWT), so orgs that installed while we were down appear,
+    /// and marks those no longer listed as deleted. Returns the active installation ids.
+    pub async fn discover_installations(&self) -> Result<Vec<InstallationId>, SyncError> {
+        let app = InstallationId(0);
+        let mut url = Some(self.client.url("/app/installations?per_page=100"));
+        let mut seen = Vec::new();
+        let now = Utc::now();
+        while let Some(current) = url.take() {
+            let cached = state::cached_page(&self.pool, app, &current).await?;
+            let response = self
+                .client
+                .get(
+                    Auth::App,
+                    &current,
+                    cached.as_ref().map(|c| c.etag.as_str()),
+                )
+                .await?;
+            if response.not_modified() {
+                let cached = cached.unwrap_or_else(unreachable_cache);
+                seen.extend(cached.item_ids.iter().copied());
+                url = cached.next_url;
+                continue;
+            }
+            let list: Vec<Installation> =
+                serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+            let mut ids = Vec::with_capacity(list.len());
+            for inst in &list {
+                let status = if inst.suspended_at.is_some() {
+                    "suspended"
+                } else {
+                    "active"
+                };
+                installations::upsert(&self.pool, inst, status, now).await?;
+                ids.push(inst.id);
+            }
+            if let Some(etag) = &response.etag {
+                state::store_page(
+                    &self.pool,
+                    app,
+                    &current,
+                    etag,
+                    &ids,
+                    response.next.as_deref(),
+                )
+                .await?;
+            }
+            seen.extend(ids);
+            url = response.next;
+        }
+        sqlx::query(
+            r#"UPDATE installations SET status = 'deleted', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
+               WHERE status <> 'deleted' AND id <> ALL($1)"#,
+        )
+        .bind(&seen)
+        .execute(&self.pool)
+        .await?;
+        let active: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM installations WHERE status = 'active' ORDER BY id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(active.into_iter().map(InstallationId).collect())
+    }
+}
+
+/// A 304 without a cached page cannot happen (we only send `If-None-Match` from the cache).
+fn unreachable_cache() -> state::CachedPage {
+    state::CachedPage {
+        etag: String::new(),
+        item_ids: Vec::new(),
+        next_url: None,
+    }
+}
+
+impl Run<'_> {
+    async fn all(&mut self, account_login: &str, is_org: bool) -> Result<(), Stop> {
+        self.repositories().await?;
+        self.check_pause()?;
+        if is_org {
+            self.members(account_login).await?;
+            self.check_pause()?;
+        }
+        let repos: Vec<(i64, String, String, bool)> = sqlx::query_as(
+            "SELECT id, name, full_name, private FROM repositories WHERE installation_id = $1 AND active ORDER BY id",
+        )
+        .bind(self.installation.0)
+        .fetch_all(&self.syncer.pool)
+        .await?;
+        for (id, name, full_name, private) in repos {
+            let repo = Repository {
+                id,
+                name,
+                full_name,
+                private,
+                default_branch: None,
+            };
+            self.pull_requests(&repo).await?;
+            self.check_pause()?;
+            self.issues(&repo).await?;
+            self.check_pause()?;
+        }
+        Ok(())
+    }
+
+    /// Walks a paginated list: fresh pages are applied (returning the ids they held), 304 pages
+    /// contribute the ids cached with their ETag. Returns every id listed.
+    async fn walk_list(&mut self, first: String, kind: ListKind<'_>) -> Result<Vec<i64>, Stop> {
+        let mut url = Some(first);
+        let mut all = Vec::new();
+        while let Some(current) = url.take() {
+            let cached = state::cached_page(&self.syncer.pool, self.installation, &current).await?;
+            let response = self
+                .get(&current, cached.as_ref().map(|c| c.etag.as_str()))
+                .await?;
+            if response.not_modified() {
+                let cached = cached.unwrap_or_else(unreachable_cache);
+                all.extend(cached.item_ids);
+                url = cached.next_url;
+                continue;
+            }
+            let body = response.body.unwrap_or(Value::Null);
+            let ids = match kind {
+                ListKind::Repositories => self.repositories_page(body).await?,
+                ListKind::Members(known) => self.members_page(body, known).await?,
+            };
+            if let Some(etag) = &response.etag {
+                state::store_page(
+                    &self.syncer.pool,
+                    self.installation,
+                    &current,
+                    etag,
+                    &ids,
+                    response.next.as_deref(),
+                )
+                .await?;
+            }
+            all.extend(ids);
+            url = response.next;
+        }
+        Ok(all)
+    }
+
+    async fn repositories(&mut self) -> Result<(), Stop> {
+        let first = self
+            .syncer
+            .client
+            .url("/installation/repositories?per_page=100");
+        let started = self.started;
+        let listed = self.walk_list(first, ListKind::Repositories).await?;
+        let removed = sqlx::query(
+            r#"UPDATE repositories SET active = false, removed_at = COALESCE(removed_at, $3), updated_at = now()
+               WHERE installation_id = $1 AND active AND id <> ALL($2) AND (gh_updated_at IS NULL OR gh_updated_at < $3)"#,
+        )
+        .bind(self.installation.0)
+        .bind(&listed)
+        .bind(started)
+        .execute(&self.syncer.pool)
+        .await?;
+        self.counters.deactivated += removed.rows_affected() as i32;
+        Ok(())
+    }
+
+    async fn repositories_page(&mut self, body: Value) -> Result<Vec<i64>, Stop> {
+        let page: RepositoriesPage = serde_json::from_value(body)?;
+        installations::set_repositories(
+            &self.syncer.pool,
+            self.installation,
+            &page.repositories,
+            true,
+            self.started,
+        )
+        .await?;
+        Ok(page.repositories.iter().map(|r| r.id).collect())
+    }
+
+    async fn members_page(&mut self, body: Value, known: &Known) -> Result<Vec<i64>, Stop> {
+        let page: Vec<MemberStub> = serde_json::from_value(body)?;
+        let mut ids = Vec::with_capacity(page.len());
+        for m in page {
+            ids.push(m.id);
+            let mut user = User {
+                id: m.id,
+                login: m.login.clone(),
+                kind: m.kind.clone(),
+                name: None,
+                email: None,
+            };
+            match known.get(&m.id) {
+                Some((login, true)) if *login == m.login => continue,
+                Some(_) => self.counters.updated += 1,
+                None => {
+                    self.counters.created += 1;
+                    let url = self.syncer.client.url(&format!("/users/{}", m.login));
+                    let details = self.get(&url, None).await?;
+                    if let Some(body) = details.body {
+                        user.name = body.get("name").and_then(Value::as_str).map(str::to_owned);
+                        user.email = body.get("email").and_then(Value::as_str).map(str::to_owned);
+                    }
+                }
+            }
+            members::set_membership(
+                &self.syncer.pool,
+                self.installation,
+                &user,
+                None,
+                MembershipState::Active,
+                self.started,
+            )
+            .await?;
+        }
+        Ok(ids)
+    }
+
+    async fn members(&mut self, org: &str) -> Result<(), Stop> {
+        // What we know before the run: to tell new members (who need details) from known ones.
+        let known: Known = sqlx::query_as::<_, (i64, String, bool)>(
+            "SELECT github_id, login, active FROM members WHERE installation_id = $1",
+        )
+        .bind(self.installation.0)
+        .fetch_all(&self.syncer.pool)
+        .await?
+        .into_iter()
+        .map(|(id, login, active)| (id, (login, active)))
+        .collect();
+        let first = self
+            .syncer
+            .client
+            .url(&format!("/orgs/{org}/members?per_page=100"));
+        let listed = self.walk_list(first, ListKind::Members(&known)).await?;
+        let listed: HashSet<i64> = listed.into_iter().collect();
+        let gone: Vec<i64> = known
+            .iter()
+            .filter(|(id, (_, active))| *active && !listed.contains(id))
+            .map(|(id, _)| *id)
+            .collect();
+        if !gone.is_empty() {
+            let res = sqlx::query(
+                r#"UPDATE members SET active = false, state = 'inactive',
+                       inactive_since = COALESCE(inactive_since, $3), membership_observed_at = $3, updated_at = now()
+                   WHERE installation_id = $1 AND github_id = ANY($2) AND active AND membership_observed_at < $3"#,
+            )
+            .bind(self.installation.0)
+            .bind(&gone)
+            .bind(self.started)
+            .execute(&self.syncer.pool)
+            .await?;
+            self.counters.deactivated += res.rows_affected() as i32;
+        }
+        Ok(())
+    }
+
+    fn lookback_floor(&self) -> DateTime<Utc> {
+        self.started
+            - chrono::Duration::from_std(self.syncer.settings.initial_lookback).unwrap_or_default()
+    }
+
+    async fn pull_requests(&mut self, repo: &Repository) -> Result<(), Stop> {
+        let pool = self.syncer.pool.clone();
+        let floor = state::watermark(&pool, repo.id, WatermarkKind::Pulls)
+            .await?
+            .unwrap_or_else(|| self.lookback_floor());
+        let mut url = Some(self.syncer.client.url(&format!(
+            "/repos/{}/pulls?state=all&sort=updated&direction=desc&per_page=100",
+            repo.full_name
+        )));
+        let mut newest: Option<DateTime<Utc>> = None;
+        let mut first_page = true;
+        while let Some(current) = url.take() {
+            // Only the first page is conditional: deeper pages shift whenever anything changes.
+            let cached = if first_page {
+                state::cached_page(&pool, self.installation, &current).await?
+            } else {
+                None
+            };
+            let response = self
+                .get(&current, cached.as_ref().map(|c| c.etag.as_str()))
+                .await?;
+            if response.not_modified() {
+                break;
+            }
+            if first_page && let Some(etag) = &response.etag {
+                state::store_page(&pool, self.installation, &current, etag, &[], None).await?;
+            }
+            first_page = false;
+            let list: Vec<PullRequest> =
+                serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+            let mut reached_floor = false;
+            for pr in &list {
+                if pr.updated_at < floor {
+                    reached_floor = true;
+                    break;
+                }
+                newest = newest.max(Some(pr.updated_at));
+                if pulls::upsert(&pool, self.installation, repo, pr).await? {
+                    self.counters.updated += 1;
+                }
+                self.merged_pull_request(repo, pr).await?;
+            }
+            url = if reached_floor { None } else { response.next };
+        }
+        if let Some(newest) = newest {
+            state::advance_watermark(
+                &pool,
+                self.installation,
+                repo.id,
+                WatermarkKind::Pulls,
+                newest,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A merged PR we may not have heard of: fetch its reviews if we lack them, and record the
+    /// merge (which emits `PullRequestMerged` once, exactly as the webhook path does).
+    async fn merged_pull_request(
+        &mut self,
+        repo: &Repository,
+        pr: &PullRequest,
+    ) -> Result<(), Stop> {
+        let Some(merged_at) = pr.merged_at else {
+            return Ok(());
+        };
+        let window =
+            chrono::Duration::from_std(self.syncer.settings.merged_window).unwrap_or_default();
+        if merged_at < self.started - window {
+            return Ok(());
+        }
+        let pool = self.syncer.pool.clone();
+        let have_reviews: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reviews WHERE pull_request_id = $1)")
+                .bind(pr.id)
+                .fetch_one(&pool)
+                .await?;
+        if !have_reviews {
+            let url = self.syncer.client.url(&format!(
+                "/repos/{}/pulls/{}/reviews?per_page=100",
+                repo.full_name, pr.number
+            ));
+            let response = self.get(&url, None).await?;
+            let reviews: Vec<Review> =
+                serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+            for review in &reviews {
+                pulls::upsert_review(&pool, self.installation, pr.id, review, None).await?;
+            }
+        }
+        if merged::record(
+            &pool,
+            self.installation,
+            pr.id,
+            repo.id,
+            pr.number,
+            Some(merged_at),
+            "sync",
+        )
+        .await?
+        {
+            self.counters.created += 1;
+        }
+        Ok(())
+    }
+
+    async fn issues(&mut self, repo: &Repository) -> Result<(), Stop> {
+        let pool = self.syncer.pool.clone();
+        let since = state::watermark(&pool, repo.id, WatermarkKind::Issues)
+            .await?
+            .unwrap_or_else(|| self.lookback_floor());
+        // `since` only moves when something changed, so an unchanged repository repeats the same
+        // URL and gets a 304.
+        let mut url = Some(self.syncer.client.url(&format!(
+            "/repos/{}/issues?state=all&sort=updated&direction=desc&per_page=100&since={}",
+            repo.full_name,
+            since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+        let mut newest: Option<DateTime<Utc>> = None;
+        let mut first_page = true;
+        while let Some(current) = url.take() {
+            let cached = if first_page {
+                state::cached_page(&pool, self.installation, &current).await?
+            } else {
+                None
+            };
+            let response = self
+                .get(&current, cached.as_ref().map(|c| c.etag.as_str()))
+                .await?;
+            if response.not_modified() {
+                break;
+            }
+            if first_page && let Some(etag) = &response.etag {
+                state::store_page(&pool, self.installation, &current, etag, &[], None).await?;
+            }
+            first_page = false;
+            let list: Vec<Issue> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+            for issue in list.iter().filter(|i| i.pull_request.is_none()) {
+                newest = newest.max(Some(issue.updated_at));
+                if issues::upsert(&pool, self.installation, repo, issue).await? {
+                    self.counters.updated += 1;
+                }
+            }
+            url = response.next;
+        }
+        if let Some(newest) = newest.filter(|n| *n > since) {
+            state::advance_watermark(
+                &pool,
+                self.installation,
+                repo.id,
+                WatermarkKind::Issues,
+                newest,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
