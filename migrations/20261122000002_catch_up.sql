@@ -16,7 +16,7 @@ CREATE TABLE github_etags (
 -- How far back pull requests and issues of a repository are known to be in sync.
 CREATE TABLE sync_watermarks (
     repository_id       BIGINT NOT NULL,
-    kind                TEXT NOT NULL CHECK (kind IN ('pulls', 'issues')),
+    kind                TEXT NOT NULL CHECK (kind IN ('pulls', 'issues', 'issues_since')),
     installation_id     BIGINT NOT NULL,
     watermark           TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (repository_id, kind)

@@ -622,11 +622,27 @@ impl Run<'_> {
 
     async fn issues(&mut self, repo: &Repository) -> Result<(), Stop> {
         let pool = self.syncer.pool.clone();
-        let since = state::watermark(&pool, repo.id, WatermarkKind::Issues)
-            .await?
-            .unwrap_or_else(|| self.lookback_floor());
-        // `since` only moves when something changed, so an unchanged repository repeats the same
-        // URL and gets a 304.
+        let watermark = state::watermark(&pool, repo.id, WatermarkKind::Issues).await?;
+        let floor = watermark.unwrap_or_else(|| self.lookback_floor());
+        // `since` is an anchor moved at most weekly, so an unchanged repository repeats the same
+        // URL and gets a 304; reading stops at the watermark whatever `since` says.
+        let anchor = state::watermark(&pool, repo.id, WatermarkKind::IssuesSince).await?;
+        let stale = self.lookback_floor() - chrono::Duration::days(7);
+        let since = match anchor {
+            Some(a) if a >= stale => a,
+            _ => {
+                let anchor = self.lookback_floor().min(floor);
+                state::set_watermark(
+                    &pool,
+                    self.installation,
+                    repo.id,
+                    WatermarkKind::IssuesSince,
+                    anchor,
+                )
+                .await?;
+                anchor
+            }
+        };
         let mut url = Some(self.syncer.client.url(&format!(
             "/repos/{}/issues?state=all&sort=updated&direction=desc&per_page=100&since={}",
             repo.full_name,
@@ -651,15 +667,22 @@ impl Run<'_> {
             }
             first_page = false;
             let list: Vec<Issue> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
-            for issue in list.iter().filter(|i| i.pull_request.is_none()) {
+            let mut reached_floor = false;
+            for issue in &list {
+                if issue.updated_at < floor {
+                    reached_floor = true;
+                    break;
+                }
                 newest = newest.max(Some(issue.updated_at));
-                if issues::upsert(&pool, self.installation, repo, issue).await? {
+                if issue.pull_request.is_none()
+                    && issues::upsert(&pool, self.installation, repo, issue).await?
+                {
                     self.counters.updated += 1;
                 }
             }
-            url = response.next;
+            url = if reached_floor { None } else { response.next };
         }
-        if let Some(newest) = newest.filter(|n| *n > since) {
+        if let Some(newest) = newest {
             state::advance_watermark(
                 &pool,
                 self.installation,

@@ -57,6 +57,9 @@ pub async fn store_page(
 pub enum WatermarkKind {
     Pulls,
     Issues,
+    /// The `since` sent for issues: moved rarely so an unchanged repository keeps one URL (and
+    /// so its ETag); the `Issues` watermark bounds how far the listing is read.
+    IssuesSince,
 }
 
 impl WatermarkKind {
@@ -64,6 +67,7 @@ impl WatermarkKind {
         match self {
             WatermarkKind::Pulls => "pulls",
             WatermarkKind::Issues => "issues",
+            WatermarkKind::IssuesSince => "issues_since",
         }
     }
 }
@@ -80,6 +84,27 @@ pub async fn watermark(
     .bind(kind.as_str())
     .fetch_optional(db)
     .await
+}
+
+/// Sets a watermark outright (used for the `since` anchor).
+pub async fn set_watermark(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    repository_id: i64,
+    kind: WatermarkKind,
+    to: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO sync_watermarks (repository_id, kind, installation_id, watermark) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (repository_id, kind) DO UPDATE SET watermark = EXCLUDED.watermark"#,
+    )
+    .bind(repository_id)
+    .bind(kind.as_str())
+    .bind(installation.0)
+    .bind(to)
+    .execute(db)
+    .await?;
+    Ok(())
 }
 
 /// Moves a watermark forward (never back).

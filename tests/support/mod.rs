@@ -3,6 +3,7 @@
 //! prefix per test), plus a small DSL to deliver signed webhooks and wait for their effects.
 #![allow(dead_code)]
 
+pub mod fake_github;
 pub mod proxy;
 
 use std::future::Future;
@@ -26,6 +27,28 @@ pub fn redis_url() -> String {
 
 /// A configuration for tests: fast retries, short heartbeats, a unique Redis prefix.
 pub fn test_config(redis_url: &str) -> Config {
+    test_config_with(redis_url, &[])
+}
+
+/// `test_config` plus the GitHub App identity, pointed at a fake GitHub.
+pub fn github_config(redis_url: &str, github_url: &str) -> Config {
+    let key = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/keys/test-app.pem");
+    test_config_with(
+        redis_url,
+        &[
+            ("GITHUB_APP_ID", APP_ID.to_string()),
+            ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
+            ("GITHUB_API_URL", github_url.to_string()),
+            ("SYNC_RATE_LIMIT_RESERVE", "100".into()),
+        ],
+    )
+}
+
+/// The fake GitHub App's id.
+pub const APP_ID: i64 = 123456;
+
+/// A test configuration with extra variables set.
+pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
     let prefix = format!("mctest:{}", uuid::Uuid::new_v4().simple());
     let vars = [
         ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
@@ -40,7 +63,10 @@ pub fn test_config(redis_url: &str) -> Config {
         ("REDIS_TIMEOUT_MS", "500".into()),
         ("DATABASE_MAX_CONNECTIONS", "10".into()),
     ];
-    Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
+    // Extra variables come first, so they override the defaults.
+    let mut all: Vec<(&str, String)> = extra.to_vec();
+    all.extend(vars);
+    Config::from_lookup(|k| all.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
         .expect("test config is valid")
 }
 

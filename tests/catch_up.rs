@@ -1,0 +1,465 @@
+//! App identity and catch-up against the fake GitHub: token minting and caching, member sync
+//! over pages, conditional requests, merged PRs missed by webhooks, redelivery, rate limits.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mergecast::app::{self, Role, Services};
+use mergecast::github::redelivery;
+use mergecast::github::sync::{SyncOutcome, Syncer};
+use mergecast::ids::InstallationId;
+use sqlx::PgPool;
+use support::fake_github::{FakeGithub, User};
+use support::{APP_ID, TestApp, delete_prefix, github_config, redis_url, wait_until};
+
+const INST: i64 = 41234567;
+const ORG: &str = "octo-org";
+
+struct Ctx {
+    github: FakeGithub,
+    services: Services,
+    syncer: Syncer,
+}
+
+impl Ctx {
+    /// A fake GitHub with one org installation, and Mergecast's services pointed at it.
+    async fn new(pool: PgPool) -> Self {
+        let github = FakeGithub::start(APP_ID).await;
+        github.with(|m| {
+            m.add_org_installation(INST, ORG);
+        });
+        let services = Services::with_pool(github_config(&redis_url(), &github.url), pool)
+            .await
+            .expect("services");
+        let syncer = services.syncer().expect("app configured");
+        syncer.discover_installations().await.expect("discover");
+        Self {
+            github,
+            services,
+            syncer,
+        }
+    }
+
+    async fn sync(&self) -> SyncOutcome {
+        self.syncer
+            .sync_installation(InstallationId(INST))
+            .await
+            .expect("sync")
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql)
+            .fetch_one(&self.services.pool)
+            .await
+            .expect(sql)
+    }
+
+    async fn cleanup(self) {
+        delete_prefix(&redis_url(), &self.services.config.queue_prefix).await;
+    }
+}
+
+fn done(outcome: SyncOutcome) -> mergecast::store::sync::RunCounters {
+    match outcome {
+        SyncOutcome::Done(c) => c,
+        other => panic!("expected a finished sync, got {other:?}"),
+    }
+}
+
+#[sqlx::test]
+async fn discovery_lists_installations_from_github(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    let (status, login): (String, String) =
+        sqlx::query_as("SELECT status, account_login FROM installations WHERE id = $1")
+            .bind(INST)
+            .fetch_one(&ctx.services.pool)
+            .await
+            .unwrap();
+    assert_eq!((status.as_str(), login.as_str()), ("active", ORG));
+    // An uninstalled app disappears from GitHub's list: marked deleted, never used again.
+    ctx.github.with(|m| m.installations.clear());
+    ctx.syncer.discover_installations().await.unwrap();
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM installations WHERE status = 'deleted'")
+            .await,
+        1
+    );
+    assert!(matches!(ctx.sync().await, SyncOutcome::Skipped(_)));
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn fifty_concurrent_jobs_mint_one_token(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    let client = ctx.services.github.clone().unwrap();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..50 {
+        let client = client.clone();
+        tasks.spawn(async move {
+            client
+                .installation_token(InstallationId(INST))
+                .await
+                .map(|t| t.token)
+        });
+    }
+    let mut tokens = std::collections::HashSet::new();
+    while let Some(t) = tasks.join_next().await {
+        tokens.insert(t.unwrap().unwrap());
+    }
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(ctx.github.with(|m| m.mint_count(INST)), 1);
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn tokens_near_expiry_are_refreshed_and_a_401_remints_once(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    let client = ctx.services.github.clone().unwrap();
+    let id = InstallationId(INST);
+    let first = client.installation_token(id).await.unwrap();
+    assert_eq!(
+        client.installation_token(id).await.unwrap().token,
+        first.token,
+        "cached"
+    );
+    assert_eq!(ctx.github.with(|m| m.mint_count(INST)), 1);
+
+    // GitHub now hands out tokens with 4 minutes left: inside the refresh margin, so each is
+    // replaced rather than used until it dies mid-sync.
+    ctx.github
+        .with(|m| m.token_ttl = chrono::Duration::minutes(4));
+    client.installation_token(id).await.unwrap();
+    ctx.github
+        .with(|m| m.token_ttl = chrono::Duration::hours(1));
+    // The cached (still valid per our clock) token is revoked on GitHub's side: one 401, one re-mint.
+    client.installation_token(id).await.unwrap();
+    let minted = ctx.github.with(|m| m.mint_count(INST));
+    ctx.github.with(|m| m.expire_tokens());
+    let response = client
+        .get(
+            mergecast::github::client::Auth::Installation(id),
+            "/installation/repositories",
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status.as_u16(), 200);
+    assert_eq!(ctx.github.with(|m| m.mint_count(INST)), minted + 1);
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn suspended_installations_get_no_token(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    sqlx::query("UPDATE installations SET status = 'suspended' WHERE id = $1")
+        .bind(INST)
+        .execute(&ctx.services.pool)
+        .await
+        .unwrap();
+    let client = ctx.services.github.clone().unwrap();
+    assert!(
+        client
+            .installation_token(InstallationId(INST))
+            .await
+            .is_err()
+    );
+    assert_eq!(ctx.github.with(|m| m.mint_count(INST)), 0);
+    ctx.cleanup().await;
+}
+
+async fn seed_member(pool: &PgPool, id: i64, login: &str) {
+    sqlx::query(
+        "INSERT INTO members (installation_id, github_id, login, state, active, membership_observed_at) VALUES ($1, $2, $3, 'active', true, now() - interval '1 day')",
+    )
+    .bind(INST)
+    .bind(id)
+    .bind(login)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn member_sync_over_three_pages_creates_updates_deactivates(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github.with(|m| {
+        for i in 0..250 {
+            let mut user = User::new(5000 + i, &format!("dev{i}"));
+            user.name = Some(format!("Developer {i}"));
+            user.email = (i % 2 == 0).then(|| format!("dev{i}@example.com"));
+            m.add_member(ORG, user);
+        }
+    });
+    seed_member(&ctx.services.pool, 5000, "renamed-since").await; // listed under a new login
+    seed_member(&ctx.services.pool, 9999, "left-the-org").await; // no longer listed
+
+    let c = done(ctx.sync().await);
+    assert_eq!((c.created, c.updated, c.deactivated), (249, 1, 1));
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE active").await,
+        250
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE login = 'dev0'")
+            .await,
+        1
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE github_id = 9999 AND NOT active AND inactive_since IS NOT NULL").await,
+        1
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE name = 'Developer 7'")
+            .await,
+        1
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE email = 'dev8@example.com'")
+            .await,
+        1
+    );
+    let member_pages = ctx.github.with(|m| {
+        m.requests
+            .iter()
+            .filter(|r| r.path_and_query.starts_with("/orgs/octo-org/members"))
+            .count()
+    });
+    assert_eq!(member_pages, 3, "100 per page, following Link");
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn a_second_sync_with_nothing_changed_makes_only_304s(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github.with(|m| {
+        for i in 0..120 {
+            m.add_member(ORG, User::new(7000 + i, &format!("m{i}")));
+        }
+        for r in 0..3 {
+            let repo_id = m.add_repo(INST, ORG, &format!("repo{r}")).id;
+            m.add_pull(repo_id, 7000);
+            m.add_issue(repo_id, 7001);
+        }
+    });
+    let first = done(ctx.sync().await);
+    assert!(first.api_calls > 0);
+    assert_eq!(ctx.count("SELECT count(*) FROM pull_requests").await, 3);
+    assert_eq!(ctx.count("SELECT count(*) FROM issues").await, 3);
+
+    ctx.github.with(|m| m.clear_requests());
+    let remaining_before = ctx.github.with(|m| m.rate_remaining(INST));
+    let second = done(ctx.sync().await);
+    let (calls, not_modified) = ctx
+        .github
+        .with(|m| (m.api_calls(INST), m.count_status(INST, 304)));
+    let log: Vec<String> = ctx.github.with(|m| {
+        m.requests
+            .iter()
+            .map(|r| format!("{} {}", r.status, r.path_and_query))
+            .collect()
+    });
+    assert!(calls > 0);
+    assert_eq!(
+        not_modified, calls,
+        "every request of the second sync was a 304: {log:#?}"
+    );
+    assert_eq!(second.not_modified as usize, calls);
+    assert_eq!(
+        ctx.github.with(|m| m.rate_remaining(INST)),
+        remaining_before,
+        "304s are free"
+    );
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn a_merged_pr_missed_by_webhooks_is_emitted_once_even_when_its_webhook_follows(
+    pool: PgPool,
+) {
+    let ctx = Ctx::new(pool.clone()).await;
+    // The PR of the fixtures (same ids), merged an hour ago, while Mergecast was down.
+    ctx.github.with(|m| {
+        m.add_user(User::new(583231, "mona"));
+        m.add_user(User::new(1000001, "hubot"));
+        let repo = m.add_repo(INST, ORG, "hello-world");
+        repo.id = 1296269;
+        let pull = m.add_pull(1296269, 583231);
+        pull.id = 279147437;
+        pull.number = 42;
+        pull.merge(Utc::now() - chrono::Duration::hours(1));
+        m.add_review(279147437, 1000001, "APPROVED");
+    });
+    done(ctx.sync().await);
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM merged_pull_requests WHERE source = 'sync'")
+            .await,
+        1
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM reviews WHERE pull_request_id = 279147437")
+            .await,
+        1
+    );
+    let merged = ctx.services.queues.merged_depth().await.unwrap();
+    assert_eq!(merged.ready + merged.scheduled, 1);
+
+    // The webhook arrives late (GitHub retried it): applied, but no second PullRequestMerged.
+    let mut config = github_config(&redis_url(), &ctx.github.url);
+    config.queue_prefix = ctx.services.config.queue_prefix.clone();
+    let services = Services::with_pool(config, pool).await.unwrap();
+    let app = TestApp::start(services, Role::All).await;
+    app.deliver_and_apply("pull_request.closed_merged").await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM merged_pull_requests").await,
+        1
+    );
+    assert_eq!(app.merged_jobs().await, 1);
+    // And a second sync changes nothing either.
+    done(ctx.sync().await);
+    assert_eq!(app.merged_jobs().await, 1);
+    app.stop().await;
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn failed_deliveries_are_redelivered_once_and_not_again(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    let (failed, ok, processed_here, recovered) = ctx.github.with(|m| {
+        let failed = m.add_hook_delivery("issues", Some("opened"), 500).id;
+        let ok = m.add_hook_delivery("issues", Some("edited"), 202).id;
+        let here = m.add_hook_delivery("pull_request", Some("closed"), 503);
+        let here = (here.id, here.guid.clone());
+        let recovered = m.add_hook_delivery("issues", Some("closed"), 0);
+        let (rid, rguid) = (recovered.id, recovered.guid.clone());
+        let retry = m.add_hook_delivery("issues", Some("closed"), 202);
+        retry.guid = rguid;
+        retry.redelivery = true;
+        (failed, ok, here, rid)
+    });
+    // One failed delivery reached us another way (GitHub's own retry) and was processed.
+    sqlx::query("INSERT INTO deliveries (id, event, status, received_at) VALUES ($1, 'pull_request', 'processed', now())")
+        .bind(&processed_here.1)
+        .execute(&ctx.services.pool)
+        .await
+        .unwrap();
+    let client = ctx.services.github.clone().unwrap();
+    let report = redelivery::redeliver_failed(&client, &ctx.services.pool)
+        .await
+        .unwrap();
+    assert_eq!(report.requested, 1);
+    assert_eq!(
+        ctx.github.with(|m| m.redelivery_requests.clone()),
+        vec![failed]
+    );
+    let _ = (ok, recovered);
+
+    redelivery::redeliver_failed(&client, &ctx.services.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.github.with(|m| m.redelivery_requests.clone()),
+        vec![failed],
+        "asked once only"
+    );
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn a_rate_limited_installation_pauses_and_resumes(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github.with(|m| {
+        for i in 0..10 {
+            m.add_member(ORG, User::new(8000 + i, &format!("r{i}")));
+        }
+        m.add_repo(INST, ORG, "api");
+        // Below our reserve of 100, window resets in 2 s.
+        m.set_rate_remaining(INST, 50, 2);
+    });
+    let until = match ctx.sync().await {
+        SyncOutcome::Paused { until, .. } => until,
+        other => panic!("expected a pause, got {other:?}"),
+    };
+    assert!(until > Utc::now() - chrono::Duration::seconds(1));
+    let calls = ctx.github.with(|m| m.api_calls(INST));
+    // While paused, nothing is spent.
+    assert!(matches!(ctx.sync().await, SyncOutcome::Paused { .. }));
+    assert_eq!(ctx.github.with(|m| m.api_calls(INST)), calls);
+    assert!(
+        app::due_installations(&ctx.services.pool, Duration::from_secs(900))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Time itself is under test here: the scheduler picks it up again once the window resets.
+    wait_until(
+        "the pause ends at the reset",
+        Duration::from_secs(10),
+        || async {
+            !app::due_installations(&ctx.services.pool, Duration::from_secs(900))
+                .await
+                .unwrap()
+                .is_empty()
+        },
+    )
+    .await;
+    done(ctx.sync().await);
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE active").await,
+        10
+    );
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn a_secondary_rate_limit_is_waited_out(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github.with(|m| {
+        m.add_member(ORG, User::new(8100, "s1"));
+        m.secondary_limit = Some(support::fake_github::SecondaryLimit {
+            remaining_hits: 1,
+            retry_after_secs: 1,
+            status: 429,
+        });
+    });
+    done(ctx.sync().await);
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM members WHERE active").await,
+        1
+    );
+    assert_eq!(ctx.github.with(|m| m.count_status(INST, 429)), 1);
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn two_concurrent_syncs_of_one_installation_run_once(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github.with(|m| {
+        for i in 0..150 {
+            m.add_member(ORG, User::new(9000 + i, &format!("c{i}")));
+        }
+    });
+    let other = ctx.syncer.clone();
+    let (a, b) = tokio::join!(ctx.sync(), async {
+        other.sync_installation(InstallationId(INST)).await.unwrap()
+    });
+    let outcomes = [a, b];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, SyncOutcome::Done(_)))
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == SyncOutcome::AlreadyRunning)
+            .count(),
+        1
+    );
+    assert_eq!(ctx.count("SELECT count(*) FROM sync_runs").await, 1);
+    ctx.cleanup().await;
+}

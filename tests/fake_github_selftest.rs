@@ -1,0 +1,544 @@
+//! Checks the fake GitHub itself, so the integration tests that lean on it can trust that it
+//! enforces GitHub's rules (and not just whatever the client happens to do).
+
+#[path = "support/fake_github.rs"]
+mod fake_github;
+
+use chrono::{Duration, Utc};
+use fake_github::{FakeGithub, SecondaryLimit, User, app_jwt, sign_jwt};
+use jsonwebtoken::{EncodingKey, Header, encode};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+const APP_ID: i64 = 4242;
+const INSTALLATION: i64 = 77;
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .user_agent("mergecast-selftest")
+        .build()
+        .expect("client")
+}
+
+fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header"))
+        .to_str()
+        .expect("ASCII header")
+        .to_string()
+}
+
+/// A fake with one org installation.
+async fn fake() -> FakeGithub {
+    let gh = FakeGithub::start(APP_ID).await;
+    gh.with(|m| {
+        m.add_org_installation(INSTALLATION, "acme");
+    });
+    gh
+}
+
+async fn app_get(gh: &FakeGithub, path: &str, jwt: &str) -> Response {
+    client()
+        .get(format!("{}{path}", gh.url))
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn mint(gh: &FakeGithub, installation: i64) -> Response {
+    client()
+        .post(format!(
+            "{}/app/installations/{installation}/access_tokens",
+            gh.url
+        ))
+        .bearer_auth(app_jwt(APP_ID))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn token(gh: &FakeGithub) -> String {
+    let response = mint(gh, INSTALLATION).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.expect("JSON");
+    body["token"].as_str().expect("token").to_string()
+}
+
+async fn get(gh: &FakeGithub, path: &str, token: &str) -> Response {
+    client()
+        .get(format!("{}{path}", gh.url))
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .expect("request")
+}
+
+async fn message(response: Response) -> String {
+    let body: Value = response.json().await.expect("JSON");
+    body["message"].as_str().expect("message").to_string()
+}
+
+#[tokio::test]
+async fn app_jwt_is_checked_like_github() {
+    let gh = fake().await;
+    let now = Utc::now().timestamp();
+
+    let response = app_get(&gh, "/app/installations", &app_jwt(APP_ID)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-resource"), "core");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body[0]["id"], INSTALLATION);
+    assert_eq!(body[0]["account"]["login"], "acme");
+    assert_eq!(body[0]["account"]["type"], "Organization");
+    assert_eq!(body[0]["app_id"], APP_ID);
+    assert_eq!(body[0]["suspended_at"], Value::Null);
+
+    // `iss` as a number is accepted too.
+    let numeric = sign_jwt(&json!({ "iat": now - 60, "exp": now + 540, "iss": APP_ID }));
+    let response = app_get(&gh, "/app/installations", &numeric).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let mut rejected = vec![
+        (
+            "exp too far ahead",
+            sign_jwt(&json!({ "iat": now, "exp": now + 700, "iss": APP_ID })),
+        ),
+        (
+            "expired",
+            sign_jwt(&json!({ "iat": now - 700, "exp": now - 60, "iss": APP_ID })),
+        ),
+        (
+            "iat in the future",
+            sign_jwt(&json!({ "iat": now + 120, "exp": now + 500, "iss": APP_ID })),
+        ),
+        (
+            "another app",
+            sign_jwt(&json!({ "iat": now, "exp": now + 500, "iss": APP_ID + 1 })),
+        ),
+        (
+            "no iat",
+            sign_jwt(&json!({ "exp": now + 500, "iss": APP_ID })),
+        ),
+        (
+            "HS256 instead of RS256",
+            encode(
+                &Header::default(),
+                &json!({ "iat": now, "exp": now + 500, "iss": APP_ID }),
+                &EncodingKey::from_secret(b"guess"),
+            )
+            .unwrap(),
+        ),
+        ("an installation token", token(&gh).await),
+    ];
+    // A valid JWT with one signature character changed (mid-signature, so real bits change).
+    let good = app_jwt(APP_ID);
+    let signature_at = good.rfind('.').unwrap() + 20;
+    let mut tampered = good.into_bytes();
+    tampered[signature_at] = if tampered[signature_at] == b'A' {
+        b'B'
+    } else {
+        b'A'
+    };
+    rejected.push(("tampered signature", String::from_utf8(tampered).unwrap()));
+
+    for (why, jwt) in rejected {
+        let response = app_get(&gh, "/app/installations", &jwt).await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{why}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["message"].is_string(), "{why}");
+        assert_eq!(body["documentation_url"], "https://docs.github.com/rest");
+    }
+
+    let response = client()
+        .get(format!("{}/app/installations", gh.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "no credentials"
+    );
+}
+
+#[tokio::test]
+async fn requests_without_user_agent_are_refused() {
+    let gh = fake().await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/app/installations", gh.url))
+        .bearer_auth(app_jwt(APP_ID))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn installation_tokens_are_minted_scoped_and_expire() {
+    let gh = fake().await;
+    gh.with(|m| {
+        m.add_org_installation(88, "other");
+        m.add_repo(INSTALLATION, "acme", "widgets");
+        m.add_repo(88, "other", "secret");
+    });
+
+    let before = Utc::now();
+    let response = mint(&gh, INSTALLATION).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    let token = body["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("ghs_"));
+    assert_eq!(body["repository_selection"], "all");
+    let expires_at: chrono::DateTime<Utc> = body["expires_at"].as_str().unwrap().parse().unwrap();
+    let lifetime = expires_at - before;
+    assert!(lifetime > Duration::minutes(59) && lifetime <= Duration::minutes(60));
+    assert_eq!(gh.with(|m| m.mint_count(INSTALLATION)), 1);
+
+    let response = get(&gh, "/installation/repositories", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["total_count"], 1);
+    assert_eq!(body["repositories"][0]["full_name"], "acme/widgets");
+    assert_eq!(body["repositories"][0]["default_branch"], "main");
+    // `Bearer` works for installation tokens too.
+    let response = client()
+        .get(format!("{}/installation/repositories", gh.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // Repositories of other installations are invisible.
+    let response = get(&gh, "/repos/other/secret/pulls", &token).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let response = get(&gh, "/installation/repositories", "ghs_nonsense").await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(message(response).await, "Bad credentials");
+
+    // Tokens die at `expires_at`.
+    gh.with(|m| m.token_ttl = Duration::seconds(-1));
+    let expired = self::token(&gh).await;
+    let response = get(&gh, "/installation/repositories", &expired).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(message(response).await, "Bad credentials");
+    gh.with(|m| m.expire_tokens());
+    let response = get(&gh, "/installation/repositories", &token).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    // Unknown and suspended installations.
+    assert_eq!(mint(&gh, 999).await.status(), StatusCode::NOT_FOUND);
+    gh.with(|m| m.token_ttl = Duration::hours(1));
+    let live = self::token(&gh).await;
+    gh.with(|m| m.installation(INSTALLATION).suspended = true);
+    assert_eq!(
+        mint(&gh, INSTALLATION).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    let response = get(&gh, "/installation/repositories", &live).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(gh.with(|m| m.mint_count(INSTALLATION)), 3);
+}
+
+#[tokio::test]
+async fn pagination_links_are_absolute_and_keep_the_query() {
+    let gh = fake().await;
+    gh.with(|m| {
+        for id in 1..=250 {
+            m.add_member("acme", User::new(id, &format!("user{id}")));
+        }
+    });
+    let token = token(&gh).await;
+    let base = format!("{}/orgs/acme/members", gh.url);
+
+    let response = get(&gh, "/orgs/acme/members?per_page=100", &token).await;
+    assert_eq!(
+        header(&response, "link"),
+        format!(
+            "<{base}?per_page=100&page=2>; rel=\"next\", <{base}?per_page=100&page=3>; rel=\"last\""
+        )
+    );
+    let page: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(page.len(), 100);
+    assert_eq!(page[0]["login"], "user1");
+    assert_eq!(page[0]["type"], "User");
+
+    let response = get(&gh, "/orgs/acme/members?per_page=100&page=2", &token).await;
+    assert_eq!(
+        header(&response, "link"),
+        format!(
+            "<{base}?per_page=100&page=1>; rel=\"prev\", <{base}?per_page=100&page=3>; rel=\"next\", \
+             <{base}?per_page=100&page=3>; rel=\"last\", <{base}?per_page=100&page=1>; rel=\"first\""
+        )
+    );
+    let page: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(page[0]["id"], 101);
+
+    let response = get(&gh, "/orgs/acme/members?per_page=100&page=3", &token).await;
+    let link = header(&response, "link");
+    assert!(!link.contains("rel=\"next\""), "{link}");
+    let page: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(page.len(), 50);
+    assert_eq!(page[49]["login"], "user250");
+
+    // Default 30 per page, capped at `per_page_max`.
+    let response = get(&gh, "/orgs/acme/members", &token).await;
+    assert!(header(&response, "link").contains(&format!("<{base}?page=9>; rel=\"last\"")));
+    let response = get(&gh, "/orgs/acme/members?per_page=1000", &token).await;
+    assert_eq!(response.json::<Vec<Value>>().await.unwrap().len(), 100);
+
+    assert_eq!(
+        get(&gh, "/orgs/nobody/members", &token).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn etag_revalidation_is_free() {
+    let gh = fake().await;
+    gh.with(|m| m.add_member("acme", User::new(1, "octocat")));
+    let token = token(&gh).await;
+
+    let response = get(&gh, "/orgs/acme/members", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let etag = header(&response, "etag");
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let remaining: u32 = header(&response, "x-ratelimit-remaining").parse().unwrap();
+    assert_eq!(remaining, 4999);
+    assert_eq!(header(&response, "x-ratelimit-used"), "1");
+
+    let revalidate = || {
+        client()
+            .get(format!("{}/orgs/acme/members", gh.url))
+            .header("authorization", format!("token {token}"))
+            .header("if-none-match", &etag)
+            .send()
+    };
+    let response = revalidate().await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(header(&response, "etag"), etag);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), "4999");
+    assert!(response.bytes().await.unwrap().is_empty());
+    assert_eq!(gh.with(|m| m.rate_remaining(INSTALLATION)), 4999);
+
+    // A change to the resource changes the ETag, and the full answer costs a request again.
+    gh.with(|m| m.add_member("acme", User::new(2, "hubot")));
+    let response = revalidate().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_ne!(header(&response, "etag"), etag);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), "4998");
+    assert_eq!(gh.with(|m| m.api_calls(INSTALLATION)), 3);
+    assert_eq!(gh.with(|m| m.count_status(INSTALLATION, 304)), 1);
+}
+
+#[tokio::test]
+async fn exhausted_rate_limit_is_refused_until_reset() {
+    let gh = fake().await;
+    let token = token(&gh).await;
+    gh.with(|m| m.set_rate_remaining(INSTALLATION, 0, 600));
+
+    let response = get(&gh, "/installation/repositories", &token).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), "0");
+    assert_eq!(header(&response, "x-ratelimit-limit"), "5000");
+    let reset: i64 = header(&response, "x-ratelimit-reset").parse().unwrap();
+    assert!(reset > Utc::now().timestamp() + 500);
+    assert_eq!(
+        message(response).await,
+        format!("API rate limit exceeded for installation ID {INSTALLATION}.")
+    );
+    assert_eq!(gh.with(|m| m.count_status(INSTALLATION, 403)), 1);
+
+    // Once the reset time has passed the window starts again.
+    gh.with(|m| m.set_rate_remaining(INSTALLATION, 0, -1));
+    let response = get(&gh, "/installation/repositories", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(header(&response, "x-ratelimit-remaining"), "4999");
+
+    // Another installation's budget is separate.
+    gh.with(|m| {
+        m.add_org_installation(88, "other");
+        m.set_rate_remaining(INSTALLATION, 0, 600);
+    });
+    let response = mint(&gh, 88).await;
+    let body: Value = response.json().await.unwrap();
+    let other = body["token"].as_str().unwrap();
+    let response = get(&gh, "/installation/repositories", other).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn secondary_limit_answers_with_retry_after() {
+    for status in [403, 429] {
+        let gh = fake().await;
+        let token = token(&gh).await;
+        gh.with(|m| {
+            m.secondary_limit = Some(SecondaryLimit {
+                remaining_hits: 2,
+                retry_after_secs: 7,
+                status,
+            })
+        });
+        for _ in 0..2 {
+            let response = get(&gh, "/installation/repositories", &token).await;
+            assert_eq!(response.status().as_u16(), status);
+            assert_eq!(header(&response, "retry-after"), "7");
+            assert!(message(response).await.contains("secondary rate limit"));
+        }
+        let response = get(&gh, "/installation/repositories", &token).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(gh.with(|m| m.secondary_limit.clone()), None);
+        assert_eq!(gh.with(|m| m.count_status(INSTALLATION, status)), 2);
+    }
+}
+
+#[tokio::test]
+async fn pulls_reviews_and_issues_have_githubs_shapes() {
+    let gh = fake().await;
+    let t0 = fake_github::now() - Duration::hours(3);
+    let (open, merged) = gh.with(|m| {
+        m.add_member("acme", User::new(1, "octocat"));
+        m.add_member("acme", User::bot(2, "dependabot[bot]"));
+        let repo = m.add_repo(INSTALLATION, "acme", "widgets").id;
+        let merged = m.add_pull(repo, 1);
+        merged.created_at = t0;
+        let merged_id = merged.id;
+        merged.merge(t0 + Duration::hours(2));
+        let open = m.add_pull(repo, 2);
+        open.created_at = t0 + Duration::minutes(30);
+        open.updated_at = t0 + Duration::minutes(30);
+        let open_number = open.number;
+        m.add_review(merged_id, 2, "APPROVED");
+        let issue = m.add_issue(repo, 1);
+        issue.labels = vec!["bug".into()];
+        issue.created_at = t0 + Duration::minutes(10);
+        issue.updated_at = t0 + Duration::hours(1);
+        (open_number, 1)
+    });
+    let token = token(&gh).await;
+
+    // Default: open only, newest created first.
+    let response = get(&gh, "/repos/acme/widgets/pulls", &token).await;
+    let pulls: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0]["number"], open);
+
+    let response = get(
+        &gh,
+        "/repos/acme/widgets/pulls?state=all&sort=updated&direction=desc",
+        &token,
+    )
+    .await;
+    let pulls: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(pulls.len(), 2);
+    let first = &pulls[0];
+    assert_eq!(first["number"], merged, "most recently updated first");
+    assert_eq!(first["state"], "closed");
+    assert!(first["merged_at"].is_string());
+    assert!(first["merge_commit_sha"].is_string());
+    assert!(
+        first.get("merged").is_none(),
+        "the list shape has no `merged`"
+    );
+    assert_eq!(first["user"]["login"], "octocat");
+    assert_eq!(first["head"]["ref"], "feature-1");
+    assert_eq!(first["base"]["ref"], "main");
+    assert_eq!(pulls[1]["merged_at"], Value::Null);
+
+    let response = get(&gh, "/repos/acme/widgets/pulls/1/reviews", &token).await;
+    let reviews: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(reviews[0]["state"], "APPROVED");
+    assert_eq!(reviews[0]["user"]["type"], "Bot");
+    assert!(reviews[0]["submitted_at"].is_string());
+    assert_eq!(
+        get(&gh, "/repos/acme/widgets/pulls/99/reviews", &token)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // Issues include pull requests (marked), filtered by `since` on updated_at.
+    let since = (t0 + Duration::minutes(45)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let path =
+        format!("/repos/acme/widgets/issues?state=all&since={since}&sort=updated&direction=desc");
+    let response = get(&gh, &path, &token).await;
+    let issues: Vec<Value> = response.json().await.unwrap();
+    let numbers: Vec<i64> = issues
+        .iter()
+        .map(|i| i["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        numbers,
+        vec![1, 3],
+        "the open PR was last updated before `since`"
+    );
+    assert!(issues[0]["pull_request"]["merged_at"].is_string());
+    assert!(issues[1].get("pull_request").is_none());
+    assert_eq!(issues[1]["labels"][0]["name"], "bug");
+
+    let response = get(&gh, "/users/OCTOCAT", &token).await;
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["login"], "octocat");
+    assert_eq!(user["name"], Value::Null);
+}
+
+#[tokio::test]
+async fn hook_deliveries_page_by_cursor_and_redeliver() {
+    let gh = fake().await;
+    let ids: Vec<i64> = gh.with(|m| {
+        (0..5)
+            .map(|n| {
+                let status = if n == 2 { 500 } else { 202 };
+                let delivery = m.add_hook_delivery("pull_request", Some("opened"), status);
+                delivery.installation_id = Some(INSTALLATION);
+                delivery.id
+            })
+            .collect()
+    });
+    let jwt = app_jwt(APP_ID);
+
+    let mut seen = Vec::new();
+    let mut next = Some(format!("{}/app/hook/deliveries?per_page=2", gh.url));
+    while let Some(url) = next {
+        let response = client().get(&url).bearer_auth(&jwt).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        next = response
+            .headers()
+            .get("link")
+            .map(|l| l.to_str().unwrap().to_string())
+            .map(|l| {
+                let numbered = l.contains("&page=") || l.contains("?page=");
+                assert!(!numbered, "cursor pagination, no page numbers: {l}");
+                assert!(l.contains("cursor="), "{l}");
+                l.trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_string()
+            });
+        let page: Vec<Value> = response.json().await.unwrap();
+        seen.extend(page);
+    }
+    let seen_ids: Vec<i64> = seen.iter().map(|d| d["id"].as_i64().unwrap()).collect();
+    let newest_first: Vec<i64> = ids.iter().rev().copied().collect();
+    assert_eq!(seen_ids, newest_first);
+    assert_eq!(seen[2]["status"], "Internal Server Error");
+    assert_eq!(seen[0]["status"], "OK");
+    assert_eq!(seen[0]["installation_id"], INSTALLATION);
+
+    let redeliver = |id: i64| {
+        client()
+            .post(format!("{}/app/hook/deliveries/{id}/attempts", gh.url))
+            .bearer_auth(&jwt)
+            .send()
+    };
+    assert_eq!(
+        redeliver(ids[2]).await.unwrap().status(),
+        StatusCode::ACCEPTED
+    );
+    assert_eq!(redeliver(-1).await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(gh.with(|m| m.redelivery_requests.clone()), vec![ids[2]]);
+}
