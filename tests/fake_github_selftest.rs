@@ -297,6 +297,49 @@ async fn pagination_links_are_absolute_and_keep_the_query() {
 }
 
 #[tokio::test]
+async fn links_can_use_githubs_id_paths() {
+    let gh = fake().await;
+    let (org_id, repo_id) = gh.with(|m| {
+        m.github_link_paths = true;
+        for id in 1..=3 {
+            m.add_member("acme", User::new(id, &format!("user{id}")));
+        }
+        let repo = m.add_repo(INSTALLATION, "acme", "widgets").id;
+        for _ in 0..3 {
+            m.add_pull(repo, 1);
+        }
+        (m.installation(INSTALLATION).account_id, repo)
+    });
+    let token = token(&gh).await;
+
+    let response = get(&gh, "/orgs/acme/members?per_page=2", &token).await;
+    let next = format!(
+        "{}/organizations/{org_id}/members?per_page=2&page=2",
+        gh.url
+    );
+    assert!(header(&response, "link").starts_with(&format!("<{next}>; rel=\"next\"")));
+    let response = client()
+        .get(&next)
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    let page: Vec<Value> = response.json().await.unwrap();
+    assert_eq!(page[0]["login"], "user3");
+
+    let response = get(&gh, "/repos/acme/widgets/pulls?per_page=2", &token).await;
+    let next = format!("{}/repositories/{repo_id}/pulls?per_page=2&page=2", gh.url);
+    assert!(header(&response, "link").starts_with(&format!("<{next}>; rel=\"next\"")));
+    let response = client()
+        .get(&next)
+        .header("authorization", format!("token {token}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.json::<Vec<Value>>().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn etag_revalidation_is_free() {
     let gh = fake().await;
     gh.with(|m| m.add_member("acme", User::new(1, "octocat")));
@@ -478,6 +521,16 @@ async fn pulls_reviews_and_issues_have_githubs_shapes() {
     assert!(issues[0]["pull_request"]["merged_at"].is_string());
     assert!(issues[1].get("pull_request").is_none());
     assert_eq!(issues[1]["labels"][0]["name"], "bug");
+    // The same, with `since` percent-encoded as clients send it.
+    let response = client()
+        .get(format!("{}/repos/acme/widgets/issues", gh.url))
+        .header("authorization", format!("token {token}"))
+        .query(&[("state", "all"), ("since", since.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(response.url().query().unwrap().contains("%3A"));
+    assert_eq!(response.json::<Vec<Value>>().await.unwrap().len(), 2);
 
     let response = get(&gh, "/users/OCTOCAT", &token).await;
     let user: Value = response.json().await.unwrap();

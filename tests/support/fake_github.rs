@@ -155,6 +155,10 @@ pub struct Model {
     pub per_page_max: usize,
     /// GitHub refuses requests without a `User-Agent` (403); on by default.
     pub require_user_agent: bool,
+    /// Make `Link`s point at GitHub's id-based paths (`/organizations/{id}/members`,
+    /// `/repositories/{id}/pulls`), as api.github.com does, instead of the path requested; both
+    /// are always served. Off by default.
+    pub github_link_paths: bool,
     next_id: i64,
 }
 
@@ -179,6 +183,7 @@ impl Default for Model {
             secondary_limit: None,
             per_page_max: 100,
             require_user_agent: true,
+            github_link_paths: false,
             next_id: 1_000_000,
         }
     }
@@ -608,11 +613,16 @@ impl Model {
         rate
     }
 
-    fn repo(&self, installation_id: i64, owner: &str, name: &str) -> Option<&Repo> {
+    /// A repository `installation_id` can see (GitHub answers 404 for the others).
+    fn repo(&self, installation_id: i64, repo: &RepoRef) -> Option<&Repo> {
         self.repos.iter().find(|r| {
             r.installation_id == installation_id
-                && r.owner.eq_ignore_ascii_case(owner)
-                && r.name.eq_ignore_ascii_case(name)
+                && match repo {
+                    RepoRef::Name(owner, name) => {
+                        r.owner.eq_ignore_ascii_case(owner) && r.name.eq_ignore_ascii_case(name)
+                    }
+                    RepoRef::Id(id) => r.id == *id,
+                }
         })
     }
 }
@@ -727,11 +737,23 @@ enum Route {
     HookDeliveries,
     Redeliver(i64),
     InstallationRepos,
-    OrgMembers(String),
+    OrgMembers(OrgRef),
     User(String),
-    Pulls(String, String),
-    Reviews(String, String, i32),
-    Issues(String, String),
+    Pulls(RepoRef),
+    Reviews(RepoRef, i32),
+    Issues(RepoRef),
+}
+
+/// An organization as a path names it: `/orgs/{login}` or GitHub's own `/organizations/{id}`.
+enum OrgRef {
+    Login(String),
+    Id(i64),
+}
+
+/// A repository as a path names it: `/repos/{owner}/{name}` or GitHub's `/repositories/{id}`.
+enum RepoRef {
+    Name(String, String),
+    Id(i64),
 }
 
 impl Route {
@@ -749,17 +771,26 @@ impl Route {
                 Self::Redeliver(id.parse().ok()?)
             }
             ["installation", "repositories"] if get => Self::InstallationRepos,
-            ["orgs", org, "members"] if get => Self::OrgMembers(org.to_string()),
+            ["orgs", org, "members"] if get => Self::OrgMembers(OrgRef::Login(org.to_string())),
+            ["organizations", id, "members"] if get => {
+                Self::OrgMembers(OrgRef::Id(id.parse().ok()?))
+            }
             ["users", login] if get => Self::User(login.to_string()),
-            ["repos", owner, repo, "pulls"] if get => {
-                Self::Pulls(owner.to_string(), repo.to_string())
+            ["repos", owner, name, rest @ ..] if get => {
+                Self::repo_route(RepoRef::Name(owner.to_string(), name.to_string()), rest)?
             }
-            ["repos", owner, repo, "pulls", number, "reviews"] if get => {
-                Self::Reviews(owner.to_string(), repo.to_string(), number.parse().ok()?)
+            ["repositories", id, rest @ ..] if get => {
+                Self::repo_route(RepoRef::Id(id.parse().ok()?), rest)?
             }
-            ["repos", owner, repo, "issues"] if get => {
-                Self::Issues(owner.to_string(), repo.to_string())
-            }
+            _ => return None,
+        })
+    }
+
+    fn repo_route(repo: RepoRef, rest: &[&str]) -> Option<Self> {
+        Some(match rest {
+            ["pulls"] => Self::Pulls(repo),
+            ["pulls", number, "reviews"] => Self::Reviews(repo, number.parse().ok()?),
+            ["issues"] => Self::Issues(repo),
             _ => return None,
         })
     }
@@ -1041,6 +1072,7 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// What a route needs to know about the request besides the model.
+#[derive(Clone, Copy)]
 struct Ctx<'a> {
     base: &'a str,
     app_id: i64,
@@ -1176,14 +1208,33 @@ impl Route {
                 with_link(Reply::ok(&body), link)
             }
             Self::OrgMembers(org) => {
+                let account = match org {
+                    OrgRef::Login(login) => model
+                        .installations
+                        .iter()
+                        .find(|i| i.account_login.eq_ignore_ascii_case(login)),
+                    OrgRef::Id(id) => model.installations.iter().find(|i| i.account_id == *id),
+                };
+                let login = match (org, account) {
+                    (OrgRef::Login(login), _) => login.as_str(),
+                    (OrgRef::Id(_), Some(account)) => account.account_login.as_str(),
+                    (OrgRef::Id(_), None) => return Reply::not_found(),
+                };
                 let Some(members) = model
                     .members
                     .iter()
-                    .find(|(login, _)| login.eq_ignore_ascii_case(org))
+                    .find(|(org, _)| org.eq_ignore_ascii_case(login))
                     .map(|(_, ids)| ids)
                 else {
                     return Reply::not_found();
                 };
+                let path = match account {
+                    Some(account) if model.github_link_paths => {
+                        format!("/organizations/{}/members", account.account_id)
+                    }
+                    _ => cx.path.to_string(),
+                };
+                let cx = &Ctx { path: &path, ..*cx };
                 let items = members
                     .iter()
                     .map(|&id| simple_user(cx, model, id))
@@ -1198,14 +1249,19 @@ impl Route {
                 Some(user) => Reply::ok(&full_user(cx, user)),
                 None => Reply::not_found(),
             },
-            Self::Pulls(owner, name) => match model.repo(installation_id, owner, name) {
-                Some(repo) => pulls(model, cx, repo),
+            Self::Pulls(repo) => match model.repo(installation_id, repo) {
+                Some(repo) => {
+                    let path = repo_link_path(model, cx, repo, "pulls");
+                    pulls(model, &Ctx { path: &path, ..*cx }, repo)
+                }
                 None => Reply::not_found(),
             },
-            Self::Reviews(owner, name, number) => {
-                let Some(repo) = model.repo(installation_id, owner, name) else {
+            Self::Reviews(repo, number) => {
+                let Some(repo) = model.repo(installation_id, repo) else {
                     return Reply::not_found();
                 };
+                let path = repo_link_path(model, cx, repo, &format!("pulls/{number}/reviews"));
+                let cx = &Ctx { path: &path, ..*cx };
                 let Some(pull) = model
                     .pulls
                     .iter()
@@ -1225,11 +1281,23 @@ impl Route {
                     .collect();
                 cx.page_reply(items)
             }
-            Self::Issues(owner, name) => match model.repo(installation_id, owner, name) {
-                Some(repo) => issues(model, cx, repo),
+            Self::Issues(repo) => match model.repo(installation_id, repo) {
+                Some(repo) => {
+                    let path = repo_link_path(model, cx, repo, "issues");
+                    issues(model, &Ctx { path: &path, ..*cx }, repo)
+                }
                 None => Reply::not_found(),
             },
         }
+    }
+}
+
+/// The path `Link`s point at: the one requested, or GitHub's id-based one.
+fn repo_link_path(model: &Model, cx: &Ctx<'_>, repo: &Repo, rest: &str) -> String {
+    if model.github_link_paths {
+        format!("/repositories/{}/{rest}", repo.id)
+    } else {
+        cx.path.to_string()
     }
 }
 
@@ -1308,9 +1376,9 @@ fn pulls(model: &Model, cx: &Ctx<'_>, repo: &Repo) -> Reply {
         .iter()
         .filter(|p| p.repo_id == repo.id && (state == "all" || p.state == state))
         .collect();
-    let by_updated = cx.param("sort").as_deref() == Some("updated");
-    // GitHub: `desc` by default when sorting by creation, `asc` for any other sort.
     let sort = cx.param("sort");
+    let by_updated = sort.as_deref() == Some("updated");
+    // GitHub: `desc` by default when sorting by creation, `asc` for any other sort.
     let desc = cx.descending(matches!(sort.as_deref(), None | Some("created")));
     pulls.sort_by_key(|p| {
         let at = if by_updated {
