@@ -18,8 +18,10 @@ use crate::github::sync::{SyncSettings, Syncer};
 use crate::ids::InstallationId;
 use crate::metrics::Metrics;
 use crate::queue::delivery_worker::{self, WorkerState};
-use crate::queue::{QueueError, Queues, maintenance};
+use crate::queue::{QueueError, Queues, maintenance, survey_workers};
+use crate::slack::client::SlackClient;
 use crate::store;
+use crate::survey::{SurveyContext, tick};
 use crate::web::{self, AppState};
 
 /// Which parts of Mergecast this process runs; web and workers scale separately.
@@ -66,6 +68,8 @@ pub struct Services {
     pub metrics: Arc<Metrics>,
     /// Present when the GitHub App identity is configured.
     pub github: Option<GithubClient>,
+    /// Present when Slack is configured.
+    pub slack: Option<SlackClient>,
 }
 
 impl Services {
@@ -88,6 +92,7 @@ impl Services {
             config.redis_timeout,
         )
         .await?;
+        let slack = config.slack.as_ref().map(SlackClient::new);
         let github = config.github_app.as_ref().map(|app| {
             GithubClient::new(app, queues.connection(), &config.queue_prefix, pool.clone())
         });
@@ -97,6 +102,7 @@ impl Services {
             queues,
             metrics: Arc::new(Metrics::default()),
             github,
+            slack,
         })
     }
 
@@ -106,6 +112,26 @@ impl Services {
             queues: self.queues.clone(),
             metrics: self.metrics.clone(),
             webhook_secrets: Arc::new(self.config.webhook_secrets.clone()),
+            slack_signing_secret: self
+                .config
+                .slack
+                .as_ref()
+                .map(|s| Arc::from(s.signing_secret.as_str())),
+        }
+    }
+
+    /// What the survey flow needs (Slack may be absent: surveys then wait for it).
+    pub fn survey_context(&self) -> SurveyContext {
+        SurveyContext {
+            pool: self.pool.clone(),
+            slack: self.slack.clone(),
+            github: self.github.clone(),
+            config: self.config.survey.clone(),
+            leaderboard_channel: self
+                .config
+                .slack
+                .as_ref()
+                .and_then(|s| s.leaderboard_channel.clone()),
         }
     }
 
@@ -241,6 +267,7 @@ pub async fn run(
             maintenance::run(pool, queues, retention, rx).await;
             Ok(())
         });
+        spawn_survey_workers(&mut tasks, &services, &shutdown);
         match (services.syncer(), services.config.github_app.as_ref()) {
             (Some(syncer), Some(app)) => {
                 let (interval, rx) = (app.sync_interval, shutdown.clone());
@@ -260,6 +287,60 @@ pub async fn run(
         }
     }
     Ok(())
+}
+
+/// Starts the merged-PR and click workers and the survey tick; each worker restarts after a
+/// Redis outage like the delivery worker.
+fn spawn_survey_workers(
+    tasks: &mut JoinSet<Result<(), StartError>>,
+    services: &Services,
+    shutdown: &watch::Receiver<bool>,
+) {
+    for kind in ["merged", "clicks"] {
+        let (ctx, queues, rx) = (
+            services.survey_context(),
+            services.queues.clone(),
+            shutdown.clone(),
+        );
+        tasks.spawn(async move {
+            while !*rx.borrow() {
+                let name = worker_name(kind);
+                let mut stop_rx = rx.clone();
+                let stop = async move {
+                    let _ = stop_rx.wait_for(|stop| *stop).await;
+                };
+                let result = if kind == "merged" {
+                    survey_workers::run_merged(ctx.clone(), &queues, name, stop).await
+                } else {
+                    survey_workers::run_clicks(ctx.clone(), &queues, name, stop).await
+                };
+                match result {
+                    Ok(()) => break,
+                    Err(e) => tracing::error!(error = %e, worker = kind, "worker stopped with an error; restarting"),
+                }
+                let mut wait_rx = rx.clone();
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    _ = wait_rx.wait_for(|stop| *stop) => {}
+                }
+            }
+            Ok(())
+        });
+    }
+    let (ctx, mut rx) = (services.survey_context(), shutdown.clone());
+    let every = services.config.survey_tick;
+    tasks.spawn(async move {
+        let mut interval = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = interval.tick() => {}
+                _ = rx.wait_for(|stop| *stop) => return Ok(()),
+            }
+            if let Err(e) = tick::tick(&ctx, chrono::Utc::now()).await {
+                tracing::warn!(error = %e, "survey tick failed");
+            }
+        }
+    });
 }
 
 /// The catch-up scheduler: every `interval`, list installations and redeliver failed deliveries;

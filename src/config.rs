@@ -81,6 +81,11 @@ pub struct Config {
     /// How long the webhook endpoint waits for Redis before answering 503.
     pub redis_timeout: Duration,
     pub github_app: Option<GithubAppConfig>,
+    /// Present when `SLACK_BOT_TOKEN` is set; without it surveys wait for Slack.
+    pub slack: Option<SlackConfig>,
+    pub survey: SurveyConfig,
+    /// How often reminders, expiry, delayed asks and the leaderboard are checked.
+    pub survey_tick: Duration,
 }
 
 impl Config {
@@ -168,8 +173,137 @@ impl Config {
                 60_000,
             )?),
             github_app: github_app(&get)?,
+            slack: slack(&get)?,
+            survey: survey(&get)?,
+            survey_tick: Duration::from_millis(number(
+                &get,
+                "SURVEY_TICK_MS",
+                15_000,
+                10,
+                3_600_000,
+            )?),
         })
     }
+}
+
+/// The Slack workspace connection.
+#[derive(Clone)]
+pub struct SlackConfig {
+    pub bot_token: String,
+    pub signing_secret: String,
+    /// Base of the Web API, ending in `/` (`https://slack.com/api/`); tests point it at a fake.
+    pub api_url: String,
+    pub leaderboard_channel: Option<String>,
+}
+
+impl std::fmt::Debug for SlackConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackConfig")
+            .field("api_url", &self.api_url)
+            .field("leaderboard_channel", &self.leaderboard_channel)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is asked, when, and for how long.
+#[derive(Debug, Clone)]
+pub struct SurveyConfig {
+    pub remind_after: Duration,
+    pub ttl: Duration,
+    /// Local working hours of recipients, minutes since midnight: [start, end).
+    pub working_hours: (u32, u32),
+    /// Working days, Monday = 0.
+    pub working_days: Vec<u32>,
+    /// Logins never surveyed besides `type: Bot` and `[bot]` logins.
+    pub bot_logins: Vec<String>,
+    pub excluded_repositories: Vec<String>,
+    pub excluded_labels: Vec<String>,
+}
+
+fn slack(
+    get: &impl Fn(&'static str) -> Option<String>,
+) -> Result<Option<SlackConfig>, ConfigError> {
+    let Some(bot_token) = get("SLACK_BOT_TOKEN") else {
+        return Ok(None);
+    };
+    if !bot_token.starts_with("xox") {
+        return Err(invalid(
+            "SLACK_BOT_TOKEN",
+            "expected a bot token (xoxb-...)",
+        ));
+    }
+    let signing_secret =
+        get("SLACK_SIGNING_SECRET").ok_or(ConfigError::Missing("SLACK_SIGNING_SECRET"))?;
+    let mut api_url = get("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api/".into());
+    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
+        return Err(invalid("SLACK_API_URL", "must be an http(s) URL"));
+    }
+    if !api_url.ends_with('/') {
+        api_url.push('/');
+    }
+    Ok(Some(SlackConfig {
+        bot_token: bot_token.trim().to_owned(),
+        signing_secret: signing_secret.trim().to_owned(),
+        api_url,
+        leaderboard_channel: get("SLACK_LEADERBOARD_CHANNEL"),
+    }))
+}
+
+fn list(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Vec<String> {
+    get(name)
+        .unwrap_or_else(|| default.to_owned())
+        .split(',')
+        .map(|s| s.trim().to_ascii_lowercase())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn survey(get: &impl Fn(&'static str) -> Option<String>) -> Result<SurveyConfig, ConfigError> {
+    let hours = get("SURVEY_WORKING_HOURS").unwrap_or_else(|| "09:00-18:00".into());
+    let parse_time = |t: &str| -> Option<u32> {
+        let (h, m) = t.trim().split_once(':')?;
+        let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+        (h <= 24 && m < 60 && h * 60 + m <= 1440).then_some(h * 60 + m)
+    };
+    let working_hours = hours
+        .split_once('-')
+        .and_then(|(a, b)| Some((parse_time(a)?, parse_time(b)?)))
+        .filter(|(a, b)| a < b)
+        .ok_or_else(|| {
+            invalid(
+                "SURVEY_WORKING_HOURS",
+                "expected HH:MM-HH:MM, e.g. 09:00-18:00",
+            )
+        })?;
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let raw_days = list(get, "SURVEY_WORKING_DAYS", "mon,tue,wed,thu,fri");
+    let mut working_days = Vec::new();
+    for d in &raw_days {
+        let i = DAYS
+            .iter()
+            .position(|x| x == d)
+            .ok_or_else(|| invalid("SURVEY_WORKING_DAYS", "expected day names like mon,tue,wed"))?;
+        working_days.push(i as u32);
+    }
+    Ok(SurveyConfig {
+        remind_after: Duration::from_secs(number(
+            get,
+            "SURVEY_REMIND_AFTER_SECS",
+            24 * 3600,
+            1,
+            30 * 86_400,
+        )?),
+        ttl: Duration::from_secs(number(get, "SURVEY_TTL_SECS", 72 * 3600, 1, 90 * 86_400)?),
+        working_hours,
+        working_days,
+        bot_logins: list(get, "SURVEY_BOT_LOGINS", "dependabot,renovate"),
+        excluded_repositories: list(get, "SURVEY_EXCLUDED_REPOSITORIES", ""),
+        excluded_labels: list(get, "SURVEY_EXCLUDED_LABELS", ""),
+    })
 }
 
 fn github_app(

@@ -9,6 +9,8 @@ pub mod ids;
 pub mod metrics;
 pub mod queue;
 pub mod replay;
+pub mod slack;
 pub mod store;
+pub mod survey;
 pub mod telemetry;
 pub mod web;

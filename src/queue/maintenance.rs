@@ -63,7 +63,11 @@ static VACUUM_DONE: LazyLock<Script> = LazyLock::new(|| {
 pub async fn vacuum_done(queues: &Queues, batch: usize) -> Result<usize, redis::RedisError> {
     let mut conn = queues.connection();
     let mut total = 0;
-    for config in [queues.deliveries_config(), queues.merged_config()] {
+    for config in [
+        queues.deliveries_config(),
+        queues.merged_config(),
+        queues.clicks_config(),
+    ] {
         let n: usize = VACUUM_DONE
             .key(config.done_jobs_set())
             .key(config.job_data_hash())

@@ -10,6 +10,7 @@ pub mod delivery_worker;
 pub mod jobs;
 pub mod maintenance;
 pub mod requeue;
+pub mod survey_workers;
 
 use std::time::Duration;
 
@@ -46,6 +47,7 @@ pub struct Queues {
     conn: ConnectionManager,
     deliveries: QueueConfig,
     merged: QueueConfig,
+    clicks: QueueConfig,
     timeout: Duration,
 }
 
@@ -94,7 +96,8 @@ impl Queues {
         Ok(Self {
             conn,
             deliveries: base.clone().queue(format!("{prefix}:deliveries")),
-            merged: base.queue(format!("{prefix}:pull_request_merged")),
+            merged: base.clone().queue(format!("{prefix}:pull_request_merged")),
+            clicks: base.queue(format!("{prefix}:slack_clicks")),
             timeout,
         })
     }
@@ -105,6 +108,21 @@ impl Queues {
 
     pub fn merged_config(&self) -> &QueueConfig {
         &self.merged
+    }
+
+    pub fn clicks_config(&self) -> &QueueConfig {
+        &self.clicks
+    }
+
+    /// Queues a Slack button click for the answer worker (Slack retries share the click id).
+    pub async fn enqueue_click(
+        &self,
+        click: &crate::slack::interactions::Click,
+    ) -> Result<Enqueued, QueueError> {
+        let task = TaskBuilder::new(serde_json::to_vec(click)?)
+            .idempotency_key(format!("click:{}", click.id))
+            .build();
+        self.push(&self.clicks, task).await
     }
 
     pub fn connection(&self) -> ConnectionManager {
@@ -177,7 +195,30 @@ impl Queues {
         let task = TaskBuilder::new(serde_json::to_vec(job)?)
             .idempotency_key(format!("pr:{}", job.pull_request_id))
             .build();
-        self.push(&self.merged, task).await
+        let pushed = self.push(&self.merged, task).await?;
+        if pushed == Enqueued::New {
+            // A running total across processes: proves "once per PR" even after workers consumed it.
+            let mut conn = self.conn.clone();
+            let _: Result<i64, _> = redis::cmd("INCR")
+                .arg(self.merged_counter_key())
+                .query_async(&mut conn)
+                .await;
+        }
+        Ok(pushed)
+    }
+
+    fn merged_counter_key(&self) -> String {
+        format!("{}:emitted_total", self.merged.queue.as_ref())
+    }
+
+    /// How many `PullRequestMerged` jobs were ever emitted under this prefix.
+    pub async fn merged_emitted(&self) -> Result<u64, QueueError> {
+        let mut conn = self.conn.clone();
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(self.merged_counter_key())
+            .query_async(&mut conn)
+            .await?;
+        Ok(n.unwrap_or(0))
     }
 
     /// Round-trips to Redis (readiness).

@@ -2,6 +2,7 @@
 
 pub mod github_webhook;
 pub mod health;
+pub mod slack_interactions;
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
     pub webhook_secrets: Arc<WebhookSecrets>,
+    /// Slack's signing secret, when Slack is configured.
+    pub slack_signing_secret: Option<Arc<str>>,
 }
 
 /// Builds the router for the web role.
@@ -33,6 +36,7 @@ pub fn router(state: AppState) -> Router {
             "/webhooks/github",
             post(github_webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
         )
+        .route("/slack/interactions", post(slack_interactions::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

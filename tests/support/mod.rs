@@ -229,10 +229,13 @@ impl TestApp {
         d.ready + d.scheduled
     }
 
-    /// Jobs in the merged-PR queue (ready + scheduled).
+    /// `PullRequestMerged` jobs ever emitted (the survey worker may have consumed them since).
     pub async fn merged_jobs(&self) -> u64 {
-        let d = self.services.queues.merged_depth().await.expect("depth");
-        d.ready + d.scheduled
+        self.services
+            .queues
+            .merged_emitted()
+            .await
+            .expect("merged count")
     }
 
     pub async fn count(&self, sql: &str) -> i64 {

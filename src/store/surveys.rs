@@ -1,0 +1,407 @@
+//! Surveys, their participants, and the once-only ledger of Slack messages.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+
+/// A survey row as the flow needs it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Survey {
+    pub id: i64,
+    pub installation_id: i64,
+    pub pull_request_id: i64,
+    pub repository_full_name: String,
+    pub number: i32,
+    pub title: String,
+    pub html_url: Option<String>,
+    pub author_github_id: Option<i64>,
+    pub author_login: Option<String>,
+    pub status: String,
+    pub closes_at: DateTime<Utc>,
+}
+
+const SURVEY_COLUMNS: &str = "id, installation_id, pull_request_id, repository_full_name, number, title, html_url, author_github_id, author_login, status, closes_at";
+
+/// A participant row.
+#[derive(Debug, Clone, FromRow)]
+pub struct Participant {
+    pub survey_id: i64,
+    pub github_id: i64,
+    pub login: String,
+    pub role: String,
+    pub slack_user_id: Option<String>,
+    pub skip_reason: Option<String>,
+    pub dm_channel: Option<String>,
+    pub message_ts: Option<String>,
+    pub send_after: Option<DateTime<Utc>>,
+    pub asked_at: Option<DateTime<Utc>>,
+    pub reminded_at: Option<DateTime<Utc>>,
+    pub answer: Option<String>,
+    pub quality: Option<i16>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub revealed_at: Option<DateTime<Utc>>,
+}
+
+const PARTICIPANT_COLUMNS: &str = "survey_id, github_id, login, role, slack_user_id, skip_reason, dm_channel, message_ts, send_after, asked_at, reminded_at, answer, quality, answered_at, revealed_at";
+
+/// What a new survey is created from.
+#[derive(Debug, Clone)]
+pub struct NewSurvey<'a> {
+    pub installation_id: i64,
+    pub pull_request_id: i64,
+    pub repository_id: i64,
+    pub repository_full_name: &'a str,
+    pub number: i32,
+    pub title: &'a str,
+    pub html_url: Option<&'a str>,
+    pub author_github_id: Option<i64>,
+    pub author_login: Option<&'a str>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub status: &'a str,
+    pub skip_reason: Option<&'a str>,
+    pub remind_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+}
+
+/// Creates the survey of a pull request; `None` if it already exists (one per PR, ever).
+pub async fn create(
+    db: impl PgExecutor<'_>,
+    s: &NewSurvey<'_>,
+) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"INSERT INTO surveys (installation_id, pull_request_id, repository_id, repository_full_name, number,
+               title, html_url, author_github_id, author_login, merged_at, status, skip_reason, remind_at, closes_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+           ON CONFLICT (pull_request_id) DO NOTHING RETURNING id"#,
+    )
+    .bind(s.installation_id)
+    .bind(s.pull_request_id)
+    .bind(s.repository_id)
+    .bind(s.repository_full_name)
+    .bind(s.number)
+    .bind(s.title)
+    .bind(s.html_url)
+    .bind(s.author_github_id)
+    .bind(s.author_login)
+    .bind(s.merged_at)
+    .bind(s.status)
+    .bind(s.skip_reason)
+    .bind(s.remind_at)
+    .bind(s.closes_at)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<Survey>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SURVEY_COLUMNS} FROM surveys WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn by_pull_request(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<Option<Survey>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SURVEY_COLUMNS} FROM surveys WHERE pull_request_id = $1"
+    ))
+    .bind(pull_request_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn add_participant(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    login: &str,
+    role: &str,
+    skip_reason: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"INSERT INTO survey_participants (survey_id, github_id, login, role, skip_reason)
+           VALUES ($1, $2, $3, $4, $5) ON CONFLICT (survey_id, github_id) DO NOTHING"#,
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(login)
+    .bind(role)
+    .bind(skip_reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn participants(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+) -> Result<Vec<Participant>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM survey_participants WHERE survey_id = $1 ORDER BY role, login"
+    ))
+    .bind(survey_id)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn participant_by_slack(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    slack_user_id: &str,
+) -> Result<Option<Participant>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM survey_participants WHERE survey_id = $1 AND slack_user_id = $2"
+    ))
+    .bind(survey_id)
+    .bind(slack_user_id)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn skip_participant(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE survey_participants SET skip_reason = $3 WHERE survey_id = $1 AND github_id = $2 AND asked_at IS NULL",
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_slack_user(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    slack_user_id: &str,
+    send_after: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE survey_participants SET slack_user_id = $3, send_after = $4 WHERE survey_id = $1 AND github_id = $2")
+        .bind(survey_id)
+        .bind(github_id)
+        .bind(slack_user_id)
+        .bind(send_after)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_asked(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    channel: &str,
+    ts: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE survey_participants SET dm_channel = $3, message_ts = $4, asked_at = COALESCE(asked_at, now()), last_error = NULL
+           WHERE survey_id = $1 AND github_id = $2"#,
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(channel)
+    .bind(ts)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records a Slack error on the participant and the survey (shown on the admin page).
+pub async fn record_error(
+    db: impl PgExecutor<'_> + Copy,
+    survey_id: i64,
+    github_id: Option<i64>,
+    code: &str,
+) -> Result<(), sqlx::Error> {
+    if let Some(github_id) = github_id {
+        sqlx::query("UPDATE survey_participants SET last_error = $3 WHERE survey_id = $1 AND github_id = $2")
+            .bind(survey_id)
+            .bind(github_id)
+            .bind(code)
+            .execute(db)
+            .await?;
+    }
+    sqlx::query("UPDATE surveys SET last_error = $2 WHERE id = $1")
+        .bind(survey_id)
+        .bind(code)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Records the author's answer or a reviewer's guess; false if one was already recorded.
+pub async fn record_answer(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    answer: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE survey_participants SET answer = $3, answered_at = now()
+           WHERE survey_id = $1 AND github_id = $2 AND answer IS NULL"#,
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(answer)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// Records a reviewer's quality rating; false if one was already recorded.
+pub async fn record_quality(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    quality: i16,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE survey_participants SET quality = $3 WHERE survey_id = $1 AND github_id = $2 AND quality IS NULL",
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(quality)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn mark_revealed(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE survey_participants SET revealed_at = COALESCE(revealed_at, now()) WHERE survey_id = $1 AND github_id = $2")
+        .bind(survey_id)
+        .bind(github_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn mark_reminded(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE survey_participants SET reminded_at = COALESCE(reminded_at, now()) WHERE survey_id = $1 AND github_id = $2")
+        .bind(survey_id)
+        .bind(github_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_status(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    from: &[&str],
+    to: &str,
+) -> Result<bool, sqlx::Error> {
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let res = sqlx::query(
+        r#"UPDATE surveys SET status = $3, closed_at = CASE WHEN $3 = 'closed' THEN now() ELSE closed_at END
+           WHERE id = $1 AND status = ANY($2)"#,
+    )
+    .bind(survey_id)
+    .bind(&from)
+    .bind(to)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// State of a once-only Slack message.
+#[derive(Debug, Clone, FromRow)]
+pub struct MessageRecord {
+    pub state: String,
+    pub channel: Option<String>,
+    pub ts: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Claims `key` for sending; true when this caller is the first.
+pub async fn claim_message(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    survey_id: Option<i64>,
+    github_id: Option<i64>,
+    kind: &str,
+    channel: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"INSERT INTO slack_messages (key, survey_id, github_id, kind, state, channel) VALUES ($1, $2, $3, $4, 'sending', $5)
+           ON CONFLICT (key) DO NOTHING"#,
+    )
+    .bind(key)
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(kind)
+    .bind(channel)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn message(
+    db: impl PgExecutor<'_>,
+    key: &str,
+) -> Result<Option<MessageRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT state, channel, ts, created_at FROM slack_messages WHERE key = $1")
+        .bind(key)
+        .fetch_optional(db)
+        .await
+}
+
+/// Takes a failed or abandoned send back for another try; true if this caller got it.
+pub async fn reclaim_message(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    stale_before: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE slack_messages SET state = 'sending', created_at = now(), error = NULL
+           WHERE key = $1 AND (state = 'failed' OR (state = 'sending' AND created_at < $2))"#,
+    )
+    .bind(key)
+    .bind(stale_before)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+pub async fn message_sent(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    channel: &str,
+    ts: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE slack_messages SET state = 'sent', channel = $2, ts = $3, sent_at = now() WHERE key = $1")
+        .bind(key)
+        .bind(channel)
+        .bind(ts)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn message_failed(
+    db: impl PgExecutor<'_>,
+    key: &str,
+    error: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE slack_messages SET state = 'failed', error = $2 WHERE key = $1 AND state = 'sending'")
+        .bind(key)
+        .bind(error)
+        .execute(db)
+        .await?;
+    Ok(())
+}

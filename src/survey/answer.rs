@@ -1,0 +1,226 @@
+//! A click on a survey DM: record the first answer, update the message, reveal when due.
+
+use super::send::{Once, send_once};
+use super::{SurveyContext, SurveyError, pr_ref};
+use crate::slack::client::SlackClient;
+use crate::slack::interactions::{Action, AiAnswer, Click};
+use crate::slack::messages::{self, Guess};
+use crate::store::surveys::{self, Participant, Survey};
+
+/// What a click did (for tests and logs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClickOutcome {
+    Recorded,
+    AlreadyRecorded,
+    Closed,
+    OptedOut,
+    NotAParticipant,
+}
+
+/// Handles one click (queued from `/slack/interactions`); safe to run twice.
+pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome, SurveyError> {
+    let Some(slack) = ctx.slack.clone() else {
+        return Ok(ClickOutcome::NotAParticipant);
+    };
+    let inserted = sqlx::query(
+        "INSERT INTO slack_interactions (id, survey_id, slack_user_id, action) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&click.id)
+    .bind(click.survey_id)
+    .bind(&click.slack_user_id)
+    .bind(click.action.action_id())
+    .execute(&ctx.pool)
+    .await?;
+    let _ = inserted; // a retried payload is handled again: every step below is idempotent
+    let Some(survey) = surveys::get(&ctx.pool, click.survey_id).await? else {
+        return Ok(ClickOutcome::NotAParticipant);
+    };
+    let Some(p) = surveys::participant_by_slack(&ctx.pool, survey.id, &click.slack_user_id).await?
+    else {
+        return Ok(ClickOutcome::NotAParticipant);
+    };
+    let outcome =
+        super::with_rate_limit_retries(|| apply_click(ctx, &slack, &survey, &p, click)).await?;
+    sqlx::query("UPDATE slack_interactions SET outcome = $2 WHERE id = $1")
+        .bind(&click.id)
+        .bind(format!("{outcome:?}"))
+        .execute(&ctx.pool)
+        .await?;
+    Ok(outcome)
+}
+
+async fn apply_click(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    p: &Participant,
+    click: &Click,
+) -> Result<ClickOutcome, SurveyError> {
+    let pr = pr_ref(survey);
+    let (channel, ts) = match (&p.dm_channel, &p.message_ts) {
+        (Some(c), Some(t)) => (c.clone(), t.clone()),
+        _ => (
+            click.channel.clone().unwrap_or_default(),
+            click.message_ts.clone().unwrap_or_default(),
+        ),
+    };
+    if survey.status == "closed" {
+        let (text, blocks) = messages::notice(
+            &pr,
+            "This survey is closed; answers are no longer recorded.",
+        );
+        slack.update(&channel, &ts, &text, blocks).await?;
+        return Ok(ClickOutcome::Closed);
+    }
+    let outcome = match click.action {
+        Action::OptOut => {
+            sqlx::query(
+                "UPDATE members SET opted_out = true, opted_out_at = COALESCE(opted_out_at, now()) WHERE installation_id = $1 AND github_id = $2",
+            )
+            .bind(survey.installation_id)
+            .bind(p.github_id)
+            .execute(&ctx.pool)
+            .await?;
+            // Honoured at once: no reminder, no further survey for them.
+            sqlx::query(
+                "UPDATE survey_participants SET skip_reason = 'opted out' WHERE github_id = $1 AND answer IS NULL AND survey_id IN (SELECT id FROM surveys WHERE installation_id = $2 AND status IN ('open', 'revealed', 'waiting_for_slack'))",
+            )
+            .bind(p.github_id)
+            .bind(survey.installation_id)
+            .execute(&ctx.pool)
+            .await?;
+            let (text, blocks) = messages::notice(
+                &pr,
+                "Got it: you won't be asked again. (An admin can undo this.)",
+            );
+            slack.update(&channel, &ts, &text, blocks).await?;
+            return Ok(ClickOutcome::OptedOut);
+        }
+        Action::AuthorAi(answer) if p.role == "author" => {
+            if surveys::record_answer(&ctx.pool, survey.id, p.github_id, answer.as_str()).await? {
+                let (text, blocks) = messages::author_confirmed(&pr, answer);
+                slack.update(&channel, &ts, &text, blocks).await?;
+                ClickOutcome::Recorded
+            } else {
+                ClickOutcome::AlreadyRecorded
+            }
+        }
+        Action::ReviewerGuess(guess) if p.role == "reviewer" => {
+            let value = if guess { "yes" } else { "no" };
+            if surveys::record_answer(&ctx.pool, survey.id, p.github_id, value).await? {
+                ClickOutcome::Recorded
+            } else {
+                ClickOutcome::AlreadyRecorded
+            }
+        }
+        Action::ReviewerQuality(q) if p.role == "reviewer" => {
+            if surveys::record_quality(&ctx.pool, survey.id, p.github_id, q).await? {
+                ClickOutcome::Recorded
+            } else {
+                ClickOutcome::AlreadyRecorded
+            }
+        }
+        _ => return Ok(ClickOutcome::NotAParticipant),
+    };
+    if p.role == "reviewer" {
+        // Show what is recorded and keep only the buttons still unanswered.
+        let fresh =
+            surveys::participant_by_slack(&ctx.pool, survey.id, &click.slack_user_id).await?;
+        let (guessed, quality) = fresh
+            .map(|f| (f.answer.map(|a| a == "yes"), f.quality))
+            .unwrap_or((None, None));
+        let (text, blocks) = messages::reviewer_ask(&pr, guessed, quality);
+        slack.update(&channel, &ts, &text, blocks).await?;
+    }
+    if outcome == ClickOutcome::AlreadyRecorded {
+        let key = format!(
+            "already:{}:{}:{}",
+            survey.id,
+            p.github_id,
+            click.action.action_id()
+        );
+        send_once(
+            ctx,
+            slack,
+            Once {
+                key,
+                survey_id: Some(survey.id),
+                github_id: Some(p.github_id),
+                kind: "already",
+                channel: &channel,
+                text: "Your answer was already recorded; the first one counts.".into(),
+                blocks: None,
+                thread_ts: Some(&ts),
+            },
+        )
+        .await?;
+    }
+    reveal_if_ready(ctx, slack, survey, false).await?;
+    Ok(outcome)
+}
+
+/// Sends the reveal to every participant who answered and has not had it, once the author and
+/// at least one reviewer have answered (or, when `closing`, to whoever answered at all).
+pub async fn reveal_if_ready(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    closing: bool,
+) -> Result<(), SurveyError> {
+    let participants = surveys::participants(&ctx.pool, survey.id).await?;
+    let author = participants.iter().find(|p| p.role == "author");
+    let author_answer = author
+        .and_then(|a| a.answer.as_deref())
+        .and_then(AiAnswer::parse);
+    let guesses: Vec<&Participant> = participants
+        .iter()
+        .filter(|p| p.role == "reviewer" && p.answer.is_some())
+        .collect();
+    let complete = author_answer.is_some() && !guesses.is_empty();
+    if !complete && !closing {
+        return Ok(());
+    }
+    let guess_view: Vec<Guess<'_>> = guesses
+        .iter()
+        .map(|g| Guess {
+            login: &g.login,
+            guessed_ai: g.answer.as_deref() == Some("yes"),
+        })
+        .collect();
+    let author_login = survey.author_login.as_deref().unwrap_or("author");
+    let (text, blocks) = messages::reveal(
+        &pr_ref(survey),
+        author_login,
+        author_answer,
+        &guess_view,
+        !complete,
+    );
+    for p in participants
+        .iter()
+        .filter(|p| p.answer.is_some() && p.revealed_at.is_none())
+    {
+        let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) else {
+            continue;
+        };
+        send_once(
+            ctx,
+            slack,
+            Once {
+                key: format!("reveal:{}:{}", survey.id, p.github_id),
+                survey_id: Some(survey.id),
+                github_id: Some(p.github_id),
+                kind: "reveal",
+                channel,
+                text: text.clone(),
+                blocks: Some(blocks.clone()),
+                thread_ts: Some(ts),
+            },
+        )
+        .await?;
+        surveys::mark_revealed(&ctx.pool, survey.id, p.github_id).await?;
+    }
+    if complete {
+        surveys::set_status(&ctx.pool, survey.id, &["open"], "revealed").await?;
+    }
+    Ok(())
+}

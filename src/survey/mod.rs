@@ -1,0 +1,109 @@
+//! The survey flow of a merged pull request: asked → answered → revealed, or closed.
+//!
+//! Every step is idempotent: one survey per PR (unique key), one DM per (survey, person, kind)
+//! (`send::send_once`), the first answer wins (conditional update). Steps run in queued jobs
+//! (merge, click) and in a periodic tick (working hours, reminders, expiry, leaderboard); a step
+//! that fails transiently is simply tried again by the next job or tick.
+
+pub mod answer;
+pub mod hours;
+pub mod leaderboard;
+pub mod send;
+pub mod start;
+pub mod tick;
+
+use sqlx::PgPool;
+use thiserror::Error;
+
+use crate::config::SurveyConfig;
+use crate::github::client::GithubClient;
+use crate::slack::client::{SlackClient, SlackError};
+use crate::slack::messages::PullRequestRef;
+use crate::store::surveys::Survey;
+
+/// Everything the flow needs.
+#[derive(Clone, Debug)]
+pub struct SurveyContext {
+    pub pool: PgPool,
+    pub slack: Option<SlackClient>,
+    pub github: Option<GithubClient>,
+    pub config: SurveyConfig,
+    pub leaderboard_channel: Option<String>,
+}
+
+/// A step that did not complete; transient ones are retried by the next job or tick.
+#[derive(Debug, Error)]
+pub enum SurveyError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Slack(#[from] SlackError),
+    #[error("message {0} is being sent by another worker")]
+    Busy(String),
+}
+
+impl SurveyError {
+    /// Worth retrying soon (rate limits, network, a concurrent sender).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SurveyError::Database(_) | SurveyError::Busy(_) => true,
+            SurveyError::Slack(e) => e.is_transient(),
+        }
+    }
+}
+
+/// The PR a survey is about, for message builders.
+pub fn pr_ref(s: &Survey) -> PullRequestRef<'_> {
+    PullRequestRef {
+        survey_id: s.id,
+        title: &s.title,
+        repository: &s.repository_full_name,
+        number: s.number,
+        url: s.html_url.as_deref(),
+    }
+}
+
+/// Whether a GitHub account is a bot we never survey.
+pub fn is_bot(login: &str, kind: Option<&str>, bot_logins: &[String]) -> bool {
+    let lower = login.to_ascii_lowercase();
+    kind == Some("Bot")
+        || lower.ends_with("[bot]")
+        || bot_logins
+            .iter()
+            .any(|b| *b == lower || format!("{b}[bot]") == lower)
+}
+
+/// Runs a step, waiting out Slack rate limits (`Retry-After`) a few times before giving up.
+pub async fn with_rate_limit_retries<T, F, Fut>(mut step: F) -> Result<T, SurveyError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, SurveyError>>,
+{
+    let mut tries = 0;
+    loop {
+        match step().await {
+            Err(SurveyError::Slack(SlackError::RateLimited(wait)))
+                if tries < 5 && wait.as_secs() <= 60 =>
+            {
+                tries += 1;
+                tracing::warn!(?wait, "slack rate limit: waiting as told");
+                tokio::time::sleep(wait).await;
+            }
+            other => return other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bots_are_recognised() {
+        let list = vec!["dependabot".to_string(), "renovate".to_string()];
+        assert!(is_bot("dependabot[bot]", Some("Bot"), &list));
+        assert!(is_bot("renovate", Some("User"), &list));
+        assert!(is_bot("some-ci[bot]", None, &list));
+        assert!(!is_bot("mona", Some("User"), &list));
+    }
+}

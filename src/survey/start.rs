@@ -1,0 +1,400 @@
+//! From a merged pull request to DMs: create the survey (once), decide who is asked, map them
+//! to Slack, and ask each one inside their working hours.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+
+use super::hours::next_working_instant;
+use super::send::{Once, send_once};
+use super::{SurveyContext, SurveyError, is_bot, pr_ref};
+use crate::github::client::Auth;
+use crate::ids::InstallationId;
+use crate::queue::jobs::PullRequestMerged;
+use crate::slack::client::{SlackClient, SlackError};
+use crate::slack::messages;
+use crate::store::surveys::{self, NewSurvey, Participant, Survey};
+
+#[derive(sqlx::FromRow)]
+struct PullRow {
+    repository_full_name: String,
+    title: String,
+    html_url: Option<String>,
+    author_id: Option<i64>,
+    author_login: Option<String>,
+    author_type: Option<String>,
+    labels: Value,
+    merged_at: Option<DateTime<Utc>>,
+}
+
+/// Handles `PullRequestMerged`: creates the survey and asks whoever can be asked now.
+pub async fn on_merged(
+    ctx: &SurveyContext,
+    job: &PullRequestMerged,
+    now: DateTime<Utc>,
+) -> Result<(), SurveyError> {
+    let survey_id = match surveys::by_pull_request(&ctx.pool, job.pull_request_id).await? {
+        Some(existing) => existing.id,
+        None => match create(ctx, job, now).await? {
+            Some(id) => id,
+            None => return Ok(()),
+        },
+    };
+    advance(ctx, survey_id, now).await
+}
+
+async fn create(
+    ctx: &SurveyContext,
+    job: &PullRequestMerged,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>, SurveyError> {
+    let Some(pr) = sqlx::query_as::<_, PullRow>(
+        r#"SELECT repository_full_name, title, html_url, author_id, author_login, author_type, labels, merged_at
+           FROM pull_requests WHERE id = $1"#,
+    )
+    .bind(job.pull_request_id)
+    .fetch_optional(&ctx.pool)
+    .await?
+    else {
+        tracing::warn!(pull_request = job.pull_request_id, "merged PR not in the database; no survey");
+        return Ok(None);
+    };
+    let cfg = &ctx.config;
+    let author_login = pr.author_login.clone().unwrap_or_default();
+    let labels: Vec<String> = pr
+        .labels
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|l| l.as_str().map(str::to_ascii_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    let skip = if is_bot(&author_login, pr.author_type.as_deref(), &cfg.bot_logins) {
+        Some("authored by a bot".to_owned())
+    } else if cfg
+        .excluded_repositories
+        .contains(&pr.repository_full_name.to_ascii_lowercase())
+    {
+        Some("repository excluded".to_owned())
+    } else {
+        labels
+            .iter()
+            .find(|l| cfg.excluded_labels.contains(l))
+            .map(|label| format!("label {label} excluded"))
+    };
+    let status = match (&skip, &ctx.slack) {
+        (Some(_), _) => "skipped",
+        (None, None) => "waiting_for_slack",
+        (None, Some(_)) => "open",
+    };
+    let remind = chrono::Duration::from_std(cfg.remind_after).unwrap_or_default();
+    let ttl = chrono::Duration::from_std(cfg.ttl).unwrap_or_default();
+    let Some(survey_id) = surveys::create(
+        &ctx.pool,
+        &NewSurvey {
+            installation_id: job.installation_id,
+            pull_request_id: job.pull_request_id,
+            repository_id: job.repository_id,
+            repository_full_name: &pr.repository_full_name,
+            number: job.number,
+            title: &pr.title,
+            html_url: pr.html_url.as_deref(),
+            author_github_id: pr.author_id,
+            author_login: pr.author_login.as_deref(),
+            merged_at: pr.merged_at.or(job.merged_at),
+            status,
+            skip_reason: skip.as_deref(),
+            remind_at: now + remind,
+            closes_at: now + ttl,
+        },
+    )
+    .await?
+    else {
+        return Ok(surveys::by_pull_request(&ctx.pool, job.pull_request_id)
+            .await?
+            .map(|s| s.id));
+    };
+    if skip.is_some() {
+        return Ok(Some(survey_id));
+    }
+    if let Some(author_id) = pr.author_id {
+        surveys::add_participant(
+            &ctx.pool,
+            survey_id,
+            author_id,
+            &author_login,
+            "author",
+            None,
+        )
+        .await?;
+    }
+    let reviewers: Vec<(i64, String, Option<String>)> = sqlx::query_as(
+        r#"SELECT DISTINCT reviewer_id, reviewer_login, reviewer_type FROM reviews
+           WHERE pull_request_id = $1 AND reviewer_id IS NOT NULL AND state <> 'pending'"#,
+    )
+    .bind(job.pull_request_id)
+    .fetch_all(&ctx.pool)
+    .await?;
+    for (id, login, kind) in reviewers {
+        if Some(id) == pr.author_id {
+            continue; // self-review
+        }
+        let reason = is_bot(&login, kind.as_deref(), &cfg.bot_logins).then_some("bot");
+        surveys::add_participant(&ctx.pool, survey_id, id, &login, "reviewer", reason).await?;
+    }
+    Ok(Some(survey_id))
+}
+
+#[derive(sqlx::FromRow)]
+struct MemberRow {
+    active: bool,
+    opted_out: bool,
+    email: Option<String>,
+    slack_user_id: Option<String>,
+    slack_tz_offset: Option<i32>,
+}
+
+/// Asks every participant who is due: resolves their Slack user and working hours first.
+pub async fn advance(
+    ctx: &SurveyContext,
+    survey_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), SurveyError> {
+    let Some(slack) = ctx.slack.clone() else {
+        return Ok(());
+    };
+    let Some(survey) = surveys::get(&ctx.pool, survey_id).await? else {
+        return Ok(());
+    };
+    if survey.status == "waiting_for_slack" {
+        surveys::set_status(&ctx.pool, survey_id, &["waiting_for_slack"], "open").await?;
+    } else if !matches!(survey.status.as_str(), "open" | "revealed") {
+        return Ok(());
+    }
+    let mut first_error = None;
+    for p in surveys::participants(&ctx.pool, survey_id).await? {
+        if p.skip_reason.is_some() || p.asked_at.is_some() {
+            continue;
+        }
+        let result =
+            super::with_rate_limit_retries(|| ask_if_due(ctx, &slack, &survey, &p, now)).await;
+        if let Err(e) = result {
+            if let SurveyError::Slack(se) = &e {
+                surveys::record_error(&ctx.pool, survey_id, Some(p.github_id), &se.code()).await?;
+            }
+            if e.is_transient() && first_error.is_none() {
+                first_error = Some(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn ask_if_due(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    p: &Participant,
+    now: DateTime<Utc>,
+) -> Result<(), SurveyError> {
+    let member: Option<MemberRow> = sqlx::query_as(
+        "SELECT active, opted_out, email, slack_user_id, slack_tz_offset FROM members WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(survey.installation_id)
+    .bind(p.github_id)
+    .fetch_optional(&ctx.pool)
+    .await?;
+    if let Some(m) = &member {
+        if m.opted_out {
+            return skip(ctx, survey, p, "opted out").await;
+        }
+        if !m.active {
+            return skip(ctx, survey, p, "not an active member").await;
+        }
+    }
+    let (slack_user, send_after) = match (&p.slack_user_id, p.send_after) {
+        (Some(user), Some(after)) => (user.clone(), after),
+        _ => {
+            let Some((user, offset)) =
+                resolve_slack_user(ctx, slack, survey, p, member.as_ref()).await?
+            else {
+                return Ok(());
+            };
+            let after = next_working_instant(
+                now,
+                offset,
+                ctx.config.working_hours,
+                &ctx.config.working_days,
+            );
+            surveys::set_slack_user(&ctx.pool, survey.id, p.github_id, &user, after).await?;
+            (user, after)
+        }
+    };
+    if send_after > now {
+        return Ok(());
+    }
+    let channel = slack.open_dm(&slack_user).await?;
+    let (text, blocks) = if p.role == "author" {
+        messages::author_ask(&pr_ref(survey))
+    } else {
+        messages::reviewer_ask(&pr_ref(survey), None, None)
+    };
+    let key = format!("ask:{}:{}", survey.id, p.github_id);
+    let posted = send_once(
+        ctx,
+        slack,
+        Once {
+            key: key.clone(),
+            survey_id: Some(survey.id),
+            github_id: Some(p.github_id),
+            kind: "ask",
+            channel: &channel,
+            text,
+            blocks: Some(blocks),
+            thread_ts: None,
+        },
+    )
+    .await?;
+    let ts = match posted {
+        Some(posted) => posted.ts,
+        None => surveys::message(&ctx.pool, &key)
+            .await?
+            .and_then(|m| m.ts)
+            .unwrap_or_default(),
+    };
+    surveys::mark_asked(&ctx.pool, survey.id, p.github_id, &channel, &ts).await?;
+    Ok(())
+}
+
+async fn skip(
+    ctx: &SurveyContext,
+    survey: &Survey,
+    p: &Participant,
+    reason: &str,
+) -> Result<(), SurveyError> {
+    surveys::skip_participant(&ctx.pool, survey.id, p.github_id, reason).await?;
+    Ok(())
+}
+
+/// The explicit mapping first, else `users.lookupByEmail` on the public email, else (for the
+/// author) the email on the PR's commits. Records why when nobody can be found.
+async fn resolve_slack_user(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    p: &Participant,
+    member: Option<&MemberRow>,
+) -> Result<Option<(String, i32)>, SurveyError> {
+    let mut user_id = member.and_then(|m| m.slack_user_id.clone());
+    let mut offset = member.and_then(|m| m.slack_tz_offset);
+    if user_id.is_none() {
+        let mut email = member.and_then(|m| m.email.clone());
+        if email.is_none() && p.role == "author" {
+            email = commit_email(ctx, survey).await;
+        }
+        let Some(email) = email else {
+            return unmapped(
+                ctx,
+                survey,
+                p,
+                "no email known (no public email, none on commits)",
+            )
+            .await;
+        };
+        match slack.lookup_by_email(&email).await {
+            Ok(u) if !u.deleted && !u.is_bot => {
+                offset = u.tz_offset;
+                sqlx::query(
+                    r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'email', slack_unmapped_reason = NULL,
+                           slack_tz = $4, slack_tz_offset = $5 WHERE installation_id = $1 AND github_id = $2"#,
+                )
+                .bind(survey.installation_id)
+                .bind(p.github_id)
+                .bind(&u.id)
+                .bind(u.tz.as_deref())
+                .bind(u.tz_offset)
+                .execute(&ctx.pool)
+                .await?;
+                user_id = Some(u.id);
+            }
+            Ok(_) => {
+                return unmapped(
+                    ctx,
+                    survey,
+                    p,
+                    "the Slack user with that email is deactivated",
+                )
+                .await;
+            }
+            Err(SlackError::Api(code)) if code == "users_not_found" => {
+                return unmapped(ctx, survey, p, "no Slack user with their email").await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some(user_id) = user_id else {
+        return Ok(None);
+    };
+    let offset = match offset {
+        Some(o) => o,
+        None => {
+            let info = slack.user_info(&user_id).await?;
+            let o = info.tz_offset.unwrap_or(0);
+            sqlx::query("UPDATE members SET slack_tz = $3, slack_tz_offset = $4 WHERE installation_id = $1 AND github_id = $2")
+                .bind(survey.installation_id)
+                .bind(p.github_id)
+                .bind(info.tz.as_deref())
+                .bind(o)
+                .execute(&ctx.pool)
+                .await?;
+            o
+        }
+    };
+    Ok(Some((user_id, offset)))
+}
+
+async fn unmapped(
+    ctx: &SurveyContext,
+    survey: &Survey,
+    p: &Participant,
+    reason: &str,
+) -> Result<Option<(String, i32)>, SurveyError> {
+    sqlx::query("UPDATE members SET slack_unmapped_reason = $3 WHERE installation_id = $1 AND github_id = $2")
+        .bind(survey.installation_id)
+        .bind(p.github_id)
+        .bind(reason)
+        .execute(&ctx.pool)
+        .await?;
+    surveys::skip_participant(
+        &ctx.pool,
+        survey.id,
+        p.github_id,
+        &format!("unmapped: {reason}"),
+    )
+    .await?;
+    Ok(None)
+}
+
+/// The author's email from the PR's first commit, when GitHub is reachable (best effort).
+async fn commit_email(ctx: &SurveyContext, survey: &Survey) -> Option<String> {
+    let github = ctx.github.as_ref()?;
+    let path = format!(
+        "/repos/{}/pulls/{}/commits?per_page=1",
+        survey.repository_full_name, survey.number
+    );
+    let response = github
+        .get(
+            Auth::Installation(InstallationId(survey.installation_id)),
+            &path,
+            None,
+        )
+        .await
+        .ok()?;
+    let email = response
+        .body?
+        .get(0)?
+        .pointer("/commit/author/email")?
+        .as_str()?
+        .to_owned();
+    (!email.ends_with("@users.noreply.github.com")).then_some(email)
+}

@@ -1,0 +1,149 @@
+//! The periodic part of the flow: asks that waited for working hours, one reminder, expiry
+//! with a partial reveal, and the weekly leaderboard.
+
+use chrono::{DateTime, Utc};
+
+use super::answer::reveal_if_ready;
+use super::send::{Once, send_once};
+use super::{SurveyContext, SurveyError, leaderboard, pr_ref, start};
+use crate::slack::messages;
+use crate::store::surveys;
+
+/// What one tick did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickReport {
+    pub advanced: u32,
+    pub reminded: u32,
+    pub closed: u32,
+}
+
+/// Runs every periodic step at time `now` (a parameter so tests can move time).
+pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport, SurveyError> {
+    let mut report = TickReport::default();
+    let Some(slack) = ctx.slack.clone() else {
+        return Ok(report);
+    };
+
+    // Asks that are due (working hours reached, Slack now configured, or a failed try).
+    let pending: Vec<i64> = sqlx::query_scalar(
+        r#"SELECT DISTINCT s.id FROM surveys s JOIN survey_participants p ON p.survey_id = s.id
+           WHERE s.status IN ('open', 'revealed', 'waiting_for_slack') AND s.closes_at > $1
+             AND p.skip_reason IS NULL AND p.asked_at IS NULL AND (p.send_after IS NULL OR p.send_after <= $1)
+           LIMIT 500"#,
+    )
+    .bind(now)
+    .fetch_all(&ctx.pool)
+    .await?;
+    for id in pending {
+        if let Err(e) = start::advance(ctx, id, now).await {
+            tracing::warn!(survey = id, error = %e, "survey: asking failed; will retry");
+        }
+        report.advanced += 1;
+    }
+
+    // One reminder to whoever has not answered after SURVEY_REMIND_AFTER.
+    let remind_before =
+        now - chrono::Duration::from_std(ctx.config.remind_after).unwrap_or_default();
+    let due: Vec<(i64, i64)> = sqlx::query_as(
+        r#"SELECT p.survey_id, p.github_id FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
+           WHERE s.status IN ('open', 'revealed') AND s.closes_at > $1 AND p.skip_reason IS NULL
+             AND p.asked_at IS NOT NULL AND p.asked_at <= $2 AND p.answer IS NULL AND p.reminded_at IS NULL
+           LIMIT 500"#,
+    )
+    .bind(now)
+    .bind(remind_before)
+    .fetch_all(&ctx.pool)
+    .await?;
+    for (survey_id, github_id) in due {
+        let Some(survey) = surveys::get(&ctx.pool, survey_id).await? else {
+            continue;
+        };
+        let Some(p) = surveys::participants(&ctx.pool, survey_id)
+            .await?
+            .into_iter()
+            .find(|p| p.github_id == github_id)
+        else {
+            continue;
+        };
+        let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) else {
+            continue;
+        };
+        let text = format!(
+            "Reminder: {} #{} is waiting for your answer (above). It closes <!date^{}^{{date_short_pretty}} {{time}}|soon>.",
+            survey.repository_full_name,
+            survey.number,
+            survey.closes_at.timestamp()
+        );
+        let sent = super::with_rate_limit_retries(|| {
+            send_once(
+                ctx,
+                &slack,
+                Once {
+                    key: format!("remind:{survey_id}:{github_id}"),
+                    survey_id: Some(survey_id),
+                    github_id: Some(github_id),
+                    kind: "remind",
+                    channel,
+                    text: text.clone(),
+                    blocks: None,
+                    thread_ts: Some(ts),
+                },
+            )
+        })
+        .await;
+        match sent {
+            Ok(_) => {
+                surveys::mark_reminded(&ctx.pool, survey_id, github_id).await?;
+                report.reminded += 1;
+            }
+            Err(e) => {
+                tracing::warn!(survey = survey_id, error = %e, "survey: reminder failed; will retry")
+            }
+        }
+    }
+
+    // Expiry: close, reveal to whoever answered, and take the buttons off unanswered DMs.
+    let expired: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM surveys WHERE status IN ('open', 'revealed', 'waiting_for_slack') AND closes_at <= $1 LIMIT 500",
+    )
+    .bind(now)
+    .fetch_all(&ctx.pool)
+    .await?;
+    for id in expired {
+        let Some(survey) = surveys::get(&ctx.pool, id).await? else {
+            continue;
+        };
+        if let Err(e) =
+            super::with_rate_limit_retries(|| reveal_if_ready(ctx, &slack, &survey, true)).await
+        {
+            tracing::warn!(survey = id, error = %e, "survey: closing reveal failed; will retry");
+            continue;
+        }
+        for p in surveys::participants(&ctx.pool, id).await? {
+            if p.answer.is_some() {
+                continue;
+            }
+            if let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) {
+                let (text, blocks) = messages::notice(&pr_ref(&survey), "This survey has closed.");
+                let _ = slack.update(channel, ts, &text, blocks).await;
+            }
+        }
+        if surveys::set_status(
+            &ctx.pool,
+            id,
+            &["open", "revealed", "waiting_for_slack"],
+            "closed",
+        )
+        .await?
+        {
+            report.closed += 1;
+        }
+    }
+
+    if let Some(channel) = &ctx.leaderboard_channel
+        && let Err(e) = leaderboard::post_weekly(ctx, &slack, channel, now).await
+    {
+        tracing::warn!(error = %e, "leaderboard failed; will retry");
+    }
+    Ok(report)
+}
