@@ -240,3 +240,51 @@ async fn a_worker_killed_mid_job_leaves_it_to_run_again_once(pool: PgPool) {
     worker.stop().await;
     web.stop().await;
 }
+
+#[sqlx::test]
+async fn shutdown_stops_accepting_and_finishes_the_job_in_flight(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let mut lock = pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE issues IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *lock)
+        .await
+        .unwrap();
+    let (status, id) = app.deliver_fixture("issues.opened").await;
+    assert_eq!(status, 202);
+    let db: String = sqlx::query_scalar("SELECT current_database()")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    wait_until("the job is in flight", Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+        )
+        .bind(&db)
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+            > 0
+    })
+    .await;
+
+    app.begin_shutdown();
+    let url = app.url("/healthz");
+    let client = app.client.clone();
+    wait_until(
+        "no new connections are accepted",
+        Duration::from_secs(10),
+        || async { client.get(&url).send().await.is_err() },
+    )
+    .await;
+    assert!(app.is_running(), "the process waits for the job in flight");
+    lock.rollback().await.unwrap();
+    wait_until(
+        "the process exits once the job is done",
+        Duration::from_secs(20),
+        || async { !app.is_running() },
+    )
+    .await;
+    assert_eq!(app.delivery_status(&id).await.as_deref(), Some("processed"));
+    assert_eq!(app.count("SELECT count(*) FROM issues").await, 1);
+    app.stop().await;
+}

@@ -245,6 +245,16 @@ impl TestApp {
             .expect(sql)
     }
 
+    /// Whether the app's run loop has not returned yet.
+    pub fn is_running(&self) -> bool {
+        self.handle.as_ref().is_some_and(|h| !h.is_finished())
+    }
+
+    /// Signals shutdown (SIGTERM's effect) without waiting.
+    pub fn begin_shutdown(&self) {
+        let _ = self.shutdown.send(true);
+    }
+
     /// Stops the app (graceful) and deletes this test's Redis keys.
     pub async fn stop(mut self) {
         let _ = self.shutdown.send(true);
