@@ -117,6 +117,12 @@ impl Services {
                 .slack
                 .as_ref()
                 .map(|s| Arc::from(s.signing_secret.as_str())),
+            admin: Arc::new(web::admin::AdminContext::new(
+                self.config.admin.clone(),
+                &self.config.queue_prefix,
+                self.syncer(),
+                self.github.clone(),
+            )),
         }
     }
 
@@ -222,41 +228,29 @@ pub async fn run(
         let router = web::router(services.app_state());
         let mut rx = shutdown.clone();
         tasks.spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move {
-                    let _ = rx.wait_for(|stop| *stop).await;
-                })
-                .await
-                .map_err(StartError::Serve)
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+            .map_err(StartError::Serve)
         });
     }
     if role.worker() {
-        let state = services.worker_state();
-        let concurrency = services.config.worker_concurrency;
-        let mut rx = shutdown.clone();
-        tasks.spawn(async move {
-            // A Redis outage ends an apalis worker with an error; start a new one (under a
-            // new name) until shutdown, so processing resumes by itself when Redis is back.
-            while !*rx.borrow() {
-                let name = worker_name("deliveries");
-                tracing::info!(worker = %name, concurrency, "worker: started");
-                let mut stop_rx = rx.clone();
-                let stop = async move {
-                    let _ = stop_rx.wait_for(|stop| *stop).await;
-                };
-                match delivery_worker::run(state.clone(), name, concurrency, stop).await {
-                    Ok(()) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "worker stopped with an error; restarting")
-                    }
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                    _ = rx.wait_for(|stop| *stop) => {}
-                }
-            }
-            Ok(())
-        });
+        for kind in [
+            WorkerKind::Deliveries,
+            WorkerKind::Merged,
+            WorkerKind::Clicks,
+        ] {
+            let (services, rx) = (services.clone(), shutdown.clone());
+            tasks.spawn(async move {
+                supervise(kind, services, rx).await;
+                Ok(())
+            });
+        }
         let (pool, queues, retention) = (
             services.pool.clone(),
             services.queues.clone(),
@@ -267,7 +261,7 @@ pub async fn run(
             maintenance::run(pool, queues, retention, rx).await;
             Ok(())
         });
-        spawn_survey_workers(&mut tasks, &services, &shutdown);
+        spawn_survey_tick(&mut tasks, &services, &shutdown);
         match (services.syncer(), services.config.github_app.as_ref()) {
             (Some(syncer), Some(app)) => {
                 let (interval, rx) = (app.sync_interval, shutdown.clone());
@@ -289,44 +283,57 @@ pub async fn run(
     Ok(())
 }
 
-/// Starts the merged-PR and click workers and the survey tick; each worker restarts after a
-/// Redis outage like the delivery worker.
-fn spawn_survey_workers(
+/// The queue workers a worker process runs.
+#[derive(Debug, Clone, Copy)]
+enum WorkerKind {
+    Deliveries,
+    Merged,
+    Clicks,
+}
+
+/// Runs one queue worker until shutdown. A Redis outage ends an apalis worker with an error;
+/// a new one is started (under a new name), so processing resumes by itself when Redis is back.
+async fn supervise(kind: WorkerKind, services: Services, mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow() {
+        let name = worker_name(&format!("{kind:?}").to_ascii_lowercase());
+        tracing::info!(worker = %name, "worker: started");
+        let mut stop_rx = rx.clone();
+        let stop = async move {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+        };
+        let result = match kind {
+            WorkerKind::Deliveries => {
+                let concurrency = services.config.worker_concurrency;
+                delivery_worker::run(services.worker_state(), name, concurrency, stop).await
+            }
+            WorkerKind::Merged => {
+                survey_workers::run_merged(services.survey_context(), &services.queues, name, stop)
+                    .await
+            }
+            WorkerKind::Clicks => {
+                survey_workers::run_clicks(services.survey_context(), &services.queues, name, stop)
+                    .await
+            }
+        };
+        match result {
+            Ok(()) => break,
+            Err(e) => {
+                tracing::error!(error = %e, worker = ?kind, "worker stopped with an error; restarting")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            _ = rx.wait_for(|stop| *stop) => {}
+        }
+    }
+}
+
+/// Starts the survey tick: delayed asks, reminders, expiry and the leaderboard.
+fn spawn_survey_tick(
     tasks: &mut JoinSet<Result<(), StartError>>,
     services: &Services,
     shutdown: &watch::Receiver<bool>,
 ) {
-    for kind in ["merged", "clicks"] {
-        let (ctx, queues, rx) = (
-            services.survey_context(),
-            services.queues.clone(),
-            shutdown.clone(),
-        );
-        tasks.spawn(async move {
-            while !*rx.borrow() {
-                let name = worker_name(kind);
-                let mut stop_rx = rx.clone();
-                let stop = async move {
-                    let _ = stop_rx.wait_for(|stop| *stop).await;
-                };
-                let result = if kind == "merged" {
-                    survey_workers::run_merged(ctx.clone(), &queues, name, stop).await
-                } else {
-                    survey_workers::run_clicks(ctx.clone(), &queues, name, stop).await
-                };
-                match result {
-                    Ok(()) => break,
-                    Err(e) => tracing::error!(error = %e, worker = kind, "worker stopped with an error; restarting"),
-                }
-                let mut wait_rx = rx.clone();
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-                    _ = wait_rx.wait_for(|stop| *stop) => {}
-                }
-            }
-            Ok(())
-        });
-    }
     let (ctx, mut rx) = (services.survey_context(), shutdown.clone());
     let every = services.config.survey_tick;
     tasks.spawn(async move {
