@@ -1,0 +1,594 @@
+//! The Slack survey flow end to end: a signed merged-PR webhook → queue → worker → survey job →
+//! DMs on the fake Slack → signed clicks → answers, reveal, reminders, expiry.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mergecast::app::Role;
+use mergecast::slack::{interactions, signature};
+use mergecast::survey::tick;
+use serde_json::json;
+use sqlx::PgPool;
+use support::fake_slack::FakeSlack;
+use support::{TestApp, redis_url, test_config_with, wait_until};
+
+const TOKEN: &str = "xoxb-test-token";
+const SIGNING_SECRET: &str = "test-signing-secret";
+const INST: i64 = 41234567;
+const MONA: i64 = 583231;
+const HUBOT: i64 = 1000001;
+const OCTOCAT: i64 = 1000002;
+const PR: i64 = 279147437;
+
+struct Ctx {
+    app: TestApp,
+    slack: FakeSlack,
+}
+
+/// Mergecast with Slack pointed at a fake whose users work around the clock (working hours are
+/// tested on their own), plus the org's members with public emails.
+async fn setup(pool: PgPool, extra: &[(&str, String)]) -> Ctx {
+    let slack = FakeSlack::start(TOKEN).await;
+    slack.with(|m| {
+        m.add_user("UMONA", "mona@example.com", "Europe/Berlin", 3600);
+        m.add_user("UHUBOT", "hubot@example.com", "America/New_York", -5 * 3600);
+        m.add_user("UOCTO", "octocat@example.com", "UTC", 0);
+    });
+    // The test's own settings first: the first match wins.
+    let mut vars: Vec<(&str, String)> = extra.to_vec();
+    vars.extend([
+        ("SLACK_BOT_TOKEN", TOKEN.to_string()),
+        ("SLACK_SIGNING_SECRET", SIGNING_SECRET.to_string()),
+        ("SLACK_API_URL", slack.url.clone()),
+        ("SURVEY_WORKING_HOURS", "00:00-24:00".to_string()),
+        (
+            "SURVEY_WORKING_DAYS",
+            "mon,tue,wed,thu,fri,sat,sun".to_string(),
+        ),
+    ]);
+    let app = TestApp::spawn_with(pool, Role::All, test_config_with(&redis_url(), &vars)).await;
+    app.deliver_and_apply("installation.created").await;
+    for (id, login, email) in [
+        (MONA, "mona", Some("mona@example.com")),
+        (HUBOT, "hubot", Some("hubot@example.com")),
+        (OCTOCAT, "octocat", None),
+    ] {
+        sqlx::query("INSERT INTO members (installation_id, github_id, login, email) VALUES ($1, $2, $3, $4)")
+            .bind(INST)
+            .bind(id)
+            .bind(login)
+            .bind(email)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
+    Ctx { app, slack }
+}
+
+impl Ctx {
+    async fn merge(&self) {
+        self.app
+            .deliver_and_apply("pull_request_review.submitted")
+            .await;
+        self.app
+            .deliver_and_apply("pull_request.closed_merged")
+            .await;
+    }
+
+    fn dms(&self, user: &str) -> usize {
+        self.slack.with(|m| m.messages_to(user).len())
+    }
+
+    async fn wait_dms(&self, user: &str, n: usize) {
+        wait_until(
+            &format!("{n} DMs to {user}"),
+            Duration::from_secs(20),
+            || async { self.dms(user) >= n },
+        )
+        .await;
+    }
+
+    async fn survey_id(&self) -> i64 {
+        sqlx::query_scalar("SELECT id FROM surveys WHERE pull_request_id = $1")
+            .bind(PR)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Posts a click exactly as Slack does: form body, v0 signature, fresh timestamp.
+    async fn click(&self, user: &str, action_id: &str, survey_id: i64) -> u16 {
+        let payload = json!({
+            "type": "block_actions",
+            "user": { "id": user },
+            "container": { "type": "message" },
+            "actions": [{ "action_id": action_id, "value": survey_id.to_string(), "action_ts": format!("{}.{}", Utc::now().timestamp(), uuid::Uuid::new_v4().simple()) }],
+        });
+        let body = interactions::encode_form(&payload);
+        let ts = Utc::now().timestamp().to_string();
+        self.post_signed(
+            &body,
+            &ts,
+            &signature::sign(SIGNING_SECRET, &ts, body.as_bytes()),
+        )
+        .await
+    }
+
+    async fn post_signed(&self, body: &str, ts: &str, sig: &str) -> u16 {
+        self.app
+            .client
+            .post(self.app.url("/slack/interactions"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-slack-request-timestamp", ts)
+            .header("x-slack-signature", sig)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn answer_of(&self, github_id: i64) -> Option<String> {
+        sqlx::query_scalar("SELECT answer FROM survey_participants WHERE github_id = $1")
+            .bind(github_id)
+            .fetch_one(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn wait_answer(&self, github_id: i64) {
+        wait_until("answer recorded", Duration::from_secs(20), || async {
+            self.answer_of(github_id).await.is_some()
+        })
+        .await;
+    }
+
+    /// Every message we posted carries a unique key in its metadata: no key may appear twice.
+    fn assert_nothing_sent_twice(&self) {
+        let keys: Vec<String> = self.slack.with(|m| {
+            m.messages
+                .iter()
+                .filter_map(|msg| {
+                    msg.metadata
+                        .as_ref()?
+                        .pointer("/event_payload/key")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .collect()
+        });
+        let unique: std::collections::HashSet<&String> = keys.iter().collect();
+        assert_eq!(
+            unique.len(),
+            keys.len(),
+            "a message was sent twice: {keys:?}"
+        );
+    }
+}
+
+#[sqlx::test]
+async fn merge_to_dms_clicks_and_reveal(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    let ask = ctx.slack.with(|m| m.messages_to("UMONA")[0].text.clone());
+    assert!(ask.contains("How much AI assistance"), "{ask}");
+
+    assert_eq!(ctx.click("UMONA", "ai_a_lot", survey).await, 200);
+    ctx.wait_answer(MONA).await;
+    assert_eq!(ctx.answer_of(MONA).await.as_deref(), Some("a_lot"));
+    // The question is replaced by a confirmation without buttons.
+    wait_until("the ask is updated", Duration::from_secs(20), || async {
+        ctx.slack
+            .with(|m| !m.messages_to("UMONA")[0].updated.is_empty())
+    })
+    .await;
+    let updated = ctx
+        .slack
+        .with(|m| m.messages_to("UMONA")[0].updated.last().cloned());
+    let updated = updated.expect("the ask was updated").to_string();
+    assert!(!updated.contains("\"button\""), "{updated}");
+
+    // A repeated click: the first answer stands, and the user is told.
+    assert_eq!(ctx.click("UMONA", "ai_none", survey).await, 200);
+    wait_until(
+        "already-recorded notice",
+        Duration::from_secs(20),
+        || async {
+            ctx.slack.with(|m| {
+                m.messages_to("UMONA")
+                    .iter()
+                    .any(|msg| msg.text.contains("already recorded"))
+            })
+        },
+    )
+    .await;
+    assert_eq!(ctx.answer_of(MONA).await.as_deref(), Some("a_lot"));
+
+    // The reviewer guesses: both sides get the reveal, in the survey's thread, once.
+    assert_eq!(ctx.click("UHUBOT", "guess_yes", survey).await, 200);
+    wait_until("reveals", Duration::from_secs(20), || async {
+        ctx.slack.with(|m| {
+            ["UMONA", "UHUBOT"].iter().all(|u| {
+                m.messages_to(u)
+                    .iter()
+                    .any(|msg| msg.text.contains("reveal"))
+            })
+        })
+    })
+    .await;
+    let reveal = ctx.slack.with(|m| {
+        m.messages_to("UHUBOT")
+            .into_iter()
+            .find(|msg| msg.text.contains("reveal"))
+            .map(|msg| (msg.text.clone(), msg.thread_ts.clone()))
+    });
+    let (text, thread) = reveal.unwrap();
+    assert!(text.contains("right"), "{text}");
+    assert!(
+        thread.is_some(),
+        "the reveal is threaded under the survey DM"
+    );
+    assert_eq!(ctx.click("UHUBOT", "quality_3", survey).await, 200);
+    wait_until("quality recorded", Duration::from_secs(20), || async {
+        sqlx::query_scalar::<_, Option<i16>>(
+            "SELECT quality FROM survey_participants WHERE github_id = $1",
+        )
+        .bind(HUBOT)
+        .fetch_one(&ctx.app.pool)
+        .await
+        .unwrap()
+            == Some(3)
+    })
+    .await;
+    let status: String = sqlx::query_scalar("SELECT status FROM surveys")
+        .fetch_one(&ctx.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "revealed");
+    ctx.assert_nothing_sent_twice();
+    let reveals = ctx.slack.with(|m| {
+        m.messages
+            .iter()
+            .filter(|msg| msg.text.contains("reveal"))
+            .count()
+    });
+    assert_eq!(reveals, 2, "exactly one reveal per person");
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_redelivered_merge_makes_one_survey(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.app
+        .deliver_and_apply("pull_request.closed_merged")
+        .await;
+    ctx.app
+        .deliver_and_apply("pull_request.closed_merged")
+        .await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    assert_eq!(ctx.app.count("SELECT count(*) FROM surveys").await, 1);
+    assert_eq!(ctx.dms("UMONA"), 1);
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn bad_signatures_and_old_timestamps_are_refused(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    let body = interactions::encode_form(
+        &json!({"type": "block_actions", "user": {"id": "UMONA"}, "actions": [{"action_id": "ai_none", "value": "1", "action_ts": "1"}]}),
+    );
+    let now = Utc::now().timestamp().to_string();
+    assert_eq!(
+        ctx.post_signed(
+            &body,
+            &now,
+            &signature::sign("wrong-secret", &now, body.as_bytes())
+        )
+        .await,
+        401
+    );
+    let old = (Utc::now().timestamp() - 6 * 60).to_string();
+    assert_eq!(
+        ctx.post_signed(
+            &body,
+            &old,
+            &signature::sign(SIGNING_SECRET, &old, body.as_bytes())
+        )
+        .await,
+        401
+    );
+    assert_eq!(ctx.post_signed(&body, &now, "").await, 401);
+    let clicks = ctx.app.services.queues.clicks_config().active_jobs_list();
+    let mut conn = ctx.app.services.queues.connection();
+    let queued: u64 = redis::cmd("LLEN")
+        .arg(clicks)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn bots_self_reviews_and_unmapped_people_are_skipped(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    // A bot review, a self-review, and a reviewer Slack cannot find.
+    sqlx::query(
+        r#"INSERT INTO reviews (id, pull_request_id, installation_id, reviewer_id, reviewer_login, reviewer_type, state) VALUES
+           (901, $1, $2, 49699333, 'dependabot[bot]', 'Bot', 'approved'),
+           (902, $1, $2, $3, 'mona', 'User', 'commented'),
+           (903, $1, $2, $4, 'octocat', 'User', 'approved')"#,
+    )
+    .bind(PR)
+    .bind(INST)
+    .bind(MONA)
+    .bind(OCTOCAT)
+    .execute(&ctx.app.pool)
+    .await
+    .unwrap();
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    wait_until("octocat recorded as unmapped", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM survey_participants WHERE github_id = 1000002 AND skip_reason LIKE 'unmapped%'")
+            .await
+            == 1
+    })
+    .await;
+    let reason: Option<String> =
+        sqlx::query_scalar("SELECT slack_unmapped_reason FROM members WHERE github_id = $1")
+            .bind(OCTOCAT)
+            .fetch_one(&ctx.app.pool)
+            .await
+            .unwrap();
+    assert!(reason.is_some());
+    let bot = ctx.app.count("SELECT count(*) FROM survey_participants WHERE github_id = 49699333 AND skip_reason = 'bot'").await;
+    assert_eq!(bot, 1);
+    assert_eq!(
+        ctx.app
+            .count("SELECT count(*) FROM survey_participants WHERE github_id = 583231")
+            .await,
+        1,
+        "self-review: asked once, as author"
+    );
+    assert_eq!(ctx.dms("UMONA"), 1);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_pull_request_by_a_bot_gets_no_survey_dms(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    let body = String::from_utf8(support::fixture("pull_request.closed_merged"))
+        .unwrap()
+        .replace("\"type\": \"User\"", "\"type\": \"Bot\"");
+    let (status, id) = ctx.app.deliver("pull_request", body.as_bytes()).await;
+    assert_eq!(status, 202);
+    ctx.app.wait_for_status(&id, &["processed"]).await;
+    wait_until(
+        "survey recorded as skipped",
+        Duration::from_secs(20),
+        || async {
+            ctx.app
+                .count("SELECT count(*) FROM surveys WHERE status = 'skipped'")
+                .await
+                == 1
+        },
+    )
+    .await;
+    assert_eq!(ctx.slack.with(|m| m.messages.len()), 0);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn one_reminder_then_expiry_with_a_partial_reveal_and_closed_clicks(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.click("UHUBOT", "guess_no", survey).await, 200);
+    ctx.wait_answer(HUBOT).await;
+
+    let sc = ctx.app.services.survey_context();
+    let tomorrow = Utc::now() + chrono::Duration::hours(25);
+    tick::tick(&sc, tomorrow).await.unwrap();
+    tick::tick(&sc, tomorrow + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let reminders = ctx.slack.with(|m| {
+        m.messages_to("UMONA")
+            .iter()
+            .filter(|msg| msg.text.starts_with("Reminder"))
+            .count()
+    });
+    assert_eq!(
+        reminders, 1,
+        "one reminder to the author, who has not answered"
+    );
+    assert_eq!(
+        ctx.slack.with(|m| m
+            .messages_to("UHUBOT")
+            .iter()
+            .filter(|msg| msg.text.starts_with("Reminder"))
+            .count()),
+        0,
+        "no reminder to who answered"
+    );
+
+    let report = tick::tick(&sc, Utc::now() + chrono::Duration::hours(73))
+        .await
+        .unwrap();
+    assert_eq!(report.closed, 1);
+    let partial = ctx.slack.with(|m| {
+        m.messages_to("UHUBOT")
+            .iter()
+            .any(|msg| msg.text.contains("closed"))
+    });
+    assert!(partial, "who answered gets a partial reveal at close");
+
+    assert_eq!(ctx.click("UMONA", "ai_none", survey).await, 200);
+    wait_until("closed notice", Duration::from_secs(20), || async {
+        ctx.slack.with(|m| {
+            m.messages_to("UMONA").iter().any(|msg| {
+                msg.updated
+                    .iter()
+                    .any(|u| u.to_string().contains("no longer recorded"))
+            })
+        })
+    })
+    .await;
+    assert_eq!(ctx.answer_of(MONA).await, None);
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn slack_429_is_waited_out_and_errors_are_recorded(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.slack.with(|m| {
+        m.rate_limit_next.push(("chat.postMessage".into(), 1));
+        m.fail_next
+            .push(("conversations.open".into(), "channel_not_found".into()));
+    });
+    ctx.merge().await;
+    // One of the two asks hit channel_not_found (recorded); the other waited out the 429.
+    wait_until("error recorded", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM surveys WHERE last_error = 'channel_not_found'")
+            .await
+            == 1
+    })
+    .await;
+    wait_until(
+        "someone got their DM after the 429",
+        Duration::from_secs(20),
+        || async { ctx.dms("UMONA") + ctx.dms("UHUBOT") >= 1 },
+    )
+    .await;
+    // The next tick retries the failed ask.
+    tick::tick(&ctx.app.services.survey_context(), Utc::now())
+        .await
+        .unwrap();
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    assert!(
+        ctx.slack.with(|m| m.count_calls("chat.postMessage")) >= 3,
+        "429 then retry"
+    );
+    ctx.assert_nothing_sent_twice();
+    assert_eq!(ctx.dms("UMONA"), 1);
+    assert_eq!(ctx.dms("UHUBOT"), 1);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn opting_out_is_honoured_at_once(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.click("UMONA", "opt_out", survey).await, 200);
+    wait_until("opted out", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM members WHERE github_id = 583231 AND opted_out")
+            .await
+            == 1
+    })
+    .await;
+    tick::tick(
+        &ctx.app.services.survey_context(),
+        Utc::now() + chrono::Duration::hours(25),
+    )
+    .await
+    .unwrap();
+    let reminders = ctx.slack.with(|m| {
+        m.messages_to("UMONA")
+            .iter()
+            .filter(|msg| msg.text.starts_with("Reminder"))
+            .count()
+    });
+    assert_eq!(reminders, 0);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn dms_wait_for_working_hours(pool: PgPool) {
+    // A one-hour working window that starts two hours from now (UTC), every day.
+    let now = Utc::now();
+    let start_hour = (now + chrono::Duration::hours(2))
+        .format("%H")
+        .to_string()
+        .parse::<u32>()
+        .unwrap();
+    let window = format!("{start_hour:02}:00-{:02}:00", start_hour + 1);
+    let ctx = setup(
+        pool,
+        &[
+            ("SURVEY_WORKING_HOURS", window),
+            ("SURVEY_WORKING_DAYS", "mon,tue,wed,thu,fri,sat,sun".into()),
+        ],
+    )
+    .await;
+    // Everyone in UTC for this test.
+    ctx.slack.with(|m| {
+        for u in m.users.iter_mut() {
+            u.tz_offset = 0;
+        }
+    });
+    ctx.merge().await;
+    wait_until("send times recorded", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM survey_participants WHERE send_after IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    assert_eq!(ctx.slack.with(|m| m.count_calls("chat.postMessage")), 0);
+    let earliest: chrono::DateTime<Utc> =
+        sqlx::query_scalar("SELECT min(send_after) FROM survey_participants")
+            .fetch_one(&ctx.app.pool)
+            .await
+            .unwrap();
+    assert!(
+        earliest > now + chrono::Duration::minutes(59)
+            && earliest <= now + chrono::Duration::hours(2),
+        "waits for the window: {earliest}"
+    );
+    // Inside the window, the tick sends them.
+    tick::tick(
+        &ctx.app.services.survey_context(),
+        earliest + chrono::Duration::seconds(1),
+    )
+    .await
+    .unwrap();
+    assert_eq!(ctx.dms("UMONA"), 1);
+    ctx.app.stop().await;
+}
+
+#[sqlx::test]
+async fn without_slack_surveys_wait(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.deliver_and_apply("installation.created").await;
+    app.deliver_and_apply("pull_request.closed_merged").await;
+    wait_until(
+        "survey waits for slack",
+        Duration::from_secs(20),
+        || async {
+            app.count("SELECT count(*) FROM surveys WHERE status = 'waiting_for_slack'")
+                .await
+                == 1
+        },
+    )
+    .await;
+    app.stop().await;
+}
