@@ -10,6 +10,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 missing=()
 command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql postgresql-client)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+# Headless Chromium and its WebDriver, for the admin page's browser tests (tests/admin_browser.rs).
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "services: installing ${missing[*]} from Debian's packages"
   $SUDO apt-get update -qq

@@ -86,6 +86,8 @@ pub struct Config {
     pub survey: SurveyConfig,
     /// How often reminders, expiry, delayed asks and the leaderboard are checked.
     pub survey_tick: Duration,
+    /// Admin sign-in (operator password, GitHub OAuth, session key).
+    pub admin: crate::web::admin::settings::AdminConfig,
 }
 
 impl Config {
@@ -182,6 +184,7 @@ impl Config {
                 10,
                 3_600_000,
             )?),
+            admin: crate::web::admin::settings::AdminConfig::from_lookup(&get)?,
         })
     }
 }

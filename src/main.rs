@@ -54,6 +54,17 @@ enum Command {
         #[command(subcommand)]
         command: DeliveriesCommand,
     },
+    /// Admin page helpers.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Read a password from stdin and print its argon2 hash for ADMIN_PASSWORD_HASH.
+    HashPassword,
 }
 
 #[derive(Subcommand)]
@@ -171,6 +182,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Admin {
+            command: AdminCommand::HashPassword,
+        } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password)?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                eprintln!("mergecast: no password on stdin");
+                return Ok(ExitCode::from(2));
+            }
+            let hash = mergecast::web::admin::settings::hash_password(password)
+                .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+            println!("{hash}");
+            Ok(ExitCode::SUCCESS)
         }
         Command::Deliveries {
             command: DeliveriesCommand::Replay { id },

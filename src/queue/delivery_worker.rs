@@ -83,8 +83,10 @@ pub async fn process(state: &WorkerState, job: DeliveryJob) -> Result<RunResult,
     let result = match Event::parse(&job.event, job.body.as_bytes()) {
         Ok(event) => match apply_in_transaction(&state.pool, &job, &event).await {
             Ok(Some(outcome)) => {
-                if matches!(&event, Event::PullRequest(e) if e.pull_request.is_merged()) {
-                    maintenance::relay_merged(&state.pool, &state.queues, 100).await;
+                if let Event::PullRequest(e) = &event
+                    && e.pull_request.is_merged()
+                {
+                    maintenance::relay_one(&state.pool, &state.queues, e.pull_request.id).await;
                 }
                 RunResult::Applied(outcome)
             }

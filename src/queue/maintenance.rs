@@ -45,6 +45,34 @@ pub async fn relay_merged(pool: &PgPool, queues: &Queues, limit: i64) -> usize {
     relayed
 }
 
+/// Relays one pull request's merge right after the transaction that recorded it (the fast path;
+/// `relay_merged` sweeps up whatever a crash left behind).
+pub async fn relay_one(pool: &PgPool, queues: &Queues, pull_request_id: i64) {
+    let row = match merged::pending_one(pool, pull_request_id).await {
+        Ok(Some(row)) => row,
+        Ok(None) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "merged outbox: cannot read");
+            return;
+        }
+    };
+    let job = PullRequestMerged {
+        installation_id: row.installation_id,
+        pull_request_id: row.pull_request_id,
+        repository_id: row.repository_id,
+        number: row.number,
+        merged_at: row.merged_at,
+    };
+    match queues.enqueue_merged(&job).await {
+        Ok(_) => {
+            if let Err(e) = merged::mark_enqueued(pool, pull_request_id).await {
+                tracing::warn!(error = %e, "merged outbox: cannot mark; the sweep will");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "merged outbox: redis refused; the sweep will retry"),
+    }
+}
+
 /// Removes finished jobs' payloads from Redis (apalis-redis keeps them until vacuumed).
 static VACUUM_DONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(

@@ -59,6 +59,15 @@ impl std::fmt::Debug for Queues {
     }
 }
 
+/// How long jobs have been waiting (the admin overview).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueAge {
+    /// When the oldest ready job was queued.
+    pub oldest_ready: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the earliest scheduled job (new ones enter here too) is due.
+    pub next_scheduled: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 /// Queue depth as shown on `/metrics` and the admin page.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueueDepth {
@@ -241,6 +250,35 @@ impl Queues {
     /// Jobs waiting in the merged-PR queue.
     pub async fn merged_depth(&self) -> Result<QueueDepth, QueueError> {
         self.depth(&self.merged).await
+    }
+
+    /// When the oldest ready delivery job was queued (job ids are ULIDs, which carry their
+    /// creation time) and when the earliest scheduled one is due; for the admin overview.
+    pub async fn delivery_age(&self) -> Result<QueueAge, QueueError> {
+        let mut conn = self.conn.clone();
+        let (oldest, due): (Option<String>, Vec<(String, f64)>) = tokio::time::timeout(
+            self.timeout,
+            redis::pipe()
+                .cmd("LINDEX")
+                .arg(self.deliveries.active_jobs_list())
+                .arg(0)
+                .cmd("ZRANGE")
+                .arg(self.deliveries.scheduled_jobs_set())
+                .arg(0)
+                .arg(0)
+                .arg("WITHSCORES")
+                .query_async(&mut conn),
+        )
+        .await
+        .map_err(|_| QueueError::Timeout(self.timeout))??;
+        Ok(QueueAge {
+            oldest_ready: oldest
+                .and_then(|id| ulid::Ulid::from_string(&id).ok())
+                .and_then(|u| chrono::DateTime::from_timestamp_millis(u.timestamp_ms() as i64)),
+            next_scheduled: due
+                .first()
+                .and_then(|(_, score)| chrono::DateTime::from_timestamp(*score as i64, 0)),
+        })
     }
 
     async fn depth(&self, config: &QueueConfig) -> Result<QueueDepth, QueueError> {

@@ -52,6 +52,20 @@ pub async fn pending(db: impl PgExecutor<'_>, limit: i64) -> Result<Vec<MergedRo
     .await
 }
 
+/// This pull request's merge if it is still waiting to be queued.
+pub async fn pending_one(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<Option<MergedRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT pull_request_id, installation_id, repository_id, number, merged_at
+           FROM merged_pull_requests WHERE pull_request_id = $1 AND enqueued_at IS NULL"#,
+    )
+    .bind(pull_request_id)
+    .fetch_optional(db)
+    .await
+}
+
 /// Confirms the job for this merge is durably queued.
 pub async fn mark_enqueued(
     db: impl PgExecutor<'_>,

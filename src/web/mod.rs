@@ -1,5 +1,6 @@
 //! The HTTP surface. Handlers are thin: extract, check, hand off.
 
+pub mod admin;
 pub mod github_webhook;
 pub mod health;
 pub mod slack_interactions;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub webhook_secrets: Arc<WebhookSecrets>,
     /// Slack's signing secret, when Slack is configured.
     pub slack_signing_secret: Option<Arc<str>>,
+    /// The admin pages' settings and background-action handles.
+    pub admin: Arc<admin::AdminContext>,
 }
 
 /// Builds the router for the web role.
@@ -40,5 +43,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
+        .merge(admin::router())
         .with_state(state)
 }

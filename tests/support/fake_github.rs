@@ -72,6 +72,8 @@ pub struct FakeGithub {
     pub url: String,
     pub model: Arc<Mutex<Model>>,
     pub app_id: i64,
+    /// The OAuth web flow and the signed-in user's endpoints (admin sign-in).
+    pub oauth: Arc<Mutex<OAuth>>,
     server: JoinHandle<()>,
 }
 
@@ -91,7 +93,11 @@ impl FakeGithub {
             key,
             model: model.clone(),
         });
-        let app = Router::new().fallback(handle).with_state(state);
+        let oauth = Arc::new(Mutex::new(OAuth::default()));
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(state)
+            .merge(oauth_router(oauth.clone()));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -99,6 +105,7 @@ impl FakeGithub {
             url,
             model,
             app_id,
+            oauth,
             server,
         }
     }
@@ -1730,4 +1737,138 @@ fn delivery_json(d: &HookDelivery) -> Value {
         "repository_id": null,
         "throttled_at": null,
     })
+}
+
+/// GitHub's OAuth web flow as the admin sign-in uses it, plus `GET /user` and
+/// `GET /user/memberships/orgs/{org}` for the token it mints.
+#[derive(Debug, Default)]
+pub struct OAuth {
+    pub client_id: String,
+    pub client_secret: String,
+    /// Where `authorize` sends the browser back when the request names no `redirect_uri`
+    /// (GitHub uses the app's registered callback URL).
+    pub callback_url: String,
+    /// The GitHub user who approves the next authorization: (id, login).
+    pub approve_as: Option<(i64, String)>,
+    /// (user id, org login) -> (role, state) as `/user/memberships/orgs/{org}` reports it.
+    pub memberships: HashMap<(i64, String), (String, String)>,
+    codes: HashMap<String, (i64, String)>,
+    tokens: HashMap<String, (i64, String)>,
+    /// Codes exchanged successfully.
+    pub exchanges: u32,
+}
+
+fn oauth_router(oauth: Arc<Mutex<OAuth>>) -> Router {
+    use axum::extract::{Form, Path, Query};
+    use axum::routing::{get, post};
+    type Params = HashMap<String, String>;
+
+    fn bearer(oauth: &OAuth, headers: &HeaderMap) -> Option<(i64, String)> {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let token = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("token "))?;
+        oauth.tokens.get(token).cloned()
+    }
+    fn unauthorized() -> Response {
+        Reply::json(
+            StatusCode::UNAUTHORIZED,
+            &json!({ "message": "Bad credentials", "documentation_url": DOCS_URL }),
+        )
+        .into_response()
+    }
+
+    Router::new()
+        .route(
+            "/login/oauth/authorize",
+            get(
+                |State(oauth): State<Arc<Mutex<OAuth>>>, Query(q): Query<Params>| async move {
+                    let mut o = lock_oauth(&oauth);
+                    if q.get("client_id") != Some(&o.client_id) {
+                        return Reply::not_found().into_response();
+                    }
+                    let Some(user) = o.approve_as.clone() else {
+                        return Reply::error(StatusCode::FORBIDDEN, "nobody signed in").into_response();
+                    };
+                    let code = uuid::Uuid::new_v4().simple().to_string();
+                    o.codes.insert(code.clone(), user);
+                    let back = q.get("redirect_uri").cloned().unwrap_or_else(|| o.callback_url.clone());
+                    let sep = if back.contains('?') { '&' } else { '?' };
+                    let state = q.get("state").cloned().unwrap_or_default();
+                    Response::builder()
+                        .status(StatusCode::FOUND)
+                        .header(header::LOCATION, format!("{back}{sep}code={code}&state={state}"))
+                        .body(Body::empty())
+                        .expect("valid response")
+                },
+            ),
+        )
+        .route(
+            "/login/oauth/access_token",
+            post(
+                |State(oauth): State<Arc<Mutex<OAuth>>>, Form(f): Form<Params>| async move {
+                    let mut o = lock_oauth(&oauth);
+                    if f.get("client_id") != Some(&o.client_id)
+                        || f.get("client_secret") != Some(&o.client_secret)
+                    {
+                        return Reply::json(StatusCode::OK, &json!({ "error": "incorrect_client_credentials" }))
+                            .into_response();
+                    }
+                    let Some(user) = f.get("code").and_then(|c| o.codes.remove(c)) else {
+                        return Reply::json(StatusCode::OK, &json!({ "error": "bad_verification_code" }))
+                            .into_response();
+                    };
+                    let token = format!("gho_{}", uuid::Uuid::new_v4().simple());
+                    o.tokens.insert(token.clone(), user);
+                    o.exchanges += 1;
+                    Reply::json(
+                        StatusCode::OK,
+                        &json!({ "access_token": token, "token_type": "bearer", "scope": "read:org" }),
+                    )
+                    .into_response()
+                },
+            ),
+        )
+        .route(
+            "/user",
+            get(|State(oauth): State<Arc<Mutex<OAuth>>>, headers: HeaderMap| async move {
+                let o = lock_oauth(&oauth);
+                match bearer(&o, &headers) {
+                    Some((id, login)) => Reply::json(
+                        StatusCode::OK,
+                        &json!({ "id": id, "login": login, "type": "User" }),
+                    )
+                    .into_response(),
+                    None => unauthorized(),
+                }
+            }),
+        )
+        .route(
+            "/user/memberships/orgs/{org}",
+            get(
+                |State(oauth): State<Arc<Mutex<OAuth>>>, Path(org): Path<String>, headers: HeaderMap| async move {
+                    let o = lock_oauth(&oauth);
+                    let Some((id, login)) = bearer(&o, &headers) else {
+                        return unauthorized();
+                    };
+                    match o.memberships.get(&(id, org.clone())) {
+                        Some((role, state)) => Reply::json(
+                            StatusCode::OK,
+                            &json!({ "state": state, "role": role,
+                                     "organization": { "login": org },
+                                     "user": { "id": id, "login": login } }),
+                        )
+                        .into_response(),
+                        None => Reply::not_found().into_response(),
+                    }
+                },
+            ),
+        )
+        .with_state(oauth)
+}
+
+fn lock_oauth(oauth: &Mutex<OAuth>) -> MutexGuard<'_, OAuth> {
+    oauth
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -1,0 +1,186 @@
+//! Admin sign-in configuration, parsed from the environment with the rest of `Config` so a bad
+//! value stops the process with one line naming the variable.
+
+use crate::config::ConfigError;
+
+/// The app's own GitHub OAuth client (org admins sign in with GitHub).
+#[derive(Clone)]
+pub struct OAuthClient {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// How admins sign in; both methods may be off (then `/admin` says so).
+#[derive(Clone)]
+pub struct AdminConfig {
+    /// Argon2 PHC string of the operator's password (`ADMIN_PASSWORD_HASH`).
+    pub password_hash: Option<String>,
+    /// Key signing the session cookie (`SESSION_SECRET`, at least 32 bytes).
+    pub session_secret: Option<Vec<u8>>,
+    pub oauth: Option<OAuthClient>,
+    /// Where `/login/oauth/*` lives (`GITHUB_WEB_URL`, default https://github.com).
+    pub github_web_url: String,
+    /// Where `/user` lives (`GITHUB_API_URL`, default https://api.github.com).
+    pub github_api_url: String,
+    /// The public base URL (`PUBLIC_URL`): the OAuth callback and whether cookies are `Secure`.
+    pub public_url: Option<String>,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("password", &self.password_hash.is_some())
+            .field("oauth", &self.oauth.is_some())
+            .field("github_web_url", &self.github_web_url)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn invalid(name: &'static str, reason: &str) -> ConfigError {
+    ConfigError::Invalid {
+        name,
+        reason: reason.into(),
+    }
+}
+
+fn url(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: Option<&str>,
+) -> Result<Option<String>, ConfigError> {
+    let Some(raw) = get(name).or_else(|| default.map(str::to_owned)) else {
+        return Ok(None);
+    };
+    let value = raw.trim().trim_end_matches('/').to_owned();
+    if !(value.starts_with("https://") || value.starts_with("http://")) {
+        return Err(invalid(name, "must be an http(s) URL"));
+    }
+    Ok(Some(value))
+}
+
+impl AdminConfig {
+    /// Reads the admin variables through `get` (which already drops empty values).
+    pub fn from_lookup(get: &impl Fn(&'static str) -> Option<String>) -> Result<Self, ConfigError> {
+        let password_hash = match get("ADMIN_PASSWORD_HASH") {
+            Some(raw) => {
+                let raw = raw.trim().to_owned();
+                argon2::PasswordHash::new(&raw).map_err(|_| {
+                    invalid(
+                        "ADMIN_PASSWORD_HASH",
+                        "expected an argon2 PHC string (mergecast admin hash-password)",
+                    )
+                })?;
+                Some(raw)
+            }
+            None => None,
+        };
+        let oauth = match (get("GITHUB_CLIENT_ID"), get("GITHUB_CLIENT_SECRET")) {
+            (Some(id), Some(secret)) => Some(OAuthClient {
+                client_id: id.trim().to_owned(),
+                client_secret: secret.trim().to_owned(),
+            }),
+            (Some(_), None) => return Err(ConfigError::Missing("GITHUB_CLIENT_SECRET")),
+            (None, Some(_)) => return Err(ConfigError::Missing("GITHUB_CLIENT_ID")),
+            (None, None) => None,
+        };
+        let session_secret = match get("SESSION_SECRET") {
+            Some(s) if s.len() < 32 => {
+                return Err(invalid("SESSION_SECRET", "must be at least 32 bytes"));
+            }
+            Some(s) => Some(s.into_bytes()),
+            None if password_hash.is_some() || oauth.is_some() => {
+                return Err(ConfigError::Missing("SESSION_SECRET"));
+            }
+            None => None,
+        };
+        Ok(Self {
+            password_hash,
+            session_secret,
+            oauth,
+            github_web_url: url(get, "GITHUB_WEB_URL", Some("https://github.com"))?
+                .unwrap_or_default(),
+            github_api_url: url(get, "GITHUB_API_URL", Some("https://api.github.com"))?
+                .unwrap_or_default(),
+            public_url: url(get, "PUBLIC_URL", None)?,
+        })
+    }
+
+    /// Whether any sign-in method is configured.
+    pub fn sign_in_enabled(&self) -> bool {
+        self.session_secret.is_some() && (self.password_hash.is_some() || self.oauth.is_some())
+    }
+
+    /// Cookies are `Secure` when the public URL is https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+/// Hashes `password` as an argon2id PHC string (`mergecast admin hash-password`).
+pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
+    use argon2::PasswordHasher;
+    use argon2::password_hash::SaltString;
+    use argon2::password_hash::rand_core::OsRng;
+    let salt = SaltString::generate(&mut OsRng);
+    Ok(argon2::Argon2::default()
+        .hash_password(password.as_bytes(), &salt)?
+        .to_string())
+}
+
+/// Checks `password` against a PHC string; any parse error is a mismatch.
+pub fn verify_password(phc: &str, password: &str) -> bool {
+    use argon2::PasswordVerifier;
+    argon2::PasswordHash::new(phc).is_ok_and(|parsed| {
+        argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&'static str, &str)]) -> Result<AdminConfig, ConfigError> {
+        let map: HashMap<&str, String> = vars.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        AdminConfig::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn off_by_default_and_validated() {
+        assert!(!load(&[]).unwrap().sign_in_enabled());
+        let hash = hash_password("pw").unwrap();
+        assert_eq!(
+            load(&[("ADMIN_PASSWORD_HASH", &hash)])
+                .unwrap_err()
+                .to_string(),
+            "SESSION_SECRET is required but not set"
+        );
+        assert!(
+            load(&[("ADMIN_PASSWORD_HASH", &hash), ("SESSION_SECRET", "short")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("SESSION_SECRET is invalid")
+        );
+        assert!(
+            load(&[("ADMIN_PASSWORD_HASH", "plain")])
+                .unwrap_err()
+                .to_string()
+                .starts_with("ADMIN_PASSWORD_HASH is invalid")
+        );
+        let secret = "x".repeat(32);
+        let c = load(&[("ADMIN_PASSWORD_HASH", &hash), ("SESSION_SECRET", &secret)]).unwrap();
+        assert!(
+            c.sign_in_enabled() && verify_password(&hash, "pw") && !verify_password(&hash, "no")
+        );
+        assert!(!format!("{c:?}").contains(&hash));
+        assert_eq!(
+            load(&[("GITHUB_CLIENT_ID", "x")]).unwrap_err().to_string(),
+            "GITHUB_CLIENT_SECRET is required but not set"
+        );
+    }
+}

@@ -1,0 +1,917 @@
+//! The admin pages over HTTP against the real app, Postgres and Redis, with the fake GitHub for
+//! OAuth sign-in, "Sync now" and "Ask GitHub to redeliver".
+
+mod support;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use mergecast::app::Role;
+use mergecast::config::Config;
+use mergecast::web::admin::settings::hash_password;
+use reqwest::StatusCode;
+use sqlx::PgPool;
+use support::fake_github::FakeGithub;
+use support::{TestApp, redis_url, test_config_with, wait_until};
+
+const PASSWORD: &str = "correct horse battery staple";
+const SESSION_SECRET: &str = "0123456789abcdef0123456789abcdef-test";
+const CLIENT_ID: &str = "Iv1.testclient";
+const CLIENT_SECRET: &str = "oauth-client-secret-value";
+/// Org A (installation 1) and org B (installation 2).
+const INST_A: i64 = 1;
+const INST_B: i64 = 2;
+
+fn admin_vars(fake: Option<&FakeGithub>) -> Vec<(&'static str, String)> {
+    let mut vars = vec![
+        (
+            "ADMIN_PASSWORD_HASH",
+            hash_password(PASSWORD).expect("hash"),
+        ),
+        ("SESSION_SECRET", SESSION_SECRET.to_string()),
+        ("GITHUB_CLIENT_ID", CLIENT_ID.to_string()),
+        ("GITHUB_CLIENT_SECRET", CLIENT_SECRET.to_string()),
+    ];
+    if let Some(fake) = fake {
+        let key = support::fake_github::private_key_path();
+        vars.extend([
+            ("GITHUB_APP_ID", support::APP_ID.to_string()),
+            ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
+            ("GITHUB_API_URL", fake.url.clone()),
+            ("GITHUB_WEB_URL", fake.url.clone()),
+            ("SYNC_RATE_LIMIT_RESERVE", "100".into()),
+        ]);
+    }
+    vars
+}
+
+fn config(fake: Option<&FakeGithub>) -> Config {
+    test_config_with(&redis_url(), &admin_vars(fake))
+}
+
+/// A cookie-keeping HTTP client that does not follow redirects, like a careful browser.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookies: HashMap<String, String>,
+    /// Raw `Set-Cookie` values of the last response.
+    set_cookies: Vec<String>,
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    body: String,
+}
+
+impl Browser {
+    fn new(app: &TestApp) -> Self {
+        Self {
+            base: app.url(""),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            cookies: HashMap::new(),
+            set_cookies: Vec::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{path}", self.base)
+        }
+    }
+
+    async fn read(&mut self, response: reqwest::Response) -> Page {
+        self.set_cookies.clear();
+        for value in response.headers().get_all("set-cookie") {
+            let value = value.to_str().expect("cookie");
+            self.set_cookies.push(value.to_owned());
+            let pair = value.split(';').next().unwrap_or_default();
+            if let Some((name, v)) = pair.split_once('=') {
+                if v.is_empty() || value.contains("Max-Age=0") {
+                    self.cookies.remove(name);
+                } else {
+                    self.cookies.insert(name.to_owned(), v.to_owned());
+                }
+            }
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response.text().await.expect("body");
+        Page {
+            status,
+            location,
+            body,
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    async fn get(&mut self, path: &str) -> Page {
+        let response = self
+            .http
+            .get(self.url(path))
+            .header("cookie", self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
+        self.read(response).await
+    }
+
+    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+        let response = self
+            .http
+            .post(self.url(path))
+            .header("cookie", self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("POST");
+        self.read(response).await
+    }
+
+    /// Signs in as the operator; returns the CSRF token of the new session.
+    async fn sign_in_operator(&mut self) -> String {
+        let login = self.get("/admin/login").await;
+        assert_eq!(login.status, 200);
+        let token = csrf(&login.body);
+        let done = self
+            .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+            .await;
+        assert_eq!(done.status, 303, "{}", done.body);
+        assert_eq!(done.location.as_deref(), Some("/admin"));
+        let overview = self.get("/admin").await;
+        assert_eq!(overview.status, 200);
+        csrf(&overview.body)
+    }
+}
+
+/// The first CSRF token in a page.
+fn csrf(html: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Two orgs with members, deliveries and a survey each.
+async fn seed(pool: &PgPool) {
+    let fixture = String::from_utf8(support::fixture("organization.member_added")).expect("utf8");
+    sqlx::query(
+        "INSERT INTO installations (id, account_id, account_login, account_type) VALUES
+         (1, 501, 'org-a', 'Organization'), (2, 502, 'org-b', 'Organization'),
+         (41234567, 503, 'octo-org', 'Organization')",
+    )
+    .execute(pool)
+    .await
+    .expect("installations");
+    sqlx::query(
+        "INSERT INTO repositories (id, installation_id, full_name, name) VALUES
+         (11, 1, 'org-a/api', 'api'), (21, 2, 'org-b/web', 'web')",
+    )
+    .execute(pool)
+    .await
+    .expect("repos");
+    sqlx::query(
+        "INSERT INTO members (installation_id, github_id, login, name, slack_unmapped_reason) VALUES
+         (1, 101, 'alice', 'Alice Anders', NULL), (1, 102, 'bob', 'Bob Berg', 'no Slack user with this email'),
+         (2, 201, 'carol', 'Carol Chen', NULL)",
+    )
+    .execute(pool)
+    .await
+    .expect("members");
+    sqlx::query(
+        "INSERT INTO sync_runs (installation_id, started_at, finished_at, status, created, updated, api_calls)
+         VALUES (1, now() - interval '1 hour', now() - interval '59 minutes', 'success', 3, 4, 12)",
+    )
+    .execute(pool)
+    .await
+    .expect("sync run");
+    let headers = serde_json::json!({
+        "x-github-event": "organization", "user-agent": "GitHub-Hookshot/test",
+        "x-hub-signature-256": "sha256=deadbeefsignature", "authorization": "Bearer leaked-token"
+    });
+    let rows = [
+        (
+            "dlv-a-dead",
+            "organization",
+            Some("member_added"),
+            Some(41234567),
+            "dead",
+            Some("boom: apply failed"),
+        ),
+        (
+            "dlv-a-ok",
+            "pull_request",
+            Some("opened"),
+            Some(INST_A),
+            "processed",
+            None,
+        ),
+        (
+            "dlv-b-failed",
+            "issues",
+            Some("opened"),
+            Some(INST_B),
+            "failed",
+            Some("b went wrong"),
+        ),
+        ("dlv-ping", "ping", None, None, "ignored", None),
+    ];
+    for (i, (id, event, action, inst, status, error)) in rows.into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO deliveries (id, event, action, installation_id, status, attempts, last_error, received_at, headers, body)
+             VALUES ($1, $2, $3, $4, $5, 3, $6, now() - make_interval(mins => $7), $8, $9)",
+        )
+        .bind(id)
+        .bind(event)
+        .bind(action)
+        .bind(inst)
+        .bind(status)
+        .bind(error)
+        .bind(i as i32)
+        .bind(&headers)
+        .bind(&fixture)
+        .execute(pool)
+        .await
+        .expect("delivery");
+    }
+    for (id, inst, repo) in [(1i64, INST_A, "org-a/api"), (2, INST_B, "org-b/web")] {
+        sqlx::query(
+            "INSERT INTO surveys (id, installation_id, pull_request_id, repository_id, repository_full_name, number,
+                                  title, author_github_id, author_login, merged_at, status, remind_at, closes_at)
+             VALUES ($1, $2, $1 * 100, 11, $3, 7, 'Add the thing', 101, 'alice', now(), 'open', now(), now())",
+        )
+        .bind(id)
+        .bind(inst)
+        .bind(repo)
+        .execute(pool)
+        .await
+        .expect("survey");
+    }
+    sqlx::query(
+        "INSERT INTO survey_participants (survey_id, github_id, login, role, asked_at, answer, answered_at, last_error) VALUES
+         (1, 101, 'alice', 'author', now(), 'a_lot', now(), NULL),
+         (1, 102, 'bob', 'reviewer', now(), 'no', now(), 'channel_not_found'),
+         (2, 201, 'carol', 'author', now(), NULL, NULL, NULL)",
+    )
+    .execute(pool)
+    .await
+    .expect("participants");
+}
+
+const PAGES: [&str; 9] = [
+    "/admin",
+    "/admin/installations",
+    "/admin/members",
+    "/admin/deliveries",
+    "/admin/deliveries/dlv-a-ok",
+    "/admin/surveys",
+    "/admin/surveys/1",
+    "/admin/stats",
+    "/admin/stats.csv",
+];
+
+#[sqlx::test]
+async fn not_signed_in_is_sent_to_sign_in(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    for path in PAGES {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 303, "{path}");
+        assert_eq!(page.location.as_deref(), Some("/admin/login"), "{path}");
+    }
+    let post = b
+        .post("/admin/members/1/101", &[("action", "toggle_active")])
+        .await;
+    assert_eq!(post.status, 303);
+    let active: bool = sqlx::query_scalar(
+        "SELECT active FROM members WHERE installation_id = 1 AND github_id = 101",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(active);
+    // A forged cookie is no session.
+    b.cookies.insert("mergecast_admin".into(), "abc.def".into());
+    assert_eq!(b.get("/admin").await.status, 303);
+    let login = b.get("/admin/login").await;
+    assert!(login.body.contains("Sign in with GitHub"));
+    assert!(login.body.contains("Operator password"));
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn without_sign_in_configured_the_page_says_so(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, support::test_config(&redis_url())).await;
+    let mut b = Browser::new(&app);
+    let page = b.get("/admin/login").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Sign-in is not configured"));
+    assert_eq!(
+        b.get("/admin").await.location.as_deref(),
+        Some("/admin/login")
+    );
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn operator_sees_every_page_and_no_secrets(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    b.sign_in_operator().await;
+    for path in PAGES {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        for secret in [
+            "deadbeefsignature",
+            "leaked-token",
+            CLIENT_SECRET,
+            SESSION_SECRET,
+            "argon2",
+            support::SECRET,
+        ] {
+            assert!(!page.body.contains(secret), "{path} shows {secret}");
+        }
+        // Individual answers are never shown to admins.
+        assert!(!page.body.contains("a_lot"), "{path} shows an answer");
+    }
+    // A web-only app has no workers: a delivery stays in the queue, and the overview shows it.
+    let (accepted, _) = app.deliver_fixture("ping").await;
+    assert_eq!(accepted, 200, "ping is answered without queueing");
+    let (accepted, _) = app.deliver_fixture("organization.member_added").await;
+    assert_eq!(accepted, 202);
+    let overview = b.get("/admin").await.body;
+    assert!(overview.contains("Postgres") && overview.contains("ok"));
+    assert!(overview.contains("1 waiting"), "{overview}");
+    let today = Utc::now().format("oldest job: %Y-%m-%d").to_string();
+    assert!(overview.contains(&today), "{overview}");
+    assert!(overview.contains("dlv-a-dead") && overview.contains("boom: apply failed"));
+    assert!(overview.contains("org-a") && overview.contains("org-b"));
+    let installations = b.get("/admin/installations").await.body;
+    assert!(installations.contains("3 new") && installations.contains("12 calls"));
+    let members = b.get("/admin/members?q=ander").await.body;
+    assert!(members.contains("alice") && !members.contains("carol"));
+    let unmapped = b.get("/admin/members?unmapped=1&installation=1").await.body;
+    assert!(unmapped.contains("no Slack user with this email"));
+    let filtered = b.get("/admin/deliveries?status=failed").await.body;
+    assert!(filtered.contains("b went wrong") && !filtered.contains("dlv-a-ok"));
+    let by_event = b
+        .get("/admin/deliveries?event=pull_request&action=opened")
+        .await
+        .body;
+    assert!(by_event.contains("dlv-a-ok") && !by_event.contains("dlv-b-failed"));
+    let future = b.get("/admin/deliveries?from=2999-01-01").await.body;
+    assert!(future.contains("No deliveries match"));
+    let detail = b.get("/admin/deliveries/dlv-a-dead").await.body;
+    assert!(detail.contains("GitHub-Hookshot/test") && detail.contains("member_added"));
+    assert!(detail.contains("&quot;action&quot;") || detail.contains("\"action\""));
+    assert!(detail.contains("Replay"));
+    let survey = b.get("/admin/surveys/1").await.body;
+    assert!(survey.contains("channel_not_found") && survey.contains("bob"));
+    // Two people answered: below the threshold, so no aggregate is shown.
+    let stats = b.get("/admin/stats").await.body;
+    assert!(stats.contains(r#"<td class="num">n/a</td>"#), "{stats}");
+    assert!(!stats.contains(r#"<td class="num">100%</td>"#), "{stats}");
+    let csv = b.get("/admin/stats.csv").await.body;
+    assert!(csv.starts_with("week,surveys,asked,answered,response_rate"));
+    assert_eq!(b.get("/admin/deliveries/nope").await.status, 404);
+    assert_eq!(b.get("/admin/surveys/999").await.status, 404);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn aggregates_appear_with_three_people(pool: PgPool) {
+    seed(&pool).await;
+    sqlx::query(
+        "INSERT INTO surveys (id, installation_id, pull_request_id, repository_id, repository_full_name, number,
+                              title, merged_at, status, remind_at, closes_at)
+         SELECT n, 1, n * 100, 11, 'org-a/api', n, 'PR', now(), 'revealed', now(), now() FROM generate_series(3, 5) n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO survey_participants (survey_id, github_id, login, role, asked_at, answer, answered_at)
+         SELECT n, 300 + n, 'author' || n, 'author', now(), CASE WHEN n = 3 THEN 'none' ELSE 'a_little' END, now()
+         FROM generate_series(3, 5) n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    b.sign_in_operator().await;
+    let stats = b.get("/admin/stats").await.body;
+    assert!(stats.contains("<svg"), "{stats}");
+    // 4 authors answered (alice + 3), 3 of them AI-assisted.
+    assert!(stats.contains("75%"), "{stats}");
+    let csv = b.get("/admin/stats.csv").await.body;
+    assert!(csv.contains(",0.7500,"), "{csv}");
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn wrong_password_is_rejected_and_the_sixth_attempt_throttled(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    let token = csrf(&b.get("/admin/login").await.body);
+    for attempt in 1..=5 {
+        let page = b
+            .post("/admin/login", &[("csrf", &token), ("password", "wrong")])
+            .await;
+        assert_eq!(page.status, 401, "attempt {attempt}");
+        assert!(page.body.contains("Wrong password"));
+    }
+    let sixth = b
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(sixth.status, 429);
+    assert_eq!(b.get("/admin").await.status, 303);
+    let sessions: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM admin_sessions WHERE kind <> 'pending'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(sessions, 0);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn posts_without_a_valid_csrf_token_change_nothing(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    // Even the sign-in form needs the token.
+    b.get("/admin/login").await;
+    let page = b.post("/admin/login", &[("password", PASSWORD)]).await;
+    assert_eq!(page.status, 403);
+    let token = b.sign_in_operator().await;
+    for form in [
+        vec![("action", "toggle_active")],
+        vec![("action", "toggle_active"), ("csrf", "forged")],
+        vec![("action", "slack"), ("slack_user_id", "U999"), ("csrf", "")],
+    ] {
+        let page = b.post("/admin/members/1/101", &form).await;
+        assert_eq!(page.status, 403);
+    }
+    let replay = b
+        .post("/admin/deliveries/dlv-a-dead/replay", &[("csrf", "x")])
+        .await;
+    assert_eq!(replay.status, 403);
+    let logout = b.post("/admin/logout", &[]).await;
+    assert_eq!(logout.status, 403);
+    let (active, slack): (bool, Option<String>) = sqlx::query_as(
+        "SELECT active, slack_user_id FROM members WHERE installation_id = 1 AND github_id = 101",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(active && slack.is_none());
+    let status: String =
+        sqlx::query_scalar("SELECT status FROM deliveries WHERE id = 'dlv-a-dead'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(status, "dead");
+    // The right token still works, and sign-out ends the session.
+    assert_eq!(
+        b.post("/admin/logout", &[("csrf", &token)]).await.status,
+        303
+    );
+    assert_eq!(b.get("/admin").await.status, 303);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn member_actions_change_the_member(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    let token = b.sign_in_operator().await;
+    let row = || async {
+        sqlx::query_as::<_, (bool, bool, Option<String>, Option<String>)>(
+            "SELECT active, opted_out, slack_user_id, slack_mapping_source FROM members
+             WHERE installation_id = 1 AND github_id = 102",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let p = b
+        .post(
+            "/admin/members/1/102",
+            &[("csrf", &token), ("action", "toggle_active")],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    assert!(!row().await.0);
+    b.post(
+        "/admin/members/1/102",
+        &[("csrf", &token), ("action", "toggle_opt_out")],
+    )
+    .await;
+    assert!(row().await.1);
+    let p = b
+        .post(
+            "/admin/members/1/102",
+            &[
+                ("csrf", &token),
+                ("action", "slack"),
+                ("slack_user_id", "U0BOB123"),
+            ],
+        )
+        .await;
+    assert_eq!(p.status, 303);
+    let r = row().await;
+    assert_eq!(
+        (r.2.as_deref(), r.3.as_deref()),
+        (Some("U0BOB123"), Some("manual"))
+    );
+    let bad = b
+        .post(
+            "/admin/members/1/102",
+            &[
+                ("csrf", &token),
+                ("action", "slack"),
+                ("slack_user_id", "<script>"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(row().await.2.as_deref(), Some("U0BOB123"));
+    let missing = b
+        .post(
+            "/admin/members/1/999",
+            &[("csrf", &token), ("action", "toggle_active")],
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+    let page = b.get("/admin/members?installation=1").await.body;
+    assert!(page.contains("U0BOB123") && page.contains("inactive") && page.contains("opted out"));
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn replay_requeues_a_dead_delivery(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::All, config(None)).await;
+    let mut b = Browser::new(&app);
+    let token = b.sign_in_operator().await;
+    let processed = b
+        .post("/admin/deliveries/dlv-a-ok/replay", &[("csrf", &token)])
+        .await;
+    assert_eq!(
+        processed.status, 400,
+        "only failed or dead ones are replayed"
+    );
+    let page = b
+        .post("/admin/deliveries/dlv-a-dead/replay", &[("csrf", &token)])
+        .await;
+    assert_eq!(page.status, 303);
+    app.wait_for_status("dlv-a-dead", &["processed"]).await;
+    let member: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM members WHERE installation_id = 41234567 AND login = 'octocat'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(member, 1);
+    app.stop().await;
+}
+
+/// Signs in through the fake GitHub's OAuth flow as `user`; returns the final page.
+async fn sign_in_with_github(b: &mut Browser) -> Page {
+    let login = b.get("/admin/login").await;
+    let token = csrf(&login.body);
+    let start = b.post("/admin/login/github", &[("csrf", &token)]).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let authorize = start.location.expect("authorize URL");
+    assert!(authorize.contains("state="));
+    let back = b.get(&authorize).await;
+    assert_eq!(back.status, 302);
+    let callback = back.location.expect("callback");
+    b.get(&callback).await
+}
+
+async fn github_app(pool: &PgPool) -> (TestApp, FakeGithub) {
+    let fake = FakeGithub::start(support::APP_ID).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(Some(&fake))).await;
+    {
+        let mut o = fake.oauth.lock().unwrap();
+        o.client_id = CLIENT_ID.into();
+        o.client_secret = CLIENT_SECRET.into();
+        o.callback_url = app.url("/admin/oauth/callback");
+        o.approve_as = Some((7001, "alice".into()));
+        o.memberships
+            .insert((7001, "org-a".into()), ("admin".into(), "active".into()));
+        o.memberships
+            .insert((7001, "org-b".into()), ("member".into(), "active".into()));
+        o.memberships.insert(
+            (7001, "octo-org".into()),
+            ("admin".into(), "pending".into()),
+        );
+    }
+    (app, fake)
+}
+
+#[sqlx::test]
+async fn org_admin_sees_only_their_org(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    let mut b = Browser::new(&app);
+    let done = sign_in_with_github(&mut b).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/admin"));
+    let scope: Vec<i64> =
+        sqlx::query_scalar("SELECT installation_ids FROM admin_sessions WHERE kind = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(scope, vec![INST_A]);
+    let overview = b.get("/admin").await;
+    assert_eq!(overview.status, 200);
+    assert!(overview.body.contains("alice"));
+    let token = csrf(&overview.body);
+    for path in [
+        "/admin",
+        "/admin/installations",
+        "/admin/members",
+        "/admin/deliveries",
+        "/admin/surveys",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200);
+        for other in [
+            "org-b",
+            "carol",
+            "dlv-b-failed",
+            "b went wrong",
+            "octo-org",
+            "dlv-ping",
+        ] {
+            assert!(!page.body.contains(other), "{path} shows {other}");
+        }
+    }
+    assert!(b.get("/admin/members").await.body.contains("alice"));
+    for path in [
+        "/admin/members?installation=2",
+        "/admin/deliveries/dlv-b-failed",
+        "/admin/deliveries/dlv-ping",
+        "/admin/surveys/2",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 404, "{path}");
+        assert!(!page.body.contains("org-b"));
+    }
+    for (path, form) in [
+        (
+            "/admin/members/2/201",
+            vec![("csrf", token.as_str()), ("action", "toggle_active")],
+        ),
+        (
+            "/admin/installations/2/sync",
+            vec![("csrf", token.as_str())],
+        ),
+        (
+            "/admin/deliveries/dlv-b-failed/replay",
+            vec![("csrf", token.as_str())],
+        ),
+        (
+            "/admin/deliveries/dlv-b-failed/redeliver",
+            vec![("csrf", token.as_str())],
+        ),
+    ] {
+        assert_eq!(b.post(path, &form).await.status, 404, "{path}");
+    }
+    let (active, status): (bool, String) = sqlx::query_as(
+        "SELECT m.active, d.status FROM members m, deliveries d
+         WHERE m.installation_id = 2 AND m.github_id = 201 AND d.id = 'dlv-b-failed'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert!(active && status == "failed");
+    assert_eq!(fake.oauth.lock().unwrap().exchanges, 1);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn oauth_state_is_checked_and_single_use(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    let mut b = Browser::new(&app);
+    let token = csrf(&b.get("/admin/login").await.body);
+    let start = b.post("/admin/login/github", &[("csrf", &token)]).await;
+    let back = b.get(&start.location.unwrap()).await;
+    let callback = back.location.unwrap();
+    let (base, _) = callback.split_once("&state=").unwrap();
+    let forged = b.get(&format!("{base}&state=forged")).await;
+    assert_eq!(forged.status, 400);
+    assert_eq!(b.get(&callback).await.status, 303);
+    // Replaying the same callback in a fresh browser finds no pending session with that state.
+    let mut other = Browser::new(&app);
+    other.get("/admin/login").await;
+    assert_eq!(other.get(&callback).await.status, 400);
+    // Wrong client secret: the exchange fails and nobody is signed in.
+    fake.oauth.lock().unwrap().client_secret = "rotated".into();
+    let mut third = Browser::new(&app);
+    let failed = sign_in_with_github(&mut third).await;
+    assert_eq!(failed.status, 502);
+    assert_eq!(third.get("/admin").await.status, 303);
+    // A GitHub user who administers none of our orgs gets no session.
+    fake.oauth.lock().unwrap().client_secret = CLIENT_SECRET.into();
+    fake.oauth.lock().unwrap().approve_as = Some((7002, "mallory".into()));
+    let mut fourth = Browser::new(&app);
+    let refused = sign_in_with_github(&mut fourth).await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(fourth.get("/admin").await.status, 303);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn sync_now_and_redeliver_run_in_the_background(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    fake.with(|m| {
+        m.hook_deliveries.push(support::fake_github::HookDelivery {
+            id: 9_001,
+            guid: "dlv-a-ok".into(),
+            delivered_at: Utc::now(),
+            redelivery: false,
+            status_code: 502,
+            event: "pull_request".into(),
+            action: Some("opened".into()),
+            installation_id: Some(INST_A),
+        })
+    });
+    let mut b = Browser::new(&app);
+    let done = sign_in_with_github(&mut b).await;
+    assert_eq!(done.status, 303);
+    let token = csrf(&b.get("/admin").await.body);
+    let runs_before: i64 = app
+        .count("SELECT count(*) FROM sync_runs WHERE installation_id = 1")
+        .await;
+    let sync = b
+        .post("/admin/installations/1/sync", &[("csrf", &token)])
+        .await;
+    assert_eq!(sync.status, 303);
+    wait_until("a sync run of installation 1", Duration::from_secs(20), || async {
+        app.count("SELECT count(*) FROM sync_runs WHERE installation_id = 1 AND finished_at IS NOT NULL AND started_at > now() - interval '1 minute'")
+            .await
+            > 0
+    })
+    .await;
+    assert!(
+        app.count("SELECT count(*) FROM sync_runs WHERE installation_id = 1")
+            .await
+            > runs_before
+    );
+    let redeliver = b
+        .post("/admin/deliveries/dlv-a-ok/redeliver", &[("csrf", &token)])
+        .await;
+    assert_eq!(redeliver.status, 303);
+    wait_until("the redelivery request", Duration::from_secs(20), || async {
+        app.count("SELECT count(*) FROM redelivery_requests WHERE guid = 'dlv-a-ok' AND hook_delivery_id = 9001")
+            .await
+            == 1
+    })
+    .await;
+    assert_eq!(fake.with(|m| m.redelivery_requests.clone()), vec![9_001]);
+    let detail = b.get("/admin/deliveries/dlv-a-ok").await.body;
+    assert!(detail.contains("hook delivery 9001"));
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn session_cookie_is_signed_http_only_and_expires(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    b.get("/admin/login").await;
+    let token = csrf(&b.get("/admin/login").await.body);
+    b.post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    let cookie = b.set_cookies.first().expect("a session cookie").clone();
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    // The cookie holds a random id and its signature; the table holds only a hash of the id.
+    let id = cookie
+        .split(';')
+        .next()
+        .and_then(|p| p.split_once('='))
+        .map(|(_, v)| v.split('.').next().unwrap_or_default().to_owned())
+        .unwrap();
+    let stored: i64 = app
+        .count(&format!(
+            "SELECT count(*) FROM admin_sessions WHERE id_hash = '{id}'"
+        ))
+        .await;
+    assert_eq!(stored, 0);
+    assert_eq!(b.get("/admin").await.status, 200);
+    // A tampered signature is no session.
+    let good = b.cookies["mergecast_admin"].clone();
+    b.cookies
+        .insert("mergecast_admin".into(), format!("{id}.{}", "0".repeat(64)));
+    assert_eq!(b.get("/admin").await.status, 303);
+    b.cookies.insert("mergecast_admin".into(), good.clone());
+    // Idle for 13 hours: gone.
+    sqlx::query("UPDATE admin_sessions SET last_seen_at = now() - interval '13 hours' WHERE kind = 'operator'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(b.get("/admin").await.status, 303);
+    sqlx::query("UPDATE admin_sessions SET last_seen_at = now() WHERE kind = 'operator'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(b.get("/admin").await.status, 200);
+    // Past the absolute lifetime: gone, however active.
+    sqlx::query("UPDATE admin_sessions SET expires_at = now() - interval '1 second' WHERE kind = 'operator'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(b.get("/admin").await.status, 303);
+    app.stop().await;
+
+    // Behind https, the cookie is Secure.
+    let mut vars = admin_vars(None);
+    vars.push(("PUBLIC_URL", "https://mergecast.example.com".into()));
+    let app = TestApp::spawn_with(pool, Role::Web, test_config_with(&redis_url(), &vars)).await;
+    let mut b = Browser::new(&app);
+    b.get("/admin/login").await;
+    assert!(b.set_cookies.iter().all(|c| c.contains("; Secure")));
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn lists_are_paginated(pool: PgPool) {
+    seed(&pool).await;
+    sqlx::query(
+        "INSERT INTO members (installation_id, github_id, login) SELECT 1, 1000 + n, 'user' || lpad(n::text, 3, '0')
+         FROM generate_series(1, 120) n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO deliveries (id, event, installation_id, status, received_at)
+         SELECT 'bulk-' || lpad(n::text, 3, '0'), 'issues', 1, 'processed', now() - make_interval(hours => 1, secs => n)
+         FROM generate_series(1, 120) n",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    b.sign_in_operator().await;
+    let first = b.get("/admin/members?installation=1").await.body;
+    assert!(first.contains("user001") && !first.contains("user060"));
+    assert!(first.contains("page=1"));
+    let second = b.get("/admin/members?installation=1&q=&page=1").await.body;
+    assert!(second.contains("user060") && !second.contains("user001"));
+    // Keyset pages of deliveries: follow "Older" to the end, seeing every bulk row once.
+    let mut seen = std::collections::HashSet::new();
+    let mut next = Some("/admin/deliveries?event=issues".to_string());
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        pages += 1;
+        assert!(pages < 10, "pagination ends");
+        let body = b.get(&url).await.body;
+        for n in 1..=120 {
+            let id = format!("/admin/deliveries/bulk-{n:03}\"");
+            if body.contains(&id) {
+                assert!(seen.insert(n), "bulk-{n:03} shown twice");
+            }
+        }
+        next = body
+            .split("href=\"")
+            .filter_map(|s| s.split('"').next())
+            .find(|h| h.contains("before="))
+            .map(|h| h.replace("&amp;", "&"));
+    }
+    assert_eq!(seen.len(), 120);
+    assert_eq!(pages, 3);
+    app.stop().await;
+}

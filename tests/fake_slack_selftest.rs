@@ -1,0 +1,429 @@
+//! Checks the fake Slack itself, so the integration tests that lean on it can trust that it
+//! answers the way slack.com/api does (and not just whatever the client happens to send).
+
+#[path = "support/fake_slack.rs"]
+mod fake_slack;
+
+use fake_slack::FakeSlack;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "xoxb-selftest";
+
+/// A fake with one user, Mona in Berlin.
+async fn fake() -> FakeSlack {
+    let slack = FakeSlack::start(TOKEN).await;
+    slack.with(|m| {
+        m.add_user("UMONA", "mona@example.com", "Europe/Berlin", 3600);
+    });
+    slack
+}
+
+/// A JSON call as Slack's SDKs make it.
+async fn call_json(slack: &FakeSlack, method: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}{method}", slack.url))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json; charset=utf-8")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    ok_json(response).await
+}
+
+/// A form-encoded call, JSON arguments sent as JSON text, as Slack documents.
+async fn call_form(slack: &FakeSlack, method: &str, form: &[(&str, &str)]) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}{method}", slack.url))
+        .bearer_auth(TOKEN)
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    ok_json(response).await
+}
+
+/// The body of an HTTP 200, which Slack sends for errors too.
+async fn ok_json(response: Response) -> Value {
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.expect("JSON body")
+}
+
+async fn open(slack: &FakeSlack, user: &str) -> String {
+    let opened = call_json(slack, "conversations.open", json!({ "users": user })).await;
+    assert_eq!(opened["ok"], true, "{opened}");
+    opened["channel"]["id"].as_str().expect("channel id").into()
+}
+
+#[tokio::test]
+async fn calls_need_the_bot_token_and_a_known_method() {
+    let slack = fake().await;
+    let client = reqwest::Client::new();
+    let url = format!("{}users.info", slack.url);
+
+    let missing = client.post(&url).form(&[("user", "UMONA")]).send().await;
+    let missing = ok_json(missing.expect("request")).await;
+    assert_eq!(missing, json!({ "ok": false, "error": "not_authed" }));
+
+    let wrong = client
+        .post(&url)
+        .bearer_auth("xoxb-someone-else")
+        .form(&[("user", "UMONA")])
+        .send()
+        .await;
+    let wrong = ok_json(wrong.expect("request")).await;
+    assert_eq!(wrong, json!({ "ok": false, "error": "invalid_auth" }));
+
+    let unknown = call_json(&slack, "chat.delete", json!({})).await;
+    assert_eq!(unknown["error"], "unknown_method");
+
+    slack.with(|m| {
+        assert_eq!(m.count_calls("users.info"), 2, "refused calls are recorded");
+        assert_eq!(m.calls[0].error.as_deref(), Some("not_authed"));
+        assert_eq!(m.calls[1].params, json!({ "user": "UMONA" }));
+    });
+}
+
+#[tokio::test]
+async fn open_post_and_update_with_json_bodies() {
+    let slack = fake().await;
+    let channel = open(&slack, "UMONA").await;
+    assert!(channel.starts_with('D'), "{channel}");
+    assert_eq!(open(&slack, "UMONA").await, channel, "one DM per user");
+
+    let blocks = json!([{ "type": "actions", "elements": [{ "type": "button", "text": { "type": "plain_text", "text": "Yes" }, "action_id": "yes" }] }]);
+    let metadata = json!({ "event_type": "mergecast_message", "event_payload": { "key": "k1" } });
+    let posted = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "How much AI?", "blocks": blocks, "metadata": metadata }),
+    )
+    .await;
+    assert_eq!(posted["ok"], true, "{posted}");
+    assert_eq!(posted["channel"], channel);
+    let ts = posted["ts"].as_str().expect("ts").to_string();
+    assert_eq!(posted["message"]["text"], "How much AI?");
+    assert_eq!(posted["message"]["ts"], ts);
+
+    let reply = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "in the thread", "thread_ts": ts }),
+    )
+    .await;
+    let reply_ts = reply["ts"].as_str().expect("ts").to_string();
+    assert!(reply_ts > ts, "ts increases: {reply_ts} after {ts}");
+
+    let updated = call_json(
+        &slack,
+        "chat.update",
+        json!({ "channel": channel, "ts": ts, "text": "Thanks!", "blocks": [] }),
+    )
+    .await;
+    assert_eq!(updated["ok"], true, "{updated}");
+    assert_eq!(updated["ts"], ts);
+    assert_eq!(updated["text"], "Thanks!");
+
+    let missing = call_json(
+        &slack,
+        "chat.update",
+        json!({ "channel": channel, "ts": "1.000001", "text": "x" }),
+    )
+    .await;
+    assert_eq!(missing["error"], "message_not_found");
+    let nowhere = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": "DNOPE", "text": "x" }),
+    )
+    .await;
+    assert_eq!(nowhere["error"], "channel_not_found");
+    // Slack takes a user id as `channel` and posts into the DM with that user.
+    let by_user = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": "UMONA", "text": "by user id" }),
+    )
+    .await;
+    assert_eq!(by_user["channel"], channel, "{by_user}");
+    let stranger = call_json(&slack, "conversations.open", json!({ "users": "UNOPE" })).await;
+    assert_eq!(stranger["error"], "user_not_found");
+
+    slack.with(|m| {
+        let dms = m.messages_to("UMONA");
+        assert_eq!(dms.len(), 3);
+        assert_eq!(dms[0].text, "How much AI?", "text stays as posted");
+        assert_eq!(dms[0].blocks, blocks);
+        assert_eq!(dms[0].metadata.as_ref(), Some(&metadata));
+        assert_eq!(dms[0].thread_ts, None);
+        assert_eq!(dms[1].thread_ts.as_deref(), Some(ts.as_str()));
+        assert_eq!(dms[0].updated.len(), 1);
+        assert_eq!(dms[0].updated[0]["text"], "Thanks!");
+        assert_eq!(dms[0].current_text(), "Thanks!");
+        assert_eq!(m.count_calls("chat.postMessage"), 4);
+        assert_eq!(m.count_calls("chat.update"), 2);
+    });
+}
+
+#[tokio::test]
+async fn open_post_and_update_with_form_bodies() {
+    let slack = fake().await;
+    let opened = call_form(&slack, "conversations.open", &[("users", "UMONA")]).await;
+    let channel = opened["channel"]["id"]
+        .as_str()
+        .expect("channel id")
+        .to_string();
+
+    let blocks = r#"[{"type":"section","text":{"type":"mrkdwn","text":"Hi *Mona*"}}]"#;
+    let metadata = r#"{"event_type":"mergecast_message","event_payload":{"key":"k2"}}"#;
+    let posted = call_form(
+        &slack,
+        "chat.postMessage",
+        &[
+            ("channel", channel.as_str()),
+            ("text", "Hi Mona & co"),
+            ("blocks", blocks),
+            ("metadata", metadata),
+        ],
+    )
+    .await;
+    assert_eq!(posted["ok"], true, "{posted}");
+    let ts = posted["ts"].as_str().expect("ts").to_string();
+
+    let updated = call_form(
+        &slack,
+        "chat.update",
+        &[
+            ("channel", channel.as_str()),
+            ("ts", ts.as_str()),
+            ("text", "Bye"),
+        ],
+    )
+    .await;
+    assert_eq!(updated["ok"], true, "{updated}");
+
+    let bad = call_form(
+        &slack,
+        "chat.postMessage",
+        &[("channel", channel.as_str()), ("blocks", "[not json")],
+    )
+    .await;
+    assert_eq!(bad["error"], "invalid_blocks_format");
+    let empty = call_form(&slack, "chat.postMessage", &[("channel", channel.as_str())]).await;
+    assert_eq!(empty["error"], "no_text");
+
+    slack.with(|m| {
+        let dms = m.messages_to("UMONA");
+        assert_eq!(dms.len(), 1);
+        assert_eq!(dms[0].text, "Hi Mona & co");
+        assert_eq!(
+            dms[0].blocks[0]["text"]["text"], "Hi *Mona*",
+            "blocks parsed"
+        );
+        assert_eq!(
+            dms[0].metadata.as_ref().expect("metadata")["event_payload"]["key"],
+            "k2"
+        );
+        assert_eq!(dms[0].current_text(), "Bye");
+        assert_eq!(dms[0].current_blocks(), &dms[0].blocks, "blocks kept");
+    });
+}
+
+#[tokio::test]
+async fn users_are_found_by_email_and_id() {
+    let slack = fake().await;
+    slack.with(|m| {
+        m.add_user("UGONE", "gone@example.com", "UTC", 0).deleted = true;
+    });
+
+    let found = call_form(
+        &slack,
+        "users.lookupByEmail",
+        &[("email", "Mona@Example.com")],
+    )
+    .await;
+    assert_eq!(found["ok"], true, "{found}");
+    let user = &found["user"];
+    assert_eq!(user["id"], "UMONA");
+    assert_eq!(user["tz"], "Europe/Berlin");
+    assert_eq!(user["tz_offset"], 3600);
+    assert_eq!(user["is_bot"], false);
+    assert_eq!(user["deleted"], false);
+    assert_eq!(user["profile"]["email"], "mona@example.com");
+
+    let missing = call_json(
+        &slack,
+        "users.lookupByEmail",
+        json!({ "email": "nobody@example.com" }),
+    )
+    .await;
+    assert_eq!(missing, json!({ "ok": false, "error": "users_not_found" }));
+    let gone = call_json(
+        &slack,
+        "users.lookupByEmail",
+        json!({ "email": "gone@example.com" }),
+    )
+    .await;
+    assert_eq!(
+        gone["error"], "users_not_found",
+        "deactivated: not by email"
+    );
+
+    // users.info by GET with a query string, as read methods allow.
+    let info = reqwest::Client::new()
+        .get(format!("{}users.info?user=UGONE", slack.url))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("request");
+    let info = ok_json(info).await;
+    assert_eq!(info["user"]["deleted"], true, "{info}");
+    let unknown = call_json(&slack, "users.info", json!({ "user": "UNOPE" })).await;
+    assert_eq!(unknown["error"], "user_not_found");
+}
+
+#[tokio::test]
+async fn fail_next_fails_one_call_of_that_method() {
+    let slack = fake().await;
+    slack.with(|m| {
+        m.fail_next
+            .push(("conversations.open".into(), "internal_error".into()));
+    });
+    let info = call_json(&slack, "users.info", json!({ "user": "UMONA" })).await;
+    assert_eq!(info["ok"], true, "other methods are untouched");
+    let failed = call_json(&slack, "conversations.open", json!({ "users": "UMONA" })).await;
+    assert_eq!(failed, json!({ "ok": false, "error": "internal_error" }));
+    open(&slack, "UMONA").await;
+    slack.with(|m| {
+        assert!(m.fail_next.is_empty());
+        assert_eq!(m.count_calls("conversations.open"), 2);
+        assert!(!m.calls_to("conversations.open")[0].ok);
+    });
+}
+
+#[tokio::test]
+async fn rate_limit_next_answers_429_with_retry_after() {
+    let slack = fake().await;
+    let channel = open(&slack, "UMONA").await;
+    slack.with(|m| m.rate_limit_next.push(("chat.postMessage".into(), 7)));
+    let body = json!({ "channel": channel, "text": "hello" });
+    let limited = reqwest::Client::new()
+        .post(format!("{}chat.postMessage", slack.url))
+        .bearer_auth(TOKEN)
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.headers()["retry-after"], "7");
+    let limited: Value = limited.json().await.expect("JSON body");
+    assert_eq!(limited, json!({ "ok": false, "error": "ratelimited" }));
+
+    let retried = call_json(&slack, "chat.postMessage", body).await;
+    assert_eq!(retried["ok"], true, "{retried}");
+    slack.with(|m| {
+        assert_eq!(m.messages_to("UMONA").len(), 1, "the 429 posted nothing");
+        let statuses: Vec<u16> = m
+            .calls_to("chat.postMessage")
+            .iter()
+            .map(|c| c.status)
+            .collect();
+        assert_eq!(statuses, [429, 200]);
+    });
+}
+
+#[tokio::test]
+async fn history_is_newest_first_with_metadata_on_request() {
+    let slack = fake().await;
+    let channel = open(&slack, "UMONA").await;
+    let mut posted = Vec::new();
+    for key in ["a", "b", "c"] {
+        let metadata =
+            json!({ "event_type": "mergecast_message", "event_payload": { "key": key } });
+        let response = call_json(
+            &slack,
+            "chat.postMessage",
+            json!({ "channel": channel, "text": key, "metadata": metadata }),
+        )
+        .await;
+        posted.push(response["ts"].as_str().expect("ts").to_string());
+    }
+    call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "reply", "thread_ts": posted[0] }),
+    )
+    .await;
+
+    let plain = call_json(
+        &slack,
+        "conversations.history",
+        json!({ "channel": channel }),
+    )
+    .await;
+    assert_eq!(plain["ok"], true, "{plain}");
+    assert_eq!(plain["has_more"], false);
+    let messages = plain["messages"].as_array().expect("messages");
+    let texts: Vec<&str> = messages.iter().filter_map(|m| m["text"].as_str()).collect();
+    assert_eq!(
+        texts,
+        ["c", "b", "a"],
+        "newest first, replies left in their thread"
+    );
+    assert!(messages.iter().all(|m| m.get("metadata").is_none()));
+    assert_eq!(messages[2]["thread_ts"], posted[0]);
+    assert_eq!(messages[2]["reply_count"], 1);
+
+    let with_metadata = call_form(
+        &slack,
+        "conversations.history",
+        &[
+            ("channel", channel.as_str()),
+            ("limit", "2"),
+            ("include_all_metadata", "true"),
+        ],
+    )
+    .await;
+    let messages = with_metadata["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(with_metadata["has_more"], true);
+    assert_eq!(messages[0]["ts"], posted[2]);
+    assert_eq!(messages[0]["metadata"]["event_payload"]["key"], "c");
+    assert_eq!(messages[0]["metadata"]["event_type"], "mergecast_message");
+
+    let cursor = with_metadata["response_metadata"]["next_cursor"]
+        .as_str()
+        .expect("cursor");
+    let rest = call_json(
+        &slack,
+        "conversations.history",
+        json!({ "channel": channel, "limit": 2, "cursor": cursor }),
+    )
+    .await;
+    assert_eq!(rest["messages"][0]["text"], "a");
+    assert_eq!(rest["has_more"], false);
+
+    let nowhere = call_json(
+        &slack,
+        "conversations.history",
+        json!({ "channel": "DNOPE" }),
+    )
+    .await;
+    assert_eq!(nowhere["error"], "channel_not_found");
+}
+
+#[tokio::test]
+async fn json_without_charset_gets_slacks_warning() {
+    let slack = fake().await;
+    let response = reqwest::Client::new()
+        .post(format!("{}users.info", slack.url))
+        .bearer_auth(TOKEN)
+        .json(&json!({ "user": "UMONA" }))
+        .send()
+        .await
+        .expect("request");
+    let body = ok_json(response).await;
+    assert_eq!(body["ok"], true);
+    assert_eq!(body["warning"], "missing_charset");
+}
