@@ -23,3 +23,6 @@ CREATE INDEX deliveries_action_received ON deliveries (action, received_at DESC)
 -- Member lists: by installation then login (search falls back to a bounded scan per org).
 CREATE INDEX members_unmapped ON members (installation_id, lower(login)) WHERE slack_user_id IS NULL;
 CREATE INDEX sync_runs_started ON sync_runs (started_at DESC);
+
+-- The deliveries page's event + action filter stays an index range scan even when it matches nothing.
+CREATE INDEX IF NOT EXISTS deliveries_event_action_received ON deliveries (event, action, received_at DESC);

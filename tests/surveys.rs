@@ -592,3 +592,71 @@ async fn without_slack_surveys_wait(pool: PgPool) {
     .await;
     app.stop().await;
 }
+
+#[sqlx::test]
+async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgPool) {
+    let ctx = setup(pool, &[("SLACK_LEADERBOARD_CHANNEL", "CBOARD".into())]).await;
+    ctx.slack.with(|m| m.public_channels.push("CBOARD".into()));
+    let sc = ctx.app.services.survey_context();
+    let client = ctx.app.services.slack.clone().unwrap();
+    let now = Utc::now();
+    let last_week =
+        mergecast::survey::leaderboard::previous_week_start(now) + chrono::Duration::days(2);
+
+    // Nothing happened last week: silent.
+    mergecast::survey::leaderboard::post_weekly(&sc, &client, "CBOARD", now)
+        .await
+        .unwrap();
+    assert_eq!(ctx.slack.with(|m| m.messages_in("CBOARD").len()), 0);
+
+    // Four merged PRs by four authors (three used AI), each guessed by hubot.
+    for i in 0..4i64 {
+        let survey: i64 = sqlx::query_scalar(
+            r#"INSERT INTO surveys (installation_id, pull_request_id, repository_id, repository_full_name, number, title,
+                   status, created_at, remind_at, closes_at)
+               VALUES ($1, $2, 1, 'octo-org/hello-world', $3, 't', 'revealed', $4, $4, $4) RETURNING id"#,
+        )
+        .bind(INST)
+        .bind(7000 + i)
+        .bind(i as i32)
+        .bind(last_week)
+        .fetch_one(&ctx.app.pool)
+        .await
+        .unwrap();
+        let answer = if i == 0 { "none" } else { "a_lot" };
+        sqlx::query(
+            r#"INSERT INTO survey_participants (survey_id, github_id, login, role, asked_at, answer, answered_at) VALUES
+               ($1, $2, $3, 'author', $4, $5, $4), ($1, $6, 'hubot', 'reviewer', $4, 'yes', $4)"#,
+        )
+        .bind(survey)
+        .bind(8000 + i)
+        .bind(format!("author{i}"))
+        .bind(last_week)
+        .bind(answer)
+        .bind(HUBOT)
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    }
+    mergecast::survey::leaderboard::post_weekly(&sc, &client, "CBOARD", now)
+        .await
+        .unwrap();
+    mergecast::survey::leaderboard::post_weekly(&sc, &client, "CBOARD", now)
+        .await
+        .unwrap();
+    let posts: Vec<String> = ctx.slack.with(|m| {
+        m.messages_in("CBOARD")
+            .iter()
+            .map(|msg| msg.text.clone())
+            .collect()
+    });
+    assert_eq!(posts.len(), 1, "once per week");
+    assert!(
+        posts[0].contains("AI-assisted merged PRs: *75%*"),
+        "{}",
+        posts[0]
+    );
+    assert!(posts[0].contains("Response rate: *100%*"), "{}", posts[0]);
+    assert!(posts[0].contains("hubot: 75% of 4"), "{}", posts[0]);
+    ctx.app.stop().await;
+}

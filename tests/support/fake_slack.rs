@@ -104,6 +104,8 @@ pub struct Model {
     /// (method, retry-after seconds): the next call of that method answers HTTP 429 with
     /// `Retry-After`. Consumed first to last, and before `fail_next`.
     pub rate_limit_next: Vec<(String, u64)>,
+    /// Public channels the bot is a member of (ids like `C0...`), e.g. for the leaderboard.
+    pub public_channels: Vec<String>,
     next_channel: u64,
     /// Microseconds of the last `ts` handed out, so every `ts` is unique and increasing.
     last_ts_micros: i64,
@@ -123,6 +125,7 @@ impl Model {
             calls: Vec::new(),
             fail_next: Vec::new(),
             rate_limit_next: Vec::new(),
+            public_channels: Vec::new(),
             next_channel: 0,
             last_ts_micros: 0,
         }
@@ -321,6 +324,7 @@ impl Model {
 
     fn is_dm_channel(&self, channel: &str) -> bool {
         self.channels.values().any(|c| c == channel)
+            || self.public_channels.iter().any(|c| c == channel)
     }
 
     /// The DM with `user_id`, created on first use.
