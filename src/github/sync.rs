@@ -514,49 +514,62 @@ impl Run<'_> {
             - chrono::Duration::from_std(self.syncer.settings.initial_lookback).unwrap_or_default()
     }
 
+    /// Reads a list sorted newest-updated first back to `floor`. The first page is conditional:
+    /// `None` means 304, nothing changed. Its ETag is returned, to be stored only once the items
+    /// are applied, so a failed run is not mistaken for "seen" next time.
+    async fn read_back_to(
+        &mut self,
+        first: String,
+        floor: DateTime<Utc>,
+    ) -> Result<Option<(Vec<Value>, Option<String>)>, Stop> {
+        let cached = state::cached_page(&self.syncer.pool, self.installation, &first).await?;
+        let response = self
+            .get(&first, cached.as_ref().map(|c| c.etag.as_str()))
+            .await?;
+        if response.not_modified() {
+            return Ok(None);
+        }
+        let etag = response.etag.clone();
+        let mut items = Vec::new();
+        let mut page = Some(response);
+        while let Some(response) = page.take() {
+            let list: Vec<Value> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+            let (before, listed) = (items.len(), list.len());
+            items.extend(list.into_iter().take_while(|item| {
+                item.get("updated_at")
+                    .and_then(Value::as_str)
+                    .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                    .is_none_or(|t| t.with_timezone(&Utc) >= floor)
+            }));
+            let reached_floor = items.len() - before < listed;
+            // Deeper pages shift whenever anything changes: fetched unconditionally.
+            if let Some(next) = response.next.filter(|_| !reached_floor) {
+                page = Some(self.get(&next, None).await?);
+            }
+        }
+        Ok(Some((items, etag)))
+    }
+
     async fn pull_requests(&mut self, repo: &Repository) -> Result<(), Stop> {
         let pool = self.syncer.pool.clone();
         let floor = state::watermark(&pool, repo.id, WatermarkKind::Pulls)
             .await?
             .unwrap_or_else(|| self.lookback_floor());
-        let mut url = Some(self.syncer.client.url(&format!(
+        let first = self.syncer.client.url(&format!(
             "/repos/{}/pulls?state=all&sort=updated&direction=desc&per_page=100",
             repo.full_name
-        )));
+        ));
+        let Some((items, etag)) = self.read_back_to(first.clone(), floor).await? else {
+            return Ok(());
+        };
         let mut newest: Option<DateTime<Utc>> = None;
-        let mut first_page = true;
-        while let Some(current) = url.take() {
-            // Only the first page is conditional: deeper pages shift whenever anything changes.
-            let cached = if first_page {
-                state::cached_page(&pool, self.installation, &current).await?
-            } else {
-                None
-            };
-            let response = self
-                .get(&current, cached.as_ref().map(|c| c.etag.as_str()))
-                .await?;
-            if response.not_modified() {
-                break;
+        for item in items {
+            let pr: PullRequest = serde_json::from_value(item)?;
+            newest = newest.max(Some(pr.updated_at));
+            if pulls::upsert(&pool, self.installation, repo, &pr).await? {
+                self.counters.updated += 1;
             }
-            if first_page && let Some(etag) = &response.etag {
-                state::store_page(&pool, self.installation, &current, etag, &[], None).await?;
-            }
-            first_page = false;
-            let list: Vec<PullRequest> =
-                serde_json::from_value(response.body.unwrap_or(Value::Null))?;
-            let mut reached_floor = false;
-            for pr in &list {
-                if pr.updated_at < floor {
-                    reached_floor = true;
-                    break;
-                }
-                newest = newest.max(Some(pr.updated_at));
-                if pulls::upsert(&pool, self.installation, repo, pr).await? {
-                    self.counters.updated += 1;
-                }
-                self.merged_pull_request(repo, pr).await?;
-            }
-            url = if reached_floor { None } else { response.next };
+            self.merged_pull_request(repo, &pr).await?;
         }
         if let Some(newest) = newest {
             state::advance_watermark(
@@ -568,11 +581,12 @@ impl Run<'_> {
             )
             .await?;
         }
+        if let Some(etag) = etag {
+            state::store_page(&pool, self.installation, &first, &etag, &[], None).await?;
+        }
         Ok(())
     }
 
-    /// A merged PR we may not have heard of: fetch its reviews if we lack them, and record the
-    /// merge (which emits `PullRequestMerged` once, exactly as the webhook path does).
     async fn merged_pull_request(
         &mut self,
         repo: &Repository,
@@ -643,44 +657,24 @@ impl Run<'_> {
                 anchor
             }
         };
-        let mut url = Some(self.syncer.client.url(&format!(
+        let first = self.syncer.client.url(&format!(
             "/repos/{}/issues?state=all&sort=updated&direction=desc&per_page=100&since={}",
             repo.full_name,
             since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        )));
+        ));
+        let Some((items, etag)) = self.read_back_to(first.clone(), floor).await? else {
+            return Ok(());
+        };
         let mut newest: Option<DateTime<Utc>> = None;
-        let mut first_page = true;
-        while let Some(current) = url.take() {
-            let cached = if first_page {
-                state::cached_page(&pool, self.installation, &current).await?
-            } else {
-                None
-            };
-            let response = self
-                .get(&current, cached.as_ref().map(|c| c.etag.as_str()))
-                .await?;
-            if response.not_modified() {
-                break;
+        for item in items {
+            let issue: Issue = serde_json::from_value(item)?;
+            newest = newest.max(Some(issue.updated_at));
+            // GitHub lists pull requests among issues; those are synced as pull requests.
+            if issue.pull_request.is_none()
+                && issues::upsert(&pool, self.installation, repo, &issue).await?
+            {
+                self.counters.updated += 1;
             }
-            if first_page && let Some(etag) = &response.etag {
-                state::store_page(&pool, self.installation, &current, etag, &[], None).await?;
-            }
-            first_page = false;
-            let list: Vec<Issue> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
-            let mut reached_floor = false;
-            for issue in &list {
-                if issue.updated_at < floor {
-                    reached_floor = true;
-                    break;
-                }
-                newest = newest.max(Some(issue.updated_at));
-                if issue.pull_request.is_none()
-                    && issues::upsert(&pool, self.installation, repo, issue).await?
-                {
-                    self.counters.updated += 1;
-                }
-            }
-            url = if reached_floor { None } else { response.next };
         }
         if let Some(newest) = newest {
             state::advance_watermark(
@@ -691,6 +685,9 @@ impl Run<'_> {
                 newest,
             )
             .await?;
+        }
+        if let Some(etag) = etag {
+            state::store_page(&pool, self.installation, &first, &etag, &[], None).await?;
         }
         Ok(())
     }
