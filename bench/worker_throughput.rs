@@ -532,12 +532,18 @@ async fn measure(
 
 /// Compilers seen running (sampled every 250 ms) until `stop`: on a 2-core machine a concurrent
 /// `cargo build` takes a core away, so such a run's figure is not comparable.
+/// Our own ancestors (e.g. the `cargo bench` that started us) do not count.
 async fn watch_builds(mut stop: tokio::sync::watch::Receiver<bool>) -> Vec<String> {
     const BUILDERS: &[&str] = &["cargo", "rustc", "clippy-driver", "cc", "ld", "rust-lld"];
+    let ancestors = ancestors();
     let mut seen: Vec<String> = Vec::new();
     loop {
         if let Ok(dir) = std::fs::read_dir("/proc") {
             for entry in dir.flatten() {
+                let pid = entry.file_name().to_string_lossy().parse::<u32>().ok();
+                if pid.is_none_or(|p| ancestors.contains(&p)) {
+                    continue;
+                }
                 let Ok(comm) = std::fs::read_to_string(entry.path().join("comm")) else {
                     continue;
                 };
@@ -554,7 +560,29 @@ async fn watch_builds(mut stop: tokio::sync::watch::Receiver<bool>) -> Vec<Strin
     }
 }
 
-/// Deletes every key under `prefix:` (SCAN + UNLINK) and our worker-set entry in apalis's
+/// Pids of this process's parent, grandparent, ... (from /proc/<pid>/stat).
+fn ancestors() -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut pid = std::process::id();
+    while pid > 1 {
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            break;
+        };
+        // The command name (field 2) may hold spaces; the parent pid follows its ')'.
+        let Some(ppid) = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse().ok())
+        else {
+            break;
+        };
+        out.push(ppid);
+        pid = ppid;
+    }
+    out
+}
+
+/// Deletes every key under `prefix:` (SCAN + UNLINK) and our worker-set entries in apalis's
 /// global queue registry; returns how many keys are left under the prefix.
 async fn delete_redis_keys(redis_url: &str, prefix: &str) -> Result<usize, redis::RedisError> {
     let client = redis::Client::open(redis_url)?;
@@ -581,13 +609,25 @@ async fn delete_redis_keys(redis_url: &str, prefix: &str) -> Result<usize, redis
         }
         cursor = next;
     }
-    // apalis-redis registers each queue's worker set in this shared zset; remove only ours.
-    redis::cmd("ZREM")
+    // apalis-redis registers every queue's worker set (deliveries, merged PRs, Slack clicks, ...)
+    // in this shared zset; remove only the members under our prefix.
+    let registered: Vec<String> = redis::cmd("ZRANGE")
         .arg("core:apalis:queues:list")
-        .arg(format!("{prefix}:deliveries:workers"))
-        .arg(format!("{prefix}:pull_request_merged:workers"))
-        .query_async::<()>(&mut conn)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
         .await?;
+    let ours: Vec<&String> = registered
+        .iter()
+        .filter(|m| m.starts_with(&format!("{prefix}:")))
+        .collect();
+    if !ours.is_empty() {
+        redis::cmd("ZREM")
+            .arg("core:apalis:queues:list")
+            .arg(&ours)
+            .query_async::<()>(&mut conn)
+            .await?;
+    }
     let mut left = 0;
     let mut cursor: u64 = 0;
     loop {
