@@ -288,3 +288,52 @@ async fn shutdown_stops_accepting_and_finishes_the_job_in_flight(pool: PgPool) {
     assert_eq!(app.count("SELECT count(*) FROM issues").await, 1);
     app.stop().await;
 }
+
+#[sqlx::test]
+async fn a_backlog_of_ten_thousand_deliveries_drains(pool: PgPool) {
+    // Workers were down (a deploy, an outage) while GitHub kept delivering.
+    let config = test_config(&redis_url());
+    let services = Services::with_pool(config, pool.clone()).await.unwrap();
+    let mut pushes = tokio::task::JoinSet::new();
+    for chunk in 0..16 {
+        let queues = services.queues.clone();
+        pushes.spawn(async move {
+            for i in 0..625 {
+                let job = mergecast::queue::jobs::DeliveryJob {
+                    delivery_id: format!("backlog-{chunk}-{i}"),
+                    event: "deployment".into(),
+                    action: Some("created".into()),
+                    installation_id: Some(1),
+                    hook_id: None,
+                    received_at: chrono::Utc::now(),
+                    headers: serde_json::json!({}),
+                    body: r#"{"action":"created","installation":{"id":1}}"#.into(),
+                    failures: 0,
+                };
+                queues.enqueue_delivery(&job).await.unwrap();
+            }
+        });
+    }
+    while let Some(done) = pushes.join_next().await {
+        done.unwrap();
+    }
+    let depth = services.queues.delivery_depth().await.unwrap();
+    assert_eq!(depth.ready + depth.scheduled, 10_000);
+    assert_eq!(depth.ready, 10_000, "all of them are due now");
+
+    // apalis-redis promotes every due job with one Lua `unpack`, which fails beyond ~8,000:
+    // the maintenance loop promotes in batches so the workers keep going.
+    let worker = TestApp::start(services, Role::Worker).await;
+    wait_until(
+        "the backlog is being applied",
+        Duration::from_secs(60),
+        || async {
+            worker
+                .count("SELECT count(*) FROM deliveries WHERE status = 'ignored'")
+                .await
+                >= 500
+        },
+    )
+    .await;
+    worker.stop().await;
+}

@@ -73,6 +73,50 @@ pub async fn relay_one(pool: &PgPool, queues: &Queues, pull_request_id: i64) {
     }
 }
 
+/// Moves due jobs from a queue's scheduled set to its ready list, a bounded batch per call.
+/// apalis-redis 1.0 puts every new job in the scheduled set and its fetch script promotes all due
+/// ids with one `unpack`, which Redis refuses beyond ~8,000 values: a backlog that large (after
+/// downtime) would wedge every worker. Promoting in batches here keeps the fetch's share small.
+static PROMOTE_DUE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r#"
+        local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+        if #ids > 0 then
+            redis.call('RPUSH', KEYS[2], unpack(ids))
+            redis.call('ZREM', KEYS[1], unpack(ids))
+        end
+        return #ids
+        "#,
+    )
+});
+
+/// Promotes every due job of every queue, `batch` at a time; returns how many moved.
+pub async fn promote_due(queues: &Queues, batch: usize) -> Result<usize, redis::RedisError> {
+    let mut conn = queues.connection();
+    let now = Utc::now().timestamp();
+    let mut total = 0;
+    for config in [
+        queues.deliveries_config(),
+        queues.merged_config(),
+        queues.clicks_config(),
+    ] {
+        loop {
+            let moved: usize = PROMOTE_DUE
+                .key(config.scheduled_jobs_set())
+                .key(config.active_jobs_list())
+                .arg(now)
+                .arg(batch)
+                .invoke_async(&mut conn)
+                .await?;
+            total += moved;
+            if moved < batch {
+                break;
+            }
+        }
+    }
+    Ok(total)
+}
+
 /// Removes finished jobs' payloads from Redis (apalis-redis keeps them until vacuumed).
 static VACUUM_DONE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
@@ -115,7 +159,7 @@ pub async fn run(
     retention: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
     let mut n: u64 = 0;
     loop {
         tokio::select! {
@@ -123,6 +167,9 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
         }
         n += 1;
+        if let Err(e) = promote_due(&queues, 1000).await {
+            tracing::warn!(error = %e, "promoting due jobs failed");
+        }
         loop {
             match vacuum_done(&queues, 2000).await {
                 Ok(dropped) if dropped >= 2000 => continue,
@@ -133,10 +180,10 @@ pub async fn run(
                 }
             }
         }
-        if n.is_multiple_of(15) {
+        if n.is_multiple_of(60) {
             relay_merged(&pool, &queues, 500).await;
         }
-        if n % 600 == 1 {
+        if n % 2400 == 1 {
             let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();
             match deliveries::prune_bodies(&pool, cutoff).await {
                 Ok(0) => {}

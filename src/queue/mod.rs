@@ -101,6 +101,9 @@ impl Queues {
             .missed_heartbeats(3)
             .batch_size(32)
             .emit_events(false)
+            // Jobs take milliseconds: leases add nothing over the per-worker inflight set and
+            // heartbeat re-enqueue, and their `LREM` per fetched job scans the whole backlog.
+            .lock_tasks(false)
             .idempotency_ttl(Some(retention));
         Ok(Self {
             conn,
@@ -283,17 +286,28 @@ impl Queues {
 
     async fn depth(&self, config: &QueueConfig) -> Result<QueueDepth, QueueError> {
         let mut conn = self.conn.clone();
-        let (ready, scheduled): (u64, u64) = tokio::time::timeout(
+        let now = chrono::Utc::now().timestamp();
+        // New jobs wait in the scheduled set until promoted: count the due ones as ready.
+        let (active, due, later): (u64, u64, u64) = tokio::time::timeout(
             self.timeout,
             redis::pipe()
                 .cmd("LLEN")
                 .arg(config.active_jobs_list())
-                .cmd("ZCARD")
+                .cmd("ZCOUNT")
                 .arg(config.scheduled_jobs_set())
+                .arg("-inf")
+                .arg(now)
+                .cmd("ZCOUNT")
+                .arg(config.scheduled_jobs_set())
+                .arg(format!("({now}"))
+                .arg("+inf")
                 .query_async(&mut conn),
         )
         .await
         .map_err(|_| QueueError::Timeout(self.timeout))??;
-        Ok(QueueDepth { ready, scheduled })
+        Ok(QueueDepth {
+            ready: active + due,
+            scheduled: later,
+        })
     }
 }
