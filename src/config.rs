@@ -147,7 +147,7 @@ impl Config {
             bind_addr,
             log_format,
             queue_prefix,
-            worker_concurrency: number(&get, "WORKER_CONCURRENCY", 32, 1, 1024)? as usize,
+            worker_concurrency: number(&get, "WORKER_CONCURRENCY", 64, 1, 1024)? as usize,
             delivery_max_attempts: number(&get, "DELIVERY_MAX_ATTEMPTS", 8, 1, 100)? as u32,
             delivery_retry_base: Duration::from_millis(number(
                 &get,
