@@ -6,6 +6,8 @@
 //! Run: `cargo bench --bench survey_latency` (database `mergecast_bench_survey`, recreated).
 //! `BENCH_RATE` (merges/s, default 100) and `BENCH_SECONDS` (default 60) change the load.
 
+mod common;
+
 #[path = "../tests/support/fake_slack.rs"]
 mod fake_slack;
 
@@ -15,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use fake_slack::FakeSlack;
 use mergecast::app::{self, Role, Services};
-use mergecast::config::Config;
 use mergecast::github::signature;
 use serde_json::Value;
 
@@ -51,19 +52,7 @@ fn number_in(text: &str) -> Option<i64> {
 async fn main() {
     let rate = env_u64("BENCH_RATE", 100);
     let seconds = env_u64("BENCH_SECONDS", 60);
-    let server = std::env::var("BENCH_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let admin = sqlx::PgPool::connect(&format!("{server}/postgres"))
-        .await
-        .expect("postgres");
-    sqlx::query("DROP DATABASE IF EXISTS mergecast_bench_survey WITH (FORCE)")
-        .execute(&admin)
-        .await
-        .expect("drop");
-    sqlx::query("CREATE DATABASE mergecast_bench_survey")
-        .execute(&admin)
-        .await
-        .expect("create");
+    let database_url = common::recreate_database("mergecast_bench_survey").await;
 
     let slack = FakeSlack::start("xoxb-bench").await;
     slack.with(|m| {
@@ -78,7 +67,7 @@ async fn main() {
     });
     let prefix = format!("bench-survey:{}", std::process::id());
     let vars = [
-        ("DATABASE_URL", format!("{server}/mergecast_bench_survey")),
+        ("DATABASE_URL", database_url.clone()),
         (
             "REDIS_URL",
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
@@ -93,9 +82,7 @@ async fn main() {
         ("DATABASE_MAX_CONNECTIONS", "40".into()),
         ("LOG_FORMAT", "text".into()),
     ];
-    let config =
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .expect("config");
+    let config = common::config(&vars);
     let services = Services::connect(config).await.expect("services");
     sqlx::query("INSERT INTO installations (id, account_login) VALUES ($1, 'octo-org')")
         .bind(INST)
@@ -252,12 +239,5 @@ async fn main() {
     );
 
     let mut conn = services.queues.connection();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    for chunk in keys.chunks(1000) {
-        let _: Result<(), _> = redis::cmd("DEL").arg(chunk).query_async(&mut conn).await;
-    }
+    common::delete_keys(&mut conn, &prefix).await;
 }

@@ -5,6 +5,8 @@
 //! Budget (issue): first sync ≤ ceil(members/100) + ceil(repos/100) + 2 per repository (pulls,
 //! issues) + 1 per new member; the second the same minus member details, ≥ 95% of them 304s.
 
+mod common;
+
 #[path = "../tests/support/fake_github.rs"]
 mod fake_github;
 
@@ -12,7 +14,6 @@ use std::time::Instant;
 
 use fake_github::{FakeGithub, User};
 use mergecast::app::Services;
-use mergecast::config::Config;
 use mergecast::ids::InstallationId;
 
 const INST: i64 = 77;
@@ -21,23 +22,9 @@ const MEMBERS: u64 = 10_000;
 const REPOS: u64 = 500;
 const APP_ID: i64 = 123456;
 
-fn server_url() -> String {
-    std::env::var("BENCH_POSTGRES").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
-
 #[tokio::main]
 async fn main() {
-    let admin = sqlx::PgPool::connect(&format!("{}/postgres", server_url()))
-        .await
-        .expect("postgres");
-    sqlx::query("DROP DATABASE IF EXISTS mergecast_bench_sync WITH (FORCE)")
-        .execute(&admin)
-        .await
-        .expect("drop");
-    sqlx::query("CREATE DATABASE mergecast_bench_sync")
-        .execute(&admin)
-        .await
-        .expect("create");
+    let database_url = common::recreate_database("mergecast_bench_sync").await;
 
     let github = FakeGithub::start(APP_ID).await;
     github.with(|m| {
@@ -69,10 +56,7 @@ async fn main() {
     );
     let prefix = format!("bench-sync:{}", std::process::id());
     let vars = [
-        (
-            "DATABASE_URL",
-            format!("{}/mergecast_bench_sync", server_url()),
-        ),
+        ("DATABASE_URL", database_url.clone()),
         (
             "REDIS_URL",
             std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into()),
@@ -84,9 +68,7 @@ async fn main() {
         ("GITHUB_API_URL", github.url.clone()),
         ("DATABASE_MAX_CONNECTIONS", "10".into()),
     ];
-    let config =
-        Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-            .expect("config");
+    let config = common::config(&vars);
     let services = Services::connect(config).await.expect("services");
     let syncer = services.syncer().expect("syncer");
     syncer.discover_installations().await.expect("discover");
@@ -120,12 +102,5 @@ async fn main() {
 
     // Clean up this run's Redis keys (never FLUSHDB: the server is shared).
     let mut conn = services.queues.connection();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap_or_default();
-    if !keys.is_empty() {
-        let _: Result<(), _> = redis::cmd("DEL").arg(&keys).query_async(&mut conn).await;
-    }
+    common::delete_keys(&mut conn, &prefix).await;
 }
