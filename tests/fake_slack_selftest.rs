@@ -44,6 +44,18 @@ async fn call_form(slack: &FakeSlack, method: &str, form: &[(&str, &str)]) -> Va
     ok_json(response).await
 }
 
+/// A read method as slack-morphism (and Slack's docs) send it: `GET` with a query string.
+async fn call_query(slack: &FakeSlack, method: &str, query: &[(&str, &str)]) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{method}", slack.url))
+        .bearer_auth(TOKEN)
+        .query(query)
+        .send()
+        .await
+        .expect("request");
+    ok_json(response).await
+}
+
 /// The body of an HTTP 200, which Slack sends for errors too.
 async fn ok_json(response: Response) -> Value {
     assert_eq!(response.status(), StatusCode::OK);
@@ -252,17 +264,17 @@ async fn users_are_found_by_email_and_id() {
     assert_eq!(user["deleted"], false);
     assert_eq!(user["profile"]["email"], "mona@example.com");
 
-    let missing = call_json(
+    let missing = call_query(
         &slack,
         "users.lookupByEmail",
-        json!({ "email": "nobody@example.com" }),
+        &[("email", "nobody@example.com")],
     )
     .await;
     assert_eq!(missing, json!({ "ok": false, "error": "users_not_found" }));
-    let gone = call_json(
+    let gone = call_query(
         &slack,
         "users.lookupByEmail",
-        json!({ "email": "gone@example.com" }),
+        &[("email", "gone@example.com")],
     )
     .await;
     assert_eq!(
@@ -279,7 +291,7 @@ async fn users_are_found_by_email_and_id() {
         .expect("request");
     let info = ok_json(info).await;
     assert_eq!(info["user"]["deleted"], true, "{info}");
-    let unknown = call_json(&slack, "users.info", json!({ "user": "UNOPE" })).await;
+    let unknown = call_form(&slack, "users.info", &[("user", "UNOPE")]).await;
     assert_eq!(unknown["error"], "user_not_found");
 }
 
@@ -290,7 +302,7 @@ async fn fail_next_fails_one_call_of_that_method() {
         m.fail_next
             .push(("conversations.open".into(), "internal_error".into()));
     });
-    let info = call_json(&slack, "users.info", json!({ "user": "UMONA" })).await;
+    let info = call_query(&slack, "users.info", &[("user", "UMONA")]).await;
     assert_eq!(info["ok"], true, "other methods are untouched");
     let failed = call_json(&slack, "conversations.open", json!({ "users": "UMONA" })).await;
     assert_eq!(failed, json!({ "ok": false, "error": "internal_error" }));
@@ -356,12 +368,7 @@ async fn history_is_newest_first_with_metadata_on_request() {
     )
     .await;
 
-    let plain = call_json(
-        &slack,
-        "conversations.history",
-        json!({ "channel": channel }),
-    )
-    .await;
+    let plain = call_query(&slack, "conversations.history", &[("channel", &channel)]).await;
     assert_eq!(plain["ok"], true, "{plain}");
     assert_eq!(plain["has_more"], false);
     let messages = plain["messages"].as_array().expect("messages");
@@ -395,21 +402,16 @@ async fn history_is_newest_first_with_metadata_on_request() {
     let cursor = with_metadata["response_metadata"]["next_cursor"]
         .as_str()
         .expect("cursor");
-    let rest = call_json(
+    let rest = call_query(
         &slack,
         "conversations.history",
-        json!({ "channel": channel, "limit": 2, "cursor": cursor }),
+        &[("channel", &channel), ("limit", "2"), ("cursor", cursor)],
     )
     .await;
     assert_eq!(rest["messages"][0]["text"], "a");
     assert_eq!(rest["has_more"], false);
 
-    let nowhere = call_json(
-        &slack,
-        "conversations.history",
-        json!({ "channel": "DNOPE" }),
-    )
-    .await;
+    let nowhere = call_query(&slack, "conversations.history", &[("channel", "DNOPE")]).await;
     assert_eq!(nowhere["error"], "channel_not_found");
 }
 
@@ -417,13 +419,80 @@ async fn history_is_newest_first_with_metadata_on_request() {
 async fn json_without_charset_gets_slacks_warning() {
     let slack = fake().await;
     let response = reqwest::Client::new()
-        .post(format!("{}users.info", slack.url))
+        .post(format!("{}conversations.open", slack.url))
         .bearer_auth(TOKEN)
-        .json(&json!({ "user": "UMONA" }))
+        .json(&json!({ "users": "UMONA" }))
         .send()
         .await
         .expect("request");
     let body = ok_json(response).await;
     assert_eq!(body["ok"], true);
     assert_eq!(body["warning"], "missing_charset");
+}
+
+/// Slack's read methods do not read JSON bodies ("Accepted content types" on each method's
+/// page lists only `application/x-www-form-urlencoded`): the arguments are simply missing, and
+/// each method answers as it does without them.
+#[tokio::test]
+async fn read_methods_ignore_a_json_body() {
+    let slack = fake().await;
+    let channel = open(&slack, "UMONA").await;
+
+    let by_email = call_json(
+        &slack,
+        "users.lookupByEmail",
+        json!({ "email": "mona@example.com" }),
+    )
+    .await;
+    assert_eq!(by_email["ok"], false, "{by_email}");
+    assert_eq!(by_email["error"], "invalid_arguments");
+
+    let info = call_json(&slack, "users.info", json!({ "user": "UMONA" })).await;
+    assert_eq!(info, json!({ "ok": false, "error": "user_not_found" }));
+
+    let history = call_json(
+        &slack,
+        "conversations.history",
+        json!({ "channel": channel, "include_all_metadata": true }),
+    )
+    .await;
+    assert_eq!(
+        history,
+        json!({ "ok": false, "error": "channel_not_found" })
+    );
+
+    // The same arguments in a query string or a form body are read.
+    let found = call_query(
+        &slack,
+        "users.lookupByEmail",
+        &[("email", "mona@example.com")],
+    )
+    .await;
+    assert_eq!(found["user"]["id"], "UMONA");
+    let found = call_form(&slack, "users.info", &[("user", "UMONA")]).await;
+    assert_eq!(found["user"]["id"], "UMONA");
+    let found = call_form(&slack, "conversations.history", &[("channel", &channel)]).await;
+    assert_eq!(found["ok"], true, "{found}");
+
+    // Write methods take JSON.
+    let posted = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "hello" }),
+    )
+    .await;
+    assert_eq!(posted["ok"], true, "{posted}");
+}
+
+/// `conversations.open` takes `users` as a comma-separated string (its reference page); the docs
+/// allow no JSON array, so the fake refuses one, as slack-morphism's typed request would send.
+#[tokio::test]
+async fn conversations_open_wants_users_as_a_string() {
+    let slack = fake().await;
+    let array = call_json(&slack, "conversations.open", json!({ "users": ["UMONA"] })).await;
+    assert_eq!(array["ok"], false, "{array}");
+    assert_eq!(array["error"], "invalid_arguments");
+    slack.with(|m| assert!(m.channels.is_empty(), "no DM opened"));
+    let string = call_json(&slack, "conversations.open", json!({ "users": "UMONA" })).await;
+    assert_eq!(string["ok"], true, "{string}");
 }

@@ -1,19 +1,36 @@
-//! The Slack Web API calls Mergecast makes, with Slack's error model: HTTP 200 with `ok:false`
-//! and an error code, or HTTP 429 with `Retry-After`.
+//! The Slack Web API calls Mergecast makes, through slack-morphism's typed API, with Slack's
+//! error model kept visible: HTTP 200 with `ok:false` and an error code (recorded per survey and
+//! participant), or HTTP 429 with `Retry-After` (waited out by the survey steps).
+//!
+//! slack-morphism sends each method the way Slack reads it: the read methods
+//! (`users.lookupByEmail`, `users.info`, `conversations.history`) as `GET` with a query string,
+//! since Slack ignores a JSON body there; the write methods (`conversations.open`,
+//! `chat.postMessage`, `chat.update`) as JSON. Its automatic rate control is left off on
+//! purpose: it would sleep and retry inside a call, while we record the 429 and retry the whole
+//! (idempotent) step ourselves, driven by the `retry_after` it reports.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Deserialize;
-use serde_json::{Value, json};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
 use thiserror::Error;
 
 use crate::config::SlackConfig;
 
+/// How long one Web API call may take before it counts as a network failure.
+const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Slack's `Retry-After` when a 429 comes without one (Slack always sends it; be patient).
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The `event_type` of the metadata we attach to every message we post.
+pub const METADATA_EVENT_TYPE: &str = "mergecast_message";
+
 /// A failed Slack call, sorted by what to do about it.
 #[derive(Debug, Error)]
 pub enum SlackError {
+    /// Connection trouble, a timeout, or Slack answering with a non-200 HTTP status.
     #[error("network: {0}")]
-    Http(#[from] reqwest::Error),
+    Network(String),
     #[error("slack rate limit: retry after {0:?}")]
     RateLimited(Duration),
     /// Slack's own error code (`user_not_found`, `channel_not_found`, `not_authed`, ...).
@@ -27,7 +44,7 @@ impl SlackError {
     /// Errors worth retrying later (network trouble, rate limits, Slack's own hiccups).
     pub fn is_transient(&self) -> bool {
         match self {
-            SlackError::Http(_) | SlackError::RateLimited(_) => true,
+            SlackError::Network(_) | SlackError::RateLimited(_) => true,
             SlackError::Api(code) => matches!(
                 code.as_str(),
                 "internal_error"
@@ -45,24 +62,50 @@ impl SlackError {
         match self {
             SlackError::Api(code) => code.clone(),
             SlackError::RateLimited(_) => "ratelimited".into(),
-            SlackError::Http(_) => "network".into(),
+            SlackError::Network(_) => "network".into(),
             SlackError::Decode(_) => "bad_response".into(),
         }
     }
 }
 
+impl From<SlackClientError> for SlackError {
+    fn from(e: SlackClientError) -> Self {
+        match e {
+            SlackClientError::ApiError(api) => SlackError::Api(api.code),
+            SlackClientError::RateLimitError(rate) => {
+                SlackError::RateLimited(rate.retry_after.unwrap_or(DEFAULT_RETRY_AFTER))
+            }
+            SlackClientError::HttpError(http) => {
+                SlackError::Network(format!("HTTP {}", http.status_code))
+            }
+            SlackClientError::ProtocolError(p) => SlackError::Decode(p.json_error.to_string()),
+            other => SlackError::Network(other.to_string()),
+        }
+    }
+}
+
 /// A Slack user as far as we need one.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct SlackUser {
     pub id: String,
-    #[serde(default)]
+    /// IANA zone name, e.g. `America/New_York`.
     pub tz: Option<String>,
-    #[serde(default)]
+    /// Seconds east of UTC right now, as Slack reports it.
     pub tz_offset: Option<i32>,
-    #[serde(default)]
     pub is_bot: bool,
-    #[serde(default)]
     pub deleted: bool,
+}
+
+impl From<slack_morphism::SlackUser> for SlackUser {
+    fn from(u: slack_morphism::SlackUser) -> Self {
+        Self {
+            id: u.id.0,
+            tz: u.tz,
+            tz_offset: u.tz_offset,
+            is_bot: u.flags.is_bot.unwrap_or(false),
+            deleted: u.deleted.unwrap_or(false),
+        }
+    }
 }
 
 /// A posted message's address.
@@ -72,12 +115,20 @@ pub struct Posted {
     pub ts: String,
 }
 
-/// One client per process (connection pool inside).
+/// A message's content: the notification `text` and the Block Kit `blocks` shown.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Content {
+    pub text: String,
+    pub blocks: Vec<SlackBlock>,
+}
+
+/// One client per process: slack-morphism's hyper client (connection pool inside) and the bot
+/// token. `Debug` never shows the token.
 #[derive(Clone)]
 pub struct SlackClient {
-    http: reqwest::Client,
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
     api_url: String,
-    token: String,
 }
 
 impl std::fmt::Debug for SlackClient {
@@ -89,74 +140,76 @@ impl std::fmt::Debug for SlackClient {
 }
 
 impl SlackClient {
+    /// A client for `config.api_url` (Slack's, or a fake's). The connector accepts plain
+    /// `http://` too, so loopback fakes work; TLS roots are Mozilla's (webpki), so the process
+    /// does not depend on the host's certificate store.
     pub fn new(config: &SlackConfig) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .user_agent(concat!("mergecast/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
+        // slack-morphism appends `/{method}` itself.
+        let api_url = config.api_url.trim_end_matches('/').to_owned();
+        let connector =
+            SlackClientHyperConnector::with_connector(https).with_slack_api_url(&api_url);
         Self {
-            http,
-            api_url: config.api_url.clone(),
-            token: config.bot_token.clone(),
+            client: Arc::new(slack_morphism::SlackClient::new(connector)),
+            token: SlackApiToken::new(SlackApiTokenValue(config.bot_token.clone())),
+            api_url,
         }
     }
 
-    /// Calls `method` with a JSON body; returns the response object when `ok` is true.
-    pub async fn call(&self, method: &str, body: Value) -> Result<Value, SlackError> {
-        let response = self
-            .http
-            .post(format!("{}{}", self.api_url, method))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await?;
-        if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let secs = response
-                .headers()
-                .get("retry-after")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .unwrap_or(30);
-            return Err(SlackError::RateLimited(Duration::from_secs(secs)));
-        }
-        let status = response.status();
-        let value: Value = response
-            .json()
-            .await
-            .map_err(|e| SlackError::Decode(format!("HTTP {status}: {e}")))?;
-        if value.get("ok").and_then(Value::as_bool) == Some(true) {
-            Ok(value)
-        } else {
-            let code = value
-                .get("error")
-                .and_then(Value::as_str)
-                .unwrap_or("unknown_error");
-            Err(SlackError::Api(code.to_owned()))
+    async fn timed<T>(
+        &self,
+        call: impl Future<Output = Result<T, SlackClientError>>,
+    ) -> Result<T, SlackError> {
+        match tokio::time::timeout(CALL_TIMEOUT, call).await {
+            Ok(result) => result.map_err(SlackError::from),
+            Err(_) => Err(SlackError::Network(format!(
+                "no answer within {CALL_TIMEOUT:?}"
+            ))),
         }
     }
 
+    /// `users.lookupByEmail` (a read method: query string).
     pub async fn lookup_by_email(&self, email: &str) -> Result<SlackUser, SlackError> {
-        let v = self
-            .call("users.lookupByEmail", json!({ "email": email }))
-            .await?;
-        serde_json::from_value(v["user"].clone()).map_err(|e| SlackError::Decode(e.to_string()))
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiUsersLookupByEmailRequest::new(EmailAddress(email.to_owned()));
+        let response = self.timed(session.users_lookup_by_email(&request)).await?;
+        Ok(response.user.into())
     }
 
+    /// `users.info` (a read method: query string).
     pub async fn user_info(&self, user: &str) -> Result<SlackUser, SlackError> {
-        let v = self.call("users.info", json!({ "user": user })).await?;
-        serde_json::from_value(v["user"].clone()).map_err(|e| SlackError::Decode(e.to_string()))
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiUsersInfoRequest::new(SlackUserId(user.to_owned()));
+        let response = self.timed(session.users_info(&request)).await?;
+        Ok(response.user.into())
     }
 
     /// The DM channel with `user` (Slack returns the same one every time).
+    ///
+    /// Goes around slack-morphism's typed `conversations_open` on purpose, but still through
+    /// its session (auth, error model, typed response): that request type serialises `users` as
+    /// a JSON array, while Slack documents `users` as a *comma-separated string*
+    /// (https://docs.slack.dev/reference/methods/conversations.open), and Slack's own SDKs join
+    /// lists before sending. Our strict fake refuses the array as Slack's docs allow nothing
+    /// else (`tests/fake_slack_selftest.rs`, `conversations_open_wants_users_as_a_string`).
     pub async fn open_dm(&self, user: &str) -> Result<String, SlackError> {
-        let v = self
-            .call("conversations.open", json!({ "users": user }))
+        #[derive(serde::Serialize)]
+        struct OpenDm<'a> {
+            users: &'a str,
+        }
+        let session = self.client.open_session(&self.token);
+        let response: SlackApiConversationsOpenResponse<SlackBasicChannelInfo> = self
+            .timed(session.http_session_api.http_post(
+                "conversations.open",
+                &OpenDm { users: user },
+                None,
+            ))
             .await?;
-        v["channel"]["id"]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| SlackError::Decode("conversations.open without channel id".into()))
+        Ok(response.channel.id.0)
     }
 
     /// Posts a message carrying `key` in its metadata, so a crash between posting and recording
@@ -164,63 +217,76 @@ impl SlackClient {
     pub async fn post(
         &self,
         channel: &str,
-        text: &str,
-        blocks: Option<Value>,
+        content: Content,
         thread_ts: Option<&str>,
         key: &str,
     ) -> Result<Posted, SlackError> {
-        let mut body = json!({
-            "channel": channel,
-            "text": text,
-            "unfurl_links": false,
-            "metadata": { "event_type": "mergecast_message", "event_payload": { "key": key } },
-        });
-        if let Some(blocks) = blocks {
-            body["blocks"] = blocks;
+        let session = self.client.open_session(&self.token);
+        let payload = [("key".to_owned(), key.to_owned())].into_iter().collect();
+        let mut message = SlackMessageContent::new()
+            .with_text(content.text)
+            .with_metadata(SlackMessageMetadata {
+                event_type: METADATA_EVENT_TYPE.to_owned(),
+                event_payload: Some(payload),
+            });
+        if !content.blocks.is_empty() {
+            message = message.with_blocks(content.blocks);
         }
+        let mut request =
+            SlackApiChatPostMessageRequest::new(SlackChannelId(channel.into()), message)
+                .with_unfurl_links(false);
         if let Some(ts) = thread_ts {
-            body["thread_ts"] = json!(ts);
+            request = request.with_thread_ts(SlackTs(ts.to_owned()));
         }
-        let v = self.call("chat.postMessage", body).await?;
+        let response = self.timed(session.chat_post_message(&request)).await?;
         Ok(Posted {
-            channel: v["channel"].as_str().unwrap_or(channel).to_owned(),
-            ts: v["ts"].as_str().unwrap_or_default().to_owned(),
+            channel: response.channel.0,
+            ts: response.ts.0,
         })
     }
 
+    /// Replaces a message's text and blocks.
     pub async fn update(
         &self,
         channel: &str,
         ts: &str,
-        text: &str,
-        blocks: Value,
+        content: Content,
     ) -> Result<(), SlackError> {
-        self.call(
-            "chat.update",
-            json!({ "channel": channel, "ts": ts, "text": text, "blocks": blocks }),
-        )
-        .await?;
+        let session = self.client.open_session(&self.token);
+        let message = SlackMessageContent::new()
+            .with_text(content.text)
+            .with_blocks(content.blocks);
+        let request = SlackApiChatUpdateRequest::new(
+            SlackChannelId(channel.to_owned()),
+            message,
+            SlackTs(ts.to_owned()),
+        );
+        self.timed(session.chat_update(&request)).await?;
         Ok(())
     }
 
-    /// Finds a message we posted with metadata `key` among a channel's recent messages.
+    /// Finds a top-level message we posted with metadata `key` among a channel's recent messages
+    /// (`conversations.history` with `include_all_metadata`, a read method: query string).
     pub async fn find_posted(
         &self,
         channel: &str,
         key: &str,
     ) -> Result<Option<String>, SlackError> {
-        let v = self
-            .call(
-                "conversations.history",
-                json!({ "channel": channel, "limit": 100, "include_all_metadata": true }),
-            )
-            .await?;
-        Ok(v["messages"].as_array().and_then(|messages| {
-            messages.iter().find_map(|m| {
-                (m["metadata"]["event_payload"]["key"].as_str() == Some(key))
-                    .then(|| m["ts"].as_str().map(str::to_owned))
-                    .flatten()
-            })
+        let session = self.client.open_session(&self.token);
+        let request = SlackApiConversationsHistoryRequest::new()
+            .with_channel(SlackChannelId(channel.to_owned()))
+            .with_limit(100)
+            .with_include_all_metadata(true);
+        let response = self.timed(session.conversations_history(&request)).await?;
+        Ok(response.messages.into_iter().find_map(|m| {
+            let metadata = m.content.metadata?;
+            let ours = metadata.event_type == METADATA_EVENT_TYPE
+                && metadata
+                    .event_payload
+                    .as_ref()
+                    .and_then(|p| p.get("key"))
+                    .is_some_and(|k| k == key);
+            ours.then_some(m.origin.ts.0)
         }))
     }
 }

@@ -1,7 +1,8 @@
 //! Block Kit messages of the survey: plain, short, one decision per message.
 
-use serde_json::{Value, json};
+use slack_morphism::prelude::*;
 
+use super::client::Content;
 use super::interactions::{Action, AiAnswer};
 
 /// What a DM is about.
@@ -32,37 +33,62 @@ fn pr_line(pr: &PullRequestRef<'_>) -> String {
     }
 }
 
-fn button(text: &str, action: Action, survey_id: i64) -> Value {
-    json!({
-        "type": "button",
-        "text": { "type": "plain_text", "text": text },
-        "action_id": action.action_id(),
-        "value": survey_id.to_string(),
-    })
+fn button(text: &str, action: Action, survey_id: i64) -> SlackActionBlockElement {
+    SlackActionBlockElement::Button(
+        SlackBlockButtonElement::new(pt!(text.to_owned()))
+            .with_action_id(SlackActionId(action.action_id().to_owned()))
+            .with_value(survey_id.to_string()),
+    )
 }
 
-fn section(text: String) -> Value {
-    json!({ "type": "section", "text": { "type": "mrkdwn", "text": text } })
+fn section(text: String) -> SlackBlock {
+    SlackSectionBlock::new().with_text(md!(text)).into()
+}
+
+fn actions(block_id: &str, elements: Vec<SlackActionBlockElement>) -> SlackBlock {
+    SlackActionsBlock::new(elements)
+        .with_block_id(SlackBlockId(block_id.to_owned()))
+        .into()
+}
+
+fn context(text: &str) -> SlackBlock {
+    SlackContextBlock::new(vec![SlackContextBlockElement::MarkDown(
+        SlackBlockMarkDownText::new(text.to_owned()),
+    )])
+    .into()
+}
+
+fn opt_out(survey_id: i64) -> SlackBlock {
+    actions(
+        "opt_out",
+        vec![button("Don't ask me again", Action::OptOut, survey_id)],
+    )
 }
 
 /// The author's question, with "Don't ask me again".
-pub fn author_ask(pr: &PullRequestRef<'_>) -> (String, Value) {
+pub fn author_ask(pr: &PullRequestRef<'_>) -> Content {
     let id = pr.survey_id;
     let text = format!(
         "Your pull request {} #{} was merged. How much AI assistance went into it?",
         pr.repository, pr.number
     );
-    let blocks = json!([
-        section(format!("{}\n\nYour pull request was merged. *How much AI assistance went into this PR?*", pr_line(pr))),
-        { "type": "actions", "block_id": "author_answer", "elements": [
-            button("None", Action::AuthorAi(AiAnswer::None), id),
-            button("A little", Action::AuthorAi(AiAnswer::ALittle), id),
-            button("A lot", Action::AuthorAi(AiAnswer::ALot), id),
-        ]},
-        { "type": "context", "elements": [{ "type": "mrkdwn", "text": "Only the people on this PR see individual answers." }] },
-        { "type": "actions", "block_id": "opt_out", "elements": [ button("Don't ask me again", Action::OptOut, id) ] },
-    ]);
-    (text, blocks)
+    let blocks = vec![
+        section(format!(
+            "{}\n\nYour pull request was merged. *How much AI assistance went into this PR?*",
+            pr_line(pr)
+        )),
+        actions(
+            "author_answer",
+            vec![
+                button("None", Action::AuthorAi(AiAnswer::None), id),
+                button("A little", Action::AuthorAi(AiAnswer::ALittle), id),
+                button("A lot", Action::AuthorAi(AiAnswer::ALot), id),
+            ],
+        ),
+        context("Only the people on this PR see individual answers."),
+        opt_out(id),
+    ];
+    Content { text, blocks }
 }
 
 /// The reviewer's question: a guess and a quality rating.
@@ -70,7 +96,7 @@ pub fn reviewer_ask(
     pr: &PullRequestRef<'_>,
     guessed: Option<bool>,
     quality: Option<i16>,
-) -> (String, Value) {
+) -> Content {
     let id = pr.survey_id;
     let text = format!(
         "You reviewed {} #{}, now merged. Guess: was AI used on this PR?",
@@ -83,12 +109,13 @@ pub fn reviewer_ask(
     match guessed {
         None => {
             blocks.push(section("*Guess: was AI used on this PR?*".into()));
-            blocks.push(
-                json!({ "type": "actions", "block_id": "reviewer_guess", "elements": [
+            blocks.push(actions(
+                "reviewer_guess",
+                vec![
                     button("Yes", Action::ReviewerGuess(true), id),
                     button("No", Action::ReviewerGuess(false), id),
-                ]}),
-            );
+                ],
+            ));
         }
         Some(g) => blocks.push(section(format!(
             "Your guess: *{}* (recorded)",
@@ -98,13 +125,14 @@ pub fn reviewer_ask(
     match quality {
         None => {
             blocks.push(section("*How was the quality of this PR?*".into()));
-            blocks.push(
-                json!({ "type": "actions", "block_id": "reviewer_quality", "elements": [
+            blocks.push(actions(
+                "reviewer_quality",
+                vec![
                     button("Needs work", Action::ReviewerQuality(1), id),
                     button("Good", Action::ReviewerQuality(2), id),
                     button("Excellent", Action::ReviewerQuality(3), id),
-                ]}),
-            );
+                ],
+            ));
         }
         Some(q) => blocks.push(section(format!(
             "Quality: *{}* (recorded)",
@@ -112,9 +140,9 @@ pub fn reviewer_ask(
         ))),
     }
     if guessed.is_none() || quality.is_none() {
-        blocks.push(json!({ "type": "actions", "block_id": "opt_out", "elements": [ button("Don't ask me again", Action::OptOut, id) ] }));
+        blocks.push(opt_out(id));
     }
-    (text, Value::Array(blocks))
+    Content { text, blocks }
 }
 
 pub fn quality_label(q: i16) -> &'static str {
@@ -126,23 +154,21 @@ pub fn quality_label(q: i16) -> &'static str {
 }
 
 /// The message once the author answered (buttons gone).
-pub fn author_confirmed(pr: &PullRequestRef<'_>, answer: AiAnswer) -> (String, Value) {
+pub fn author_confirmed(pr: &PullRequestRef<'_>, answer: AiAnswer) -> Content {
     let text = format!("Thanks! Recorded: {}.", answer.label());
-    (
-        text.clone(),
-        json!([section(format!(
-            "{}\n\n{text} You'll see the reviewers' guesses once one of them answers.",
-            pr_line(pr)
-        ))]),
-    )
+    let blocks = vec![section(format!(
+        "{}\n\n{text} You'll see the reviewers' guesses once one of them answers.",
+        pr_line(pr)
+    ))];
+    Content { text, blocks }
 }
 
 /// A one-line replacement for a DM (opted out, closed, already recorded).
-pub fn notice(pr: &PullRequestRef<'_>, text: &str) -> (String, Value) {
-    (
-        text.to_owned(),
-        json!([section(format!("{}\n\n{text}", pr_line(pr)))]),
-    )
+pub fn notice(pr: &PullRequestRef<'_>, text: &str) -> Content {
+    Content {
+        text: text.to_owned(),
+        blocks: vec![section(format!("{}\n\n{text}", pr_line(pr)))],
+    }
 }
 
 /// A reviewer's guess, as shown in the reveal.
@@ -158,7 +184,7 @@ pub fn reveal(
     author: Option<AiAnswer>,
     guesses: &[Guess<'_>],
     partial: bool,
-) -> (String, Value) {
+) -> Content {
     let mut lines = Vec::new();
     match author {
         Some(a) => lines.push(format!(
@@ -186,12 +212,10 @@ pub fn reveal(
         "The reveal is in:"
     };
     let text = format!("{head} {}", lines.join(" · "));
-    (
-        text,
-        json!([section(format!(
-            "{}\n\n{head}\n{}",
-            pr_line(pr),
-            lines.join("\n")
-        ))]),
-    )
+    let blocks = vec![section(format!(
+        "{}\n\n{head}\n{}",
+        pr_line(pr),
+        lines.join("\n")
+    ))];
+    Content { text, blocks }
 }

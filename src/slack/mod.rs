@@ -1,9 +1,14 @@
 //! Slack: the Web API client, request signatures, interaction payloads, and Block Kit messages.
 //!
-//! reqwest rather than slack-morphism: we call six Web API methods and need, per call, the raw
-//! `ok:false` error code (recorded on the survey), the HTTP 429 `Retry-After`, and message
-//! `metadata` (to prove a message was sent before re-sending it); with reqwest already serving
-//! GitHub, one HTTP stack covers both and plain-HTTP fakes need no special connector.
+//! Web API calls go through slack-morphism's typed API (`client`), messages are its Block Kit
+//! models (`messages`). Its raw `ok:false` codes, its 429 `retry_after` and message `metadata`
+//! are all reachable through its types, so nothing is lost by not hand-writing HTTP.
+//!
+//! Request signatures stay ours (`signature`), deliberately: slack-morphism's `hyper` feature
+//! compiles its own verifier in anyway (with sha2 0.11 / hmac 0.13 beside the 0.12 pair our
+//! GitHub verifier uses), so using it would save no dependency; ours shares the GitHub
+//! webhook verifier's hmac/sha2/subtle, takes the clock as a parameter (deterministic tests of
+//! the five-minute replay window), and its `sign` is what the test harness and tools sign with.
 
 pub mod client;
 pub mod interactions;

@@ -146,6 +146,20 @@ pub async fn participants(
     .await
 }
 
+pub async fn participant(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+) -> Result<Option<Participant>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM survey_participants WHERE survey_id = $1 AND github_id = $2"
+    ))
+    .bind(survey_id)
+    .bind(github_id)
+    .fetch_optional(db)
+    .await
+}
+
 pub async fn participant_by_slack(
     db: impl PgExecutor<'_>,
     survey_id: i64,
@@ -237,41 +251,131 @@ pub async fn record_error(
     Ok(())
 }
 
-/// Records the author's answer or a reviewer's guess; false if one was already recorded.
+/// What recording a click's answer found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recorded<T> {
+    /// This click's value is the one stored: written now, or by an earlier run of the same
+    /// click (a retried job).
+    ByThisClick,
+    /// Another click stored the same value first (a double click): nothing to tell.
+    SameValue,
+    /// Another click stored a different value first; the first one counts.
+    Different(T),
+}
+
+impl<T> Recorded<T> {
+    /// Whether another click's different value is the one that counts.
+    pub fn differs(&self) -> bool {
+        matches!(self, Recorded::Different(_))
+    }
+}
+
+/// The two things a participant answers, each kept with the click that recorded it.
+#[derive(Debug, Clone, Copy)]
+enum AnswerField {
+    /// The author's AI answer or the reviewer's guess.
+    Answer,
+    /// The reviewer's quality rating.
+    Quality,
+}
+
+impl AnswerField {
+    /// (value column, click column, extra assignments when written).
+    fn columns(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            AnswerField::Answer => ("answer", "answer_click_id", ", answered_at = now()"),
+            AnswerField::Quality => ("quality", "quality_click_id", ""),
+        }
+    }
+}
+
+/// Stores `value` for `click_id` unless something is stored already; then says whose it is.
+async fn record_first<T>(
+    db: &sqlx::PgPool,
+    field: AnswerField,
+    survey_id: i64,
+    github_id: i64,
+    value: T,
+    click_id: &str,
+) -> Result<Recorded<T>, sqlx::Error>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + for<'q> sqlx::Encode<'q, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>
+        + PartialEq
+        + Send
+        + Sync
+        + Unpin
+        + Clone
+        + 'static,
+{
+    let (column, by, extra) = field.columns();
+    let written = sqlx::query(&format!(
+        "UPDATE survey_participants SET {column} = $3, {by} = $4{extra}
+         WHERE survey_id = $1 AND github_id = $2 AND {column} IS NULL"
+    ))
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(value.clone())
+    .bind(click_id)
+    .execute(db)
+    .await?;
+    if written.rows_affected() == 1 {
+        return Ok(Recorded::ByThisClick);
+    }
+    // A separate statement, so it sees a concurrent writer's committed value.
+    let stored: Option<(Option<T>, Option<String>)> = sqlx::query_as(&format!(
+        "SELECT {column}, {by} FROM survey_participants WHERE survey_id = $1 AND github_id = $2"
+    ))
+    .bind(survey_id)
+    .bind(github_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(match stored {
+        Some((_, Some(recorded_by))) if recorded_by == click_id => Recorded::ByThisClick,
+        Some((Some(stored), _)) if stored != value => Recorded::Different(stored),
+        _ => Recorded::SameValue,
+    })
+}
+
+/// Records a participant's answer (author: AI help; reviewer: the guess) for `click_id`; the
+/// first answer wins, and a rerun of the same click finds its own answer.
 pub async fn record_answer(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     survey_id: i64,
     github_id: i64,
     answer: &str,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        r#"UPDATE survey_participants SET answer = $3, answered_at = now()
-           WHERE survey_id = $1 AND github_id = $2 AND answer IS NULL"#,
+    click_id: &str,
+) -> Result<Recorded<String>, sqlx::Error> {
+    let answer = answer.to_owned();
+    record_first(
+        db,
+        AnswerField::Answer,
+        survey_id,
+        github_id,
+        answer,
+        click_id,
     )
-    .bind(survey_id)
-    .bind(github_id)
-    .bind(answer)
-    .execute(db)
-    .await?;
-    Ok(res.rows_affected() == 1)
+    .await
 }
 
-/// Records a reviewer's quality rating; false if one was already recorded.
+/// Records a reviewer's quality rating for `click_id`, as [`record_answer`] does.
 pub async fn record_quality(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     survey_id: i64,
     github_id: i64,
     quality: i16,
-) -> Result<bool, sqlx::Error> {
-    let res = sqlx::query(
-        "UPDATE survey_participants SET quality = $3 WHERE survey_id = $1 AND github_id = $2 AND quality IS NULL",
+    click_id: &str,
+) -> Result<Recorded<i16>, sqlx::Error> {
+    record_first(
+        db,
+        AnswerField::Quality,
+        survey_id,
+        github_id,
+        quality,
+        click_id,
     )
-    .bind(survey_id)
-    .bind(github_id)
-    .bind(quality)
-    .execute(db)
-    .await?;
-    Ok(res.rows_affected() == 1)
+    .await
 }
 
 pub async fn mark_revealed(

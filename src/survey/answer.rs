@@ -2,7 +2,7 @@
 
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, pr_ref};
-use crate::slack::client::SlackClient;
+use crate::slack::client::{Content, SlackClient};
 use crate::slack::interactions::{Action, AiAnswer, Click};
 use crate::slack::messages::{self, Guess};
 use crate::store::surveys::{self, Participant, Survey};
@@ -65,14 +65,15 @@ async fn apply_click(
         ),
     };
     if survey.status == "closed" {
-        let (text, blocks) = messages::notice(
+        let content = messages::notice(
             &pr,
             "This survey is closed; answers are no longer recorded.",
         );
-        slack.update(&channel, &ts, &text, blocks).await?;
+        slack.update(&channel, &ts, content).await?;
         return Ok(ClickOutcome::Closed);
     }
-    let outcome = match click.action {
+    // What the click found stored; `Some(..)` when another click's different answer won.
+    let lost_to_another = match click.action {
         Action::OptOut => {
             sqlx::query(
                 "UPDATE members SET opted_out = true, opted_out_at = COALESCE(opted_out_at, now()) WHERE installation_id = $1 AND github_id = $2",
@@ -89,50 +90,44 @@ async fn apply_click(
             .bind(survey.installation_id)
             .execute(&ctx.pool)
             .await?;
-            let (text, blocks) = messages::notice(
+            let content = messages::notice(
                 &pr,
                 "Got it: you won't be asked again. (An admin can undo this.)",
             );
-            slack.update(&channel, &ts, &text, blocks).await?;
+            slack.update(&channel, &ts, content).await?;
             return Ok(ClickOutcome::OptedOut);
         }
-        Action::AuthorAi(answer) if p.role == "author" => {
-            if surveys::record_answer(&ctx.pool, survey.id, p.github_id, answer.as_str()).await? {
-                let (text, blocks) = messages::author_confirmed(&pr, answer);
-                slack.update(&channel, &ts, &text, blocks).await?;
-                ClickOutcome::Recorded
-            } else {
-                ClickOutcome::AlreadyRecorded
-            }
-        }
+        Action::AuthorAi(answer) if p.role == "author" => surveys::record_answer(
+            &ctx.pool,
+            survey.id,
+            p.github_id,
+            answer.as_str(),
+            &click.id,
+        )
+        .await?
+        .differs(),
         Action::ReviewerGuess(guess) if p.role == "reviewer" => {
             let value = if guess { "yes" } else { "no" };
-            if surveys::record_answer(&ctx.pool, survey.id, p.github_id, value).await? {
-                ClickOutcome::Recorded
-            } else {
-                ClickOutcome::AlreadyRecorded
-            }
+            surveys::record_answer(&ctx.pool, survey.id, p.github_id, value, &click.id)
+                .await?
+                .differs()
         }
         Action::ReviewerQuality(q) if p.role == "reviewer" => {
-            if surveys::record_quality(&ctx.pool, survey.id, p.github_id, q).await? {
-                ClickOutcome::Recorded
-            } else {
-                ClickOutcome::AlreadyRecorded
-            }
+            surveys::record_quality(&ctx.pool, survey.id, p.github_id, q, &click.id)
+                .await?
+                .differs()
         }
         _ => return Ok(ClickOutcome::NotAParticipant),
     };
-    if p.role == "reviewer" {
-        // Show what is recorded and keep only the buttons still unanswered.
-        let fresh =
-            surveys::participant_by_slack(&ctx.pool, survey.id, &click.slack_user_id).await?;
-        let (guessed, quality) = fresh
-            .map(|f| (f.answer.map(|a| a == "yes"), f.quality))
-            .unwrap_or((None, None));
-        let (text, blocks) = messages::reviewer_ask(&pr, guessed, quality);
-        slack.update(&channel, &ts, &text, blocks).await?;
-    }
+    show_recorded(ctx, slack, survey, p.github_id, &channel, &ts).await?;
+    let outcome = if lost_to_another {
+        ClickOutcome::AlreadyRecorded
+    } else {
+        ClickOutcome::Recorded
+    };
     if outcome == ClickOutcome::AlreadyRecorded {
+        // Earned: this click asked for a different answer than the one that counts. A rerun of
+        // the click that recorded it, or a second click on the same button, never gets here.
         let key = format!(
             "already:{}:{}:{}",
             survey.id,
@@ -148,8 +143,10 @@ async fn apply_click(
                 github_id: Some(p.github_id),
                 kind: "already",
                 channel: &channel,
-                text: "Your answer was already recorded; the first one counts.".into(),
-                blocks: None,
+                content: Content {
+                    text: "Your answer was already recorded; the first one counts.".into(),
+                    blocks: Vec::new(),
+                },
                 thread_ts: Some(&ts),
             },
         )
@@ -157,6 +154,45 @@ async fn apply_click(
     }
     reveal_if_ready(ctx, slack, survey, false).await?;
     Ok(outcome)
+}
+
+/// Updates the participant's DM to show what is stored now (the author's answer; the
+/// reviewer's guess and rating, with buttons only for what is still open).
+///
+/// Concurrent clicks of one person (guess and rating at once) each render what they read;
+/// Slack keeps whichever update lands last, which may be the older view. So after updating,
+/// the state is read again and the message re-rendered until what was shown is what is stored.
+async fn show_recorded(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    github_id: i64,
+    channel: &str,
+    ts: &str,
+) -> Result<(), SurveyError> {
+    let pr = pr_ref(survey);
+    let mut shown: Option<(Option<String>, Option<i16>)> = None;
+    for _ in 0..4 {
+        let Some(fresh) = surveys::participant(&ctx.pool, survey.id, github_id).await? else {
+            return Ok(());
+        };
+        let state = (fresh.answer.clone(), fresh.quality);
+        if shown.as_ref() == Some(&state) {
+            return Ok(());
+        }
+        let content = if fresh.role == "author" {
+            match fresh.answer.as_deref().and_then(AiAnswer::parse) {
+                Some(answer) => messages::author_confirmed(&pr, answer),
+                None => return Ok(()),
+            }
+        } else {
+            let guessed = fresh.answer.as_deref().map(|a| a == "yes");
+            messages::reviewer_ask(&pr, guessed, fresh.quality)
+        };
+        slack.update(channel, ts, content).await?;
+        shown = Some(state);
+    }
+    Ok(())
 }
 
 /// Sends the reveal to every participant who answered and has not had it, once the author and
@@ -188,13 +224,16 @@ pub async fn reveal_if_ready(
         })
         .collect();
     let author_login = survey.author_login.as_deref().unwrap_or("author");
-    let (text, blocks) = messages::reveal(
+    let content = messages::reveal(
         &pr_ref(survey),
         author_login,
         author_answer,
         &guess_view,
         !complete,
     );
+    // Everyone due gets theirs even when one send is busy elsewhere; the busy one is reported
+    // after the loop so the job is retried (and finds that send finished).
+    let mut busy = None;
     for p in participants
         .iter()
         .filter(|p| p.answer.is_some() && p.revealed_at.is_none())
@@ -202,7 +241,7 @@ pub async fn reveal_if_ready(
         let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) else {
             continue;
         };
-        send_once(
+        let sent = send_once(
             ctx,
             slack,
             Once {
@@ -211,16 +250,19 @@ pub async fn reveal_if_ready(
                 github_id: Some(p.github_id),
                 kind: "reveal",
                 channel,
-                text: text.clone(),
-                blocks: Some(blocks.clone()),
+                content: content.clone(),
                 thread_ts: Some(ts),
             },
         )
-        .await?;
-        surveys::mark_revealed(&ctx.pool, survey.id, p.github_id).await?;
+        .await;
+        match sent {
+            Ok(_) => surveys::mark_revealed(&ctx.pool, survey.id, p.github_id).await?,
+            Err(e @ SurveyError::Busy(_)) => busy = Some(e),
+            Err(e) => return Err(e),
+        }
     }
     if complete {
         surveys::set_status(&ctx.pool, survey.id, &["open"], "revealed").await?;
     }
-    Ok(())
+    busy.map_or(Ok(()), Err)
 }

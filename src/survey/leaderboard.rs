@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError};
-use crate::slack::client::SlackClient;
+use crate::slack::client::{Content, SlackClient};
 
 /// Fewest people behind any aggregate we publish.
 pub const MIN_PEOPLE: i64 = 3;
@@ -121,8 +121,10 @@ pub async fn post_weekly(
             github_id: None,
             kind: "leaderboard",
             channel,
-            text: lines.join("\n"),
-            blocks: None,
+            content: Content {
+                text: lines.join("\n"),
+                blocks: Vec::new(),
+            },
             thread_ts: None,
         },
     )

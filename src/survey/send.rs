@@ -6,10 +6,9 @@
 //! never produces a second copy.
 
 use chrono::{Duration, Utc};
-use serde_json::Value;
 
 use super::{SurveyContext, SurveyError};
-use crate::slack::client::{Posted, SlackClient};
+use crate::slack::client::{Content, Posted, SlackClient};
 use crate::store::surveys;
 
 /// A message to send once.
@@ -19,8 +18,7 @@ pub struct Once<'a> {
     pub github_id: Option<i64>,
     pub kind: &'a str,
     pub channel: &'a str,
-    pub text: String,
-    pub blocks: Option<Value>,
+    pub content: Content,
     pub thread_ts: Option<&'a str>,
 }
 
@@ -61,7 +59,7 @@ pub async fn send_once(
         }
     }
     match slack
-        .post(msg.channel, &msg.text, msg.blocks, msg.thread_ts, &msg.key)
+        .post(msg.channel, msg.content, msg.thread_ts, &msg.key)
         .await
     {
         Ok(posted) => {

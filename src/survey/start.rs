@@ -234,7 +234,7 @@ async fn ask_if_due(
         return Ok(());
     }
     let channel = slack.open_dm(&slack_user).await?;
-    let (text, blocks) = if p.role == "author" {
+    let content = if p.role == "author" {
         messages::author_ask(&pr_ref(survey))
     } else {
         messages::reviewer_ask(&pr_ref(survey), None, None)
@@ -249,8 +249,7 @@ async fn ask_if_due(
             github_id: Some(p.github_id),
             kind: "ask",
             channel: &channel,
-            text,
-            blocks: Some(blocks),
+            content,
             thread_ts: None,
         },
     )

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use super::answer::reveal_if_ready;
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, leaderboard, pr_ref, start};
+use crate::slack::client::Content;
 use crate::slack::messages;
 use crate::store::surveys;
 
@@ -84,8 +85,10 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
                     github_id: Some(github_id),
                     kind: "remind",
                     channel,
-                    text: text.clone(),
-                    blocks: None,
+                    content: Content {
+                        text: text.clone(),
+                        blocks: Vec::new(),
+                    },
                     thread_ts: Some(ts),
                 },
             )
@@ -124,8 +127,8 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
                 continue;
             }
             if let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) {
-                let (text, blocks) = messages::notice(&pr_ref(&survey), "This survey has closed.");
-                let _ = slack.update(channel, ts, &text, blocks).await;
+                let content = messages::notice(&pr_ref(&survey), "This survey has closed.");
+                let _ = slack.update(channel, ts, content).await;
             }
         }
         if surveys::set_status(

@@ -29,6 +29,27 @@ pub const METHODS: &[&str] = &[
     "conversations.history",
 ];
 
+/// Whether `method` reads a JSON body. Slack's Web API reads `application/json` bodies only for
+/// (most) write methods; every method reads query-string and form arguments. Each method's
+/// reference page lists its "Accepted content types":
+/// - conversations.open: form, JSON — https://docs.slack.dev/reference/methods/conversations.open
+/// - chat.postMessage: form, JSON — https://docs.slack.dev/reference/methods/chat.postMessage
+/// - chat.update: form, JSON — https://docs.slack.dev/reference/methods/chat.update
+/// - users.lookupByEmail: form only — https://docs.slack.dev/reference/methods/users.lookupByEmail
+/// - users.info: form only — https://docs.slack.dev/reference/methods/users.info
+/// - conversations.history: form only — https://docs.slack.dev/reference/methods/conversations.history
+///
+/// ("Basic overview", https://docs.slack.dev/apis/web-api/#post-bodies: "JSON-encoded bodies
+/// ... are not yet supported by all methods".) A JSON body sent to a form-only method is not
+/// read at all: its arguments are missing, and the method answers as it does when they are
+/// (`invalid_arguments`, `user_not_found`, `channel_not_found`).
+pub fn reads_json_body(method: &str) -> bool {
+    matches!(
+        method,
+        "conversations.open" | "chat.postMessage" | "chat.update"
+    )
+}
+
 /// Slack truncates nothing: longer `text` is refused with `msg_too_long`.
 const MAX_TEXT_CHARS: usize = 40_000;
 /// `conversations.history` pages: Slack's default and its ceiling.
@@ -448,6 +469,14 @@ impl Reply {
         reply
     }
 
+    /// Slack's validation error for an argument of the wrong type.
+    fn invalid(field: &str, why: &str) -> Self {
+        let mut reply = Self::error("invalid_arguments");
+        reply.body["response_metadata"] =
+            json!({ "messages": [format!("[ERROR] {why} [json-pointer:/{field}]")] });
+        reply
+    }
+
     /// Slack's soft complaints about the request, e.g. `missing_charset`.
     fn warn(&mut self, warnings: &[&str]) {
         if warnings.is_empty() || self.retry_after.is_some() {
@@ -484,7 +513,7 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let mut warnings = Vec::new();
-    let params = read_params(&uri, &headers, body, &mut warnings).await;
+    let params = read_params(&method_name, &uri, &headers, body, &mut warnings).await;
     let mut reply = {
         let mut model = lock(&model);
         let reply = process(&mut model, &method_name, &headers, &params);
@@ -512,8 +541,10 @@ async fn handle(
 }
 
 /// Merges query-string and body arguments (the body wins), as Slack accepts both; the error is
-/// Slack's code for an unreadable request.
+/// Slack's code for an unreadable request. A JSON body is read only by methods that accept one
+/// ([`reads_json_body`]); the others see only their query string.
 async fn read_params(
+    method: &str,
     uri: &Uri,
     headers: &HeaderMap,
     body: Bytes,
@@ -547,6 +578,7 @@ async fn read_params(
         return Err("invalid_charset");
     }
     match essence.as_str() {
+        "application/json" if !reads_json_body(method) => {}
         "application/json" => {
             if charset.is_none() {
                 warnings.push("missing_charset");
@@ -713,6 +745,14 @@ impl Args<'_> {
 }
 
 fn conversations_open(model: &mut Model, args: &Args) -> Result<Reply, Reply> {
+    // `users`: "Comma separated lists of users" (a string), per
+    // https://docs.slack.dev/reference/methods/conversations.open. The docs allow no JSON
+    // array here, so the fake refuses one (strict where the docs are silent).
+    if let Some(users) = args.0.get("users")
+        && !users.is_string()
+    {
+        return Err(Reply::invalid("users", "expected a comma-separated string"));
+    }
     let Some(users) = args.str("users") else {
         // Resuming by channel id instead of users.
         let Some(channel) = args.str("channel") else {
