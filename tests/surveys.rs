@@ -660,3 +660,191 @@ async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgP
     assert!(posts[0].contains("hubot: 75% of 4"), "{}", posts[0]);
     ctx.app.stop().await;
 }
+
+/// The merged-PR and review fixtures rewritten for pull request number `n` (its own ids), so one
+/// test can run many surveys through the real webhook path.
+fn pr_fixtures(n: i64) -> (Vec<u8>, Vec<u8>) {
+    let mut bodies = Vec::new();
+    for name in [
+        "pull_request_review.submitted",
+        "pull_request.closed_merged",
+    ] {
+        let mut body: serde_json::Value = serde_json::from_slice(&support::fixture(name)).unwrap();
+        body["pull_request"]["id"] = json!(PR + n);
+        body["pull_request"]["number"] = json!(1000 + n);
+        if body.get("number").is_some() {
+            body["number"] = json!(1000 + n);
+        }
+        if body.get("review").is_some() {
+            body["review"]["id"] = json!(80_000 + n);
+        }
+        bodies.push(serde_json::to_vec(&body).unwrap());
+    }
+    let merged = bodies.pop().unwrap();
+    let review = bodies.pop().unwrap();
+    (review, merged)
+}
+
+impl Ctx {
+    /// Merges pull request `n` (a review, then the merge) through signed webhooks.
+    async fn merge_numbered(&self, n: i64) {
+        let (review, merged) = pr_fixtures(n);
+        let (status, id) = self.app.deliver("pull_request_review", &review).await;
+        assert_eq!(status, 202);
+        self.app.wait_for_status(&id, &["processed"]).await;
+        assert_eq!(self.app.deliver("pull_request", &merged).await.0, 202);
+    }
+
+    async fn survey_of(&self, n: i64) -> Option<i64> {
+        sqlx::query_scalar("SELECT id FROM surveys WHERE pull_request_id = $1")
+            .bind(PR + n)
+            .fetch_optional(&self.app.pool)
+            .await
+            .unwrap()
+    }
+
+    /// Messages to `user` whose text contains `needle`.
+    fn count_to(&self, user: &str, needle: &str) -> usize {
+        self.slack.with(|m| {
+            m.messages_to(user)
+                .iter()
+                .filter(|msg| msg.text.contains(needle))
+                .count()
+        })
+    }
+
+    /// The survey DM (`ask:` key) that `user` got for `survey`, as Slack shows it now.
+    fn ask_blocks(&self, user: &str, survey: i64) -> String {
+        self.slack.with(|m| {
+            m.messages_to(user)
+                .iter()
+                .find(|msg| {
+                    msg.metadata
+                        .as_ref()
+                        .and_then(|md| md.pointer("/event_payload/key"))
+                        .and_then(|k| k.as_str())
+                        .is_some_and(|k| k.starts_with(&format!("ask:{survey}:")))
+                })
+                .map(|msg| msg.current_blocks().to_string())
+                .unwrap_or_default()
+        })
+    }
+}
+
+/// Author and reviewer clicking at the same moment, 50 times over (and the reviewer's guess and
+/// rating at once): every run ends with exactly one reveal each, the reviewer's DM showing both
+/// recorded answers, and no "already recorded" notice that nobody earned.
+#[sqlx::test]
+async fn simultaneous_clicks_converge(pool: PgPool) {
+    const ROUNDS: i64 = 50;
+    let ctx = setup(pool, &[]).await;
+    for n in 1..=ROUNDS {
+        ctx.merge_numbered(n).await;
+    }
+    let mut surveys = Vec::new();
+    for n in 1..=ROUNDS {
+        wait_until("survey created", Duration::from_secs(30), || async {
+            ctx.survey_of(n).await.is_some()
+        })
+        .await;
+        surveys.push(ctx.survey_of(n).await.unwrap());
+    }
+    ctx.wait_dms("UMONA", ROUNDS as usize).await;
+    ctx.wait_dms("UHUBOT", ROUNDS as usize).await;
+    for &survey in &surveys {
+        let (a, g, q) = tokio::join!(
+            ctx.click("UMONA", "ai_a_little", survey),
+            ctx.click("UHUBOT", "guess_yes", survey),
+            ctx.click("UHUBOT", "quality_2", survey),
+        );
+        assert_eq!((a, g, q), (200, 200, 200));
+    }
+    wait_until("one reveal each", Duration::from_secs(60), || async {
+        ctx.count_to("UMONA", "reveal") >= ROUNDS as usize
+            && ctx.count_to("UHUBOT", "reveal") >= ROUNDS as usize
+    })
+    .await;
+    for &survey in &surveys {
+        wait_until(
+            "reviewer DM shows guess and rating",
+            Duration::from_secs(30),
+            || async {
+                let blocks = ctx.ask_blocks("UHUBOT", survey);
+                blocks.contains("Your guess: *Yes* (recorded)")
+                    && blocks.contains("Quality: *Good* (recorded)")
+            },
+        )
+        .await;
+    }
+    wait_until("every click handled", Duration::from_secs(30), || async {
+        ctx.app
+            .count("SELECT count(*) FROM slack_interactions WHERE outcome IS NOT NULL")
+            .await
+            == 3 * ROUNDS
+    })
+    .await;
+    let outcomes: Vec<String> =
+        sqlx::query_scalar("SELECT DISTINCT outcome FROM slack_interactions")
+            .fetch_all(&ctx.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(outcomes, vec!["Recorded".to_string()], "{outcomes:?}");
+    assert_eq!(ctx.count_to("UMONA", "reveal"), ROUNDS as usize);
+    assert_eq!(ctx.count_to("UHUBOT", "reveal"), ROUNDS as usize);
+    assert_eq!(ctx.count_to("UMONA", "already recorded"), 0);
+    assert_eq!(ctx.count_to("UHUBOT", "already recorded"), 0);
+    let reveal = ctx.slack.with(|m| {
+        m.messages_to("UHUBOT")
+            .iter()
+            .find(|msg| msg.text.contains("reveal"))
+            .map(|msg| msg.text.clone())
+            .unwrap()
+    });
+    assert!(
+        reveal.contains("A little"),
+        "names the author's answer: {reveal}"
+    );
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
+
+/// A reviewer who guesses, then rates a second later, sees both recorded in their DM, and is
+/// told nothing else; a repeated click on the same button changes nothing.
+#[sqlx::test]
+async fn guess_then_rating_a_second_apart(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.click("UHUBOT", "guess_no", survey).await, 200);
+    // The person's pace, not a wait for work: the second click comes a second after the first.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(ctx.click("UHUBOT", "quality_3", survey).await, 200);
+    assert_eq!(ctx.click("UHUBOT", "quality_3", survey).await, 200);
+    wait_until(
+        "both recorded in the DM",
+        Duration::from_secs(20),
+        || async {
+            let blocks = ctx.ask_blocks("UHUBOT", survey);
+            blocks.contains("Your guess: *No* (recorded)")
+                && blocks.contains("Quality: *Excellent* (recorded)")
+                && !blocks.contains("\"button\"")
+        },
+    )
+    .await;
+    wait_until(
+        "all three clicks handled",
+        Duration::from_secs(20),
+        || async {
+            ctx.app
+                .count("SELECT count(*) FROM slack_interactions WHERE outcome IS NOT NULL")
+                .await
+                == 3
+        },
+    )
+    .await;
+    assert_eq!(ctx.count_to("UHUBOT", "already recorded"), 0);
+    assert_eq!(ctx.dms("UHUBOT"), 1, "no message besides the survey DM");
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
