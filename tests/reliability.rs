@@ -337,3 +337,42 @@ async fn a_backlog_of_ten_thousand_deliveries_drains(pool: PgPool) {
     .await;
     worker.stop().await;
 }
+
+/// A review and the merge of the same pull request applied at the same moment (the review's
+/// embedded PR and the merged PR insert the same row): neither fails an attempt on the
+/// (repository, number) key, and each PR ends with its review and one merge.
+#[sqlx::test]
+async fn a_review_and_a_merge_applied_at_once_need_no_retry(pool: PgPool) {
+    const PRS: i64 = 300;
+    let app = TestApp::spawn(pool).await;
+    app.deliver_and_apply("installation.created").await;
+    let mut ids = Vec::new();
+    for n in 1..=PRS {
+        let (review, merged) = support::numbered_pr_fixtures(n);
+        let (r, m) = tokio::join!(
+            app.deliver("pull_request_review", &review),
+            app.deliver("pull_request", &merged)
+        );
+        assert_eq!((r.0, m.0), (202, 202));
+        ids.extend([r.1, m.1]);
+    }
+    for id in &ids {
+        app.wait_for_status(id, &["processed"]).await;
+    }
+    assert_eq!(
+        app.count("SELECT count(*) FROM deliveries WHERE attempts > 1 OR last_error IS NOT NULL")
+            .await,
+        0,
+        "no attempt failed"
+    );
+    assert_eq!(
+        app.count("SELECT count(*) FROM pull_requests WHERE merged")
+            .await,
+        PRS
+    );
+    assert_eq!(app.count("SELECT count(*) FROM reviews").await, PRS);
+    assert_eq!(
+        app.count("SELECT count(*) FROM merged_pull_requests").await,
+        PRS
+    );
+}

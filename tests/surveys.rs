@@ -661,34 +661,10 @@ async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgP
     ctx.app.stop().await;
 }
 
-/// The merged-PR and review fixtures rewritten for pull request number `n` (its own ids), so one
-/// test can run many surveys through the real webhook path.
-fn pr_fixtures(n: i64) -> (Vec<u8>, Vec<u8>) {
-    let mut bodies = Vec::new();
-    for name in [
-        "pull_request_review.submitted",
-        "pull_request.closed_merged",
-    ] {
-        let mut body: serde_json::Value = serde_json::from_slice(&support::fixture(name)).unwrap();
-        body["pull_request"]["id"] = json!(PR + n);
-        body["pull_request"]["number"] = json!(1000 + n);
-        if body.get("number").is_some() {
-            body["number"] = json!(1000 + n);
-        }
-        if body.get("review").is_some() {
-            body["review"]["id"] = json!(80_000 + n);
-        }
-        bodies.push(serde_json::to_vec(&body).unwrap());
-    }
-    let merged = bodies.pop().unwrap();
-    let review = bodies.pop().unwrap();
-    (review, merged)
-}
-
 impl Ctx {
     /// Merges pull request `n` (a review, then the merge) through signed webhooks.
     async fn merge_numbered(&self, n: i64) {
-        let (review, merged) = pr_fixtures(n);
+        let (review, merged) = support::numbered_pr_fixtures(n);
         let (status, id) = self.app.deliver("pull_request_review", &review).await;
         assert_eq!(status, 202);
         self.app.wait_for_status(&id, &["processed"]).await;

@@ -1,4 +1,13 @@
 //! Pull requests and their reviews.
+//!
+//! Both writers of a `pull_requests` row (a `pull_request` event's upsert, and a review's
+//! insert-if-absent of its embedded PR) first take a transaction-scoped advisory lock keyed by
+//! the pull request id. Without it, two first inserts of one PR at the same moment can collide
+//! on the `(repository_id, number)` key, which `ON CONFLICT (id)` does not arbitrate, and one
+//! delivery fails an attempt (`tests/reliability.rs`,
+//! `a_review_and_a_merge_applied_at_once_need_no_retry`). The lock is held to the end of the
+//! caller's transaction (or of the statement, outside one) and is the only advisory lock keyed
+//! by a bare pull request id.
 
 use serde_json::{Value, json};
 use sqlx::PgExecutor;
@@ -30,8 +39,9 @@ pub async fn upsert(
                head_ref, head_sha, base_ref, merged, merged_at, merged_by_login, merge_commit_sha,
                labels, assignees, requested_reviewers, requested_teams, milestone, auto_merge,
                additions, deletions, changed_files, gh_created_at, gh_updated_at, closed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-                   $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                  $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32
+           FROM (SELECT pg_advisory_xact_lock($1)) AS one_writer_per_pull_request
            ON CONFLICT (id) DO UPDATE SET
                installation_id = EXCLUDED.installation_id,
                repository_id = EXCLUDED.repository_id,
@@ -108,7 +118,8 @@ pub async fn insert_if_absent(
         r#"INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
                title, state, draft, author_id, author_login, author_type, html_url, head_ref, head_sha,
                base_ref, merged, merged_at, gh_created_at, gh_updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+           SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19
+           FROM (SELECT pg_advisory_xact_lock($1)) AS one_writer_per_pull_request
            ON CONFLICT (id) DO NOTHING"#,
     )
     .bind(pr.id)

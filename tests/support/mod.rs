@@ -79,6 +79,32 @@ pub fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// Every fixture name (file stem), in a stable order.
+/// The id of the pull request in the `pull_request*` fixtures.
+pub const FIXTURE_PR_ID: i64 = 279147437;
+
+/// The `pull_request_review.submitted` and `pull_request.closed_merged` fixtures rewritten for
+/// pull request `n` (id `FIXTURE_PR_ID + n`, number `1000 + n`, its own review id), so one test
+/// can run many pull requests through the real webhook path. Returns (review, merged).
+pub fn numbered_pr_fixtures(n: i64) -> (Vec<u8>, Vec<u8>) {
+    let rewrite = |name: &str| {
+        let mut body: serde_json::Value =
+            serde_json::from_slice(&fixture(name)).expect("fixture is JSON");
+        body["pull_request"]["id"] = serde_json::json!(FIXTURE_PR_ID + n);
+        body["pull_request"]["number"] = serde_json::json!(1000 + n);
+        if body.get("number").is_some() {
+            body["number"] = serde_json::json!(1000 + n);
+        }
+        if body.get("review").is_some() {
+            body["review"]["id"] = serde_json::json!(80_000 + n);
+        }
+        serde_json::to_vec(&body).expect("serialize")
+    };
+    (
+        rewrite("pull_request_review.submitted"),
+        rewrite("pull_request.closed_merged"),
+    )
+}
+
 pub fn fixture_names() -> Vec<String> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/github");
     let mut names: Vec<String> = std::fs::read_dir(dir)
