@@ -824,3 +824,119 @@ async fn guess_then_rating_a_second_apart(pool: PgPool) {
     ctx.assert_nothing_sent_twice();
     ctx.app.stop().await;
 }
+
+/// Approve-then-merge often reaches us merge first: the review applied after the merge (and a
+/// second reviewer's, after the reveal) still gets its reviewer asked, and the late reviewer gets
+/// the reveal once they answer.
+#[sqlx::test]
+async fn reviews_applied_after_the_merge_ask_their_reviewers(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.app
+        .deliver_and_apply("pull_request.closed_merged")
+        .await;
+    ctx.wait_dms("UMONA", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.dms("UHUBOT"), 0, "no review known yet");
+
+    ctx.app
+        .deliver_and_apply("pull_request_review.submitted")
+        .await;
+    let sc = ctx.app.services.survey_context();
+    tick::tick(&sc, Utc::now()).await.unwrap();
+    ctx.wait_dms("UHUBOT", 1).await;
+
+    assert_eq!(ctx.click("UMONA", "ai_none", survey).await, 200);
+    assert_eq!(ctx.click("UHUBOT", "guess_no", survey).await, 200);
+    wait_until("reveal to both", Duration::from_secs(20), || async {
+        ctx.count_to("UMONA", "reveal") == 1 && ctx.count_to("UHUBOT", "reveal") == 1
+    })
+    .await;
+
+    // A second reviewer's review lands after the reveal.
+    let mut late: serde_json::Value =
+        serde_json::from_slice(&support::fixture("pull_request_review.submitted")).unwrap();
+    late["review"]["id"] = json!(81);
+    late["review"]["user"]["login"] = json!("octocat");
+    late["review"]["user"]["id"] = json!(OCTOCAT);
+    late["sender"] = late["review"]["user"].clone();
+    let (status, id) = ctx
+        .app
+        .deliver("pull_request_review", &serde_json::to_vec(&late).unwrap())
+        .await;
+    assert_eq!(status, 202);
+    ctx.app.wait_for_status(&id, &["processed"]).await;
+    sqlx::query("UPDATE members SET slack_user_id = 'UOCTO' WHERE github_id = $1")
+        .bind(OCTOCAT)
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    tick::tick(&sc, Utc::now()).await.unwrap();
+    ctx.wait_dms("UOCTO", 1).await;
+    assert_eq!(ctx.click("UOCTO", "guess_yes", survey).await, 200);
+    wait_until(
+        "the late reviewer's reveal",
+        Duration::from_secs(20),
+        || async { ctx.count_to("UOCTO", "reveal") == 1 },
+    )
+    .await;
+    assert_eq!(ctx.count_to("UMONA", "reveal"), 1);
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
+
+/// A merge job that stopped after creating the survey but before adding anyone: its rerun adds
+/// the participants and asks them.
+#[sqlx::test]
+async fn a_rerun_merge_job_adds_the_missing_participants(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.app
+        .deliver_and_apply("pull_request_review.submitted")
+        .await;
+    // What the first run left: the survey, nobody in it.
+    let now = Utc::now();
+    let survey = mergecast::store::surveys::create(
+        &ctx.app.pool,
+        &mergecast::store::surveys::NewSurvey {
+            installation_id: INST,
+            pull_request_id: PR,
+            repository_id: 0,
+            repository_full_name: "octo-org/hello-world",
+            number: 42,
+            title: "Add a feature",
+            html_url: None,
+            author_github_id: Some(MONA),
+            author_login: Some("mona"),
+            merged_at: Some(now),
+            status: "open",
+            skip_reason: None,
+            remind_at: now + chrono::Duration::hours(24),
+            closes_at: now + chrono::Duration::hours(72),
+        },
+    )
+    .await
+    .unwrap()
+    .expect("created");
+    let job = mergecast::queue::jobs::PullRequestMerged {
+        installation_id: INST,
+        pull_request_id: PR,
+        repository_id: 0,
+        number: 42,
+        merged_at: Some(now),
+    };
+    mergecast::survey::start::on_merged(&ctx.app.services.survey_context(), &job, now)
+        .await
+        .unwrap();
+    let asked: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT role, asked_at IS NOT NULL FROM survey_participants WHERE survey_id = $1 ORDER BY role",
+    )
+    .bind(survey)
+    .fetch_all(&ctx.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        asked,
+        vec![("author".to_string(), true), ("reviewer".to_string(), true)]
+    );
+    assert_eq!((ctx.dms("UMONA"), ctx.dms("UHUBOT")), (1, 1));
+    ctx.app.stop().await;
+}

@@ -134,6 +134,55 @@ pub async fn add_participant(
     Ok(())
 }
 
+/// Someone who submitted a review of a pull request.
+#[derive(Debug, Clone, FromRow)]
+pub struct Reviewer {
+    pub github_id: i64,
+    pub login: String,
+    /// GitHub's account type (`User`, `Bot`).
+    pub kind: Option<String>,
+}
+
+/// Everyone who submitted a (non-pending) review of `pull_request_id`, once each.
+pub async fn reviewers(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<Vec<Reviewer>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT DISTINCT ON (reviewer_id) reviewer_id AS github_id, reviewer_login AS login,
+                  reviewer_type AS kind
+           FROM reviews
+           WHERE pull_request_id = $1 AND reviewer_id IS NOT NULL AND state <> 'pending'
+           ORDER BY reviewer_id, submitted_at DESC NULLS LAST"#,
+    )
+    .bind(pull_request_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Surveys still taking answers whose pull request has a reviewer who is not a participant yet
+/// (a review applied after the merge), oldest first.
+pub async fn with_reviewers_missing(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(
+        r#"SELECT s.id FROM surveys s
+           WHERE s.status IN ('open', 'revealed', 'waiting_for_slack')
+             AND EXISTS (
+               SELECT 1 FROM reviews r
+               WHERE r.pull_request_id = s.pull_request_id AND r.reviewer_id IS NOT NULL
+                 AND r.state <> 'pending'
+                 AND r.reviewer_id IS DISTINCT FROM s.author_github_id
+                 AND NOT EXISTS (SELECT 1 FROM survey_participants p
+                                 WHERE p.survey_id = s.id AND p.github_id = r.reviewer_id))
+           ORDER BY s.id LIMIT $1"#,
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
 pub async fn participants(
     db: impl PgExecutor<'_>,
     survey_id: i64,

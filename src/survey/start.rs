@@ -32,14 +32,52 @@ pub async fn on_merged(
     job: &PullRequestMerged,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
-    let survey_id = match surveys::by_pull_request(&ctx.pool, job.pull_request_id).await? {
-        Some(existing) => existing.id,
+    let survey = match surveys::by_pull_request(&ctx.pool, job.pull_request_id).await? {
+        Some(existing) => existing,
         None => match create(ctx, job, now).await? {
-            Some(id) => id,
+            Some(id) => match surveys::get(&ctx.pool, id).await? {
+                Some(created) => created,
+                None => return Ok(()),
+            },
             None => return Ok(()),
         },
     };
-    advance(ctx, survey_id, now).await
+    // Also on a rerun: a job that failed between creating the survey and adding its
+    // participants adds them now.
+    add_participants(ctx, &survey).await?;
+    advance(ctx, survey.id, now).await
+}
+
+/// Adds whoever should be asked and is not a participant yet: the author, and every person who
+/// submitted a review, including reviews applied after the merge (approve-then-merge webhooks
+/// often arrive merge first), submitted after it, or redelivered late. Safe to run any number of
+/// times; skipped and closed surveys get nobody.
+pub async fn add_participants(ctx: &SurveyContext, survey: &Survey) -> Result<(), SurveyError> {
+    if !matches!(
+        survey.status.as_str(),
+        "open" | "revealed" | "waiting_for_slack"
+    ) {
+        return Ok(());
+    }
+    if let (Some(author_id), Some(login)) = (survey.author_github_id, &survey.author_login) {
+        surveys::add_participant(&ctx.pool, survey.id, author_id, login, "author", None).await?;
+    }
+    for r in surveys::reviewers(&ctx.pool, survey.pull_request_id).await? {
+        if Some(r.github_id) == survey.author_github_id {
+            continue; // self-review
+        }
+        let reason = is_bot(&r.login, r.kind.as_deref(), &ctx.config.bot_logins).then_some("bot");
+        surveys::add_participant(
+            &ctx.pool,
+            survey.id,
+            r.github_id,
+            &r.login,
+            "reviewer",
+            reason,
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn create(
@@ -114,34 +152,6 @@ async fn create(
             .await?
             .map(|s| s.id));
     };
-    if skip.is_some() {
-        return Ok(Some(survey_id));
-    }
-    if let Some(author_id) = pr.author_id {
-        surveys::add_participant(
-            &ctx.pool,
-            survey_id,
-            author_id,
-            &author_login,
-            "author",
-            None,
-        )
-        .await?;
-    }
-    let reviewers: Vec<(i64, String, Option<String>)> = sqlx::query_as(
-        r#"SELECT DISTINCT reviewer_id, reviewer_login, reviewer_type FROM reviews
-           WHERE pull_request_id = $1 AND reviewer_id IS NOT NULL AND state <> 'pending'"#,
-    )
-    .bind(job.pull_request_id)
-    .fetch_all(&ctx.pool)
-    .await?;
-    for (id, login, kind) in reviewers {
-        if Some(id) == pr.author_id {
-            continue; // self-review
-        }
-        let reason = is_bot(&login, kind.as_deref(), &cfg.bot_logins).then_some("bot");
-        surveys::add_participant(&ctx.pool, survey_id, id, &login, "reviewer", reason).await?;
-    }
     Ok(Some(survey_id))
 }
 

@@ -25,6 +25,15 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         return Ok(report);
     };
 
+    // Reviews applied after the merge: their reviewers join the survey (asked just below).
+    for id in surveys::with_reviewers_missing(&ctx.pool, 500).await? {
+        if let Some(survey) = surveys::get(&ctx.pool, id).await?
+            && let Err(e) = start::add_participants(ctx, &survey).await
+        {
+            tracing::warn!(survey = id, error = %e, "survey: adding late reviewers failed");
+        }
+    }
+
     // Asks that are due (working hours reached, Slack now configured, or a failed try).
     let pending: Vec<i64> = sqlx::query_scalar(
         r#"SELECT DISTINCT s.id FROM surveys s JOIN survey_participants p ON p.survey_id = s.id
