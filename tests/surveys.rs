@@ -458,13 +458,14 @@ async fn slack_429_is_waited_out_and_errors_are_recorded(pool: PgPool) {
     ctx.slack.with(|m| {
         m.rate_limit_next.push(("chat.postMessage".into(), 1));
         m.fail_next
-            .push(("conversations.open".into(), "channel_not_found".into()));
+            .push(("conversations.open".into(), "internal_error".into()));
     });
     ctx.merge().await;
-    // One of the two asks hit channel_not_found (recorded); the other waited out the 429.
+    // One of the two asks hit a transient internal_error (recorded); the other waited out the
+    // 429. (Permanent errors pass the person over: a_permanent_slack_error_* below.)
     wait_until("error recorded", Duration::from_secs(20), || async {
         ctx.app
-            .count("SELECT count(*) FROM surveys WHERE last_error = 'channel_not_found'")
+            .count("SELECT count(*) FROM surveys WHERE last_error = 'internal_error'")
             .await
             == 1
     })
@@ -894,28 +895,7 @@ async fn a_rerun_merge_job_adds_the_missing_participants(pool: PgPool) {
         .await;
     // What the first run left: the survey, nobody in it.
     let now = Utc::now();
-    let survey = mergecast::store::surveys::create(
-        &ctx.app.pool,
-        &mergecast::store::surveys::NewSurvey {
-            installation_id: INST,
-            pull_request_id: PR,
-            repository_id: 0,
-            repository_full_name: "octo-org/hello-world",
-            number: 42,
-            title: "Add a feature",
-            html_url: None,
-            author_github_id: Some(MONA),
-            author_login: Some("mona"),
-            merged_at: Some(now),
-            status: "open",
-            skip_reason: None,
-            remind_at: now + chrono::Duration::hours(24),
-            closes_at: now + chrono::Duration::hours(72),
-        },
-    )
-    .await
-    .unwrap()
-    .expect("created");
+    let survey = insert_survey(&ctx.app.pool, INST, PR, 42).await;
     let job = mergecast::queue::jobs::PullRequestMerged {
         installation_id: INST,
         pull_request_id: PR,
@@ -939,4 +919,136 @@ async fn a_rerun_merge_job_adds_the_missing_participants(pool: PgPool) {
     );
     assert_eq!((ctx.dms("UMONA"), ctx.dms("UHUBOT")), (1, 1));
     ctx.app.stop().await;
+}
+
+/// Slack refusing a DM for good (here `cannot_dm_bot`) passes that person over with the reason,
+/// and the next ticks do not ask again.
+#[sqlx::test]
+async fn a_permanent_slack_error_on_the_ask_is_not_retried(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.slack.with(|m| {
+        m.fail_next
+            .push(("conversations.open".into(), "cannot_dm_bot".into()))
+    });
+    ctx.merge().await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let skipped: Option<String> =
+        sqlx::query_scalar("SELECT skip_reason FROM survey_participants WHERE role = 'author'")
+            .fetch_one(&ctx.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(skipped.as_deref(), Some("slack error: cannot_dm_bot"));
+    let opens = ctx.slack.with(|m| m.count_calls("conversations.open"));
+    let sc = ctx.app.services.survey_context();
+    tick::tick(&sc, Utc::now()).await.unwrap();
+    tick::tick(&sc, Utc::now() + chrono::Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        ctx.slack.with(|m| m.count_calls("conversations.open")),
+        opens,
+        "no new attempt"
+    );
+    ctx.app.stop().await;
+}
+
+/// One recipient's reveal refused for good (`account_inactive`) does not stop the others' or
+/// the survey's end: the reviewer gets theirs, the survey is revealed, and it closes on time.
+#[sqlx::test]
+async fn a_permanent_slack_error_on_one_reveal_spares_the_others(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.click("UMONA", "ai_a_lot", survey).await, 200);
+    ctx.wait_answer(MONA).await;
+    // The next message posted, the author's reveal (the author comes first), is refused.
+    ctx.slack.with(|m| {
+        m.fail_next
+            .push(("chat.postMessage".into(), "account_inactive".into()))
+    });
+    assert_eq!(ctx.click("UHUBOT", "guess_yes", survey).await, 200);
+    wait_until("the reviewer's reveal", Duration::from_secs(20), || async {
+        ctx.count_to("UHUBOT", "reveal") == 1
+    })
+    .await;
+    wait_until("revealed", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM surveys WHERE status = 'revealed'")
+            .await
+            == 1
+    })
+    .await;
+    assert_eq!(ctx.count_to("UMONA", "reveal"), 0);
+    let error: Option<String> =
+        sqlx::query_scalar("SELECT reveal_error FROM survey_participants WHERE role = 'author'")
+            .fetch_one(&ctx.app.pool)
+            .await
+            .unwrap();
+    assert_eq!(error.as_deref(), Some("account_inactive"));
+    let posts = ctx.slack.with(|m| m.count_calls("chat.postMessage"));
+    let report = tick::tick(
+        &ctx.app.services.survey_context(),
+        Utc::now() + chrono::Duration::hours(73),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.closed, 1);
+    assert_eq!(
+        ctx.slack.with(|m| m.count_calls("chat.postMessage")),
+        posts,
+        "the refused reveal is not tried again"
+    );
+    ctx.app.stop().await;
+}
+
+/// The tick takes due work round-robin across installations: one org's backlog of 600 surveys
+/// does not keep another org's single survey out of a 500-row batch.
+#[sqlx::test]
+async fn the_tick_is_fair_across_orgs(pool: PgPool) {
+    use mergecast::store::surveys;
+    let now = Utc::now();
+    let mut lone = 0;
+    for (installation, count) in [(1_i64, 600_i64), (2, 1)] {
+        for n in 0..count {
+            let id =
+                insert_survey(&pool, installation, installation * 1_000_000 + n, n as i32).await;
+            surveys::add_participant(&pool, id, 1, "a", "author", None)
+                .await
+                .unwrap();
+            lone = id;
+        }
+    }
+    let batch = surveys::due_for_asking(&pool, now, 500).await.unwrap();
+    assert_eq!(batch.len(), 500);
+    assert!(batch[..2].contains(&lone), "the other org goes first round");
+}
+
+/// An open survey of pull request `pull_request_id` by mona, as the merge job creates it, with
+/// nobody in it yet.
+async fn insert_survey(pool: &PgPool, installation: i64, pull_request_id: i64, number: i32) -> i64 {
+    let now = Utc::now();
+    mergecast::store::surveys::create(
+        pool,
+        &mergecast::store::surveys::NewSurvey {
+            installation_id: installation,
+            pull_request_id,
+            repository_id: 0,
+            repository_full_name: "octo-org/hello-world",
+            number,
+            title: "Add a feature",
+            html_url: None,
+            author_github_id: Some(MONA),
+            author_login: Some("mona"),
+            merged_at: Some(now),
+            status: "open",
+            skip_reason: None,
+            remind_at: now + chrono::Duration::hours(24),
+            closes_at: now + chrono::Duration::hours(72),
+        },
+    )
+    .await
+    .unwrap()
+    .expect("created")
 }

@@ -39,9 +39,10 @@ pub struct Participant {
     pub quality: Option<i16>,
     pub answered_at: Option<DateTime<Utc>>,
     pub revealed_at: Option<DateTime<Utc>>,
+    pub reveal_error: Option<String>,
 }
 
-const PARTICIPANT_COLUMNS: &str = "survey_id, github_id, login, role, slack_user_id, skip_reason, dm_channel, message_ts, send_after, asked_at, reminded_at, answer, quality, answered_at, revealed_at";
+const PARTICIPANT_COLUMNS: &str = "survey_id, github_id, login, role, slack_user_id, skip_reason, dm_channel, message_ts, send_after, asked_at, reminded_at, answer, quality, answered_at, revealed_at, reveal_error";
 
 /// What a new survey is created from.
 #[derive(Debug, Clone)]
@@ -160,14 +161,91 @@ pub async fn reviewers(
     .await
 }
 
+/// Runs a survey-id query taking `$1` = now and `$2` = limit.
+async fn round_robin_ids(
+    db: impl PgExecutor<'_>,
+    sql: &'static str,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    sqlx::query_scalar(sql)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(db)
+        .await
+}
+
+/// Surveys with someone to ask now (working hours reached, Slack now configured, or a failed
+/// try), round-robin across installations: every org's oldest before anyone's second.
+pub async fn due_for_asking(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    round_robin_ids(
+        db,
+        r#"SELECT id FROM (
+             SELECT s.id, row_number() OVER (PARTITION BY s.installation_id ORDER BY s.id) AS turn
+             FROM surveys s
+             WHERE s.status IN ('open', 'revealed', 'waiting_for_slack') AND s.closes_at > $1
+               AND EXISTS (SELECT 1 FROM survey_participants p
+                           WHERE p.survey_id = s.id AND p.skip_reason IS NULL AND p.asked_at IS NULL
+                             AND (p.send_after IS NULL OR p.send_after <= $1))
+           ) due ORDER BY turn, id LIMIT $2"#,
+        now,
+        limit,
+    )
+    .await
+}
+
+/// (survey, person) pairs asked before `asked_before` who have not answered and had no reminder,
+/// round-robin across installations.
+pub async fn due_for_reminder(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    asked_before: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT survey_id, github_id FROM (
+             SELECT p.survey_id, p.github_id,
+                    row_number() OVER (PARTITION BY s.installation_id ORDER BY p.asked_at, p.survey_id) AS turn
+             FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
+             WHERE s.status IN ('open', 'revealed') AND s.closes_at > $1 AND p.skip_reason IS NULL
+               AND p.asked_at IS NOT NULL AND p.asked_at <= $2 AND p.answer IS NULL
+               AND p.reminded_at IS NULL
+           ) due ORDER BY turn, survey_id, github_id LIMIT $3"#,
+    )
+    .bind(now)
+    .bind(asked_before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Surveys past `closes_at` and not closed yet, round-robin across installations.
+pub async fn expired(
+    db: impl PgExecutor<'_>,
+    now: DateTime<Utc>,
+    limit: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    round_robin_ids(db, r#"SELECT id FROM (
+             SELECT id, row_number() OVER (PARTITION BY installation_id ORDER BY closes_at, id) AS turn
+             FROM surveys
+             WHERE status IN ('open', 'revealed', 'waiting_for_slack') AND closes_at <= $1
+           ) due ORDER BY turn, id LIMIT $2"#, now, limit).await
+}
+
 /// Surveys still taking answers whose pull request has a reviewer who is not a participant yet
-/// (a review applied after the merge), oldest first.
+/// (a review applied after the merge), round-robin across installations.
 pub async fn with_reviewers_missing(
     db: impl PgExecutor<'_>,
     limit: i64,
 ) -> Result<Vec<i64>, sqlx::Error> {
     sqlx::query_scalar(
-        r#"SELECT s.id FROM surveys s
+        r#"SELECT id FROM (
+           SELECT s.id, row_number() OVER (PARTITION BY s.installation_id ORDER BY s.id) AS turn
+           FROM surveys s
            WHERE s.status IN ('open', 'revealed', 'waiting_for_slack')
              AND EXISTS (
                SELECT 1 FROM reviews r
@@ -176,7 +254,7 @@ pub async fn with_reviewers_missing(
                  AND r.reviewer_id IS DISTINCT FROM s.author_github_id
                  AND NOT EXISTS (SELECT 1 FROM survey_participants p
                                  WHERE p.survey_id = s.id AND p.github_id = r.reviewer_id))
-           ORDER BY s.id LIMIT $1"#,
+           ) due ORDER BY turn, id LIMIT $1"#,
     )
     .bind(limit)
     .fetch_all(db)
@@ -235,6 +313,24 @@ pub async fn skip_participant(
     .bind(survey_id)
     .bind(github_id)
     .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Passes over a participant whose reveal Slack refused for good, with Slack's code.
+pub async fn reveal_failed(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+    code: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE survey_participants SET reveal_error = $3 WHERE survey_id = $1 AND github_id = $2 AND revealed_at IS NULL",
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(code)
     .execute(db)
     .await?;
     Ok(())

@@ -233,10 +233,10 @@ pub async fn reveal_if_ready(
     );
     // Everyone due gets theirs even when one send is busy elsewhere; the busy one is reported
     // after the loop so the job is retried (and finds that send finished).
-    let mut busy = None;
+    let mut retry_later = None;
     for p in participants
         .iter()
-        .filter(|p| p.answer.is_some() && p.revealed_at.is_none())
+        .filter(|p| p.answer.is_some() && p.revealed_at.is_none() && p.reveal_error.is_none())
     {
         let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) else {
             continue;
@@ -257,12 +257,19 @@ pub async fn reveal_if_ready(
         .await;
         match sent {
             Ok(_) => surveys::mark_revealed(&ctx.pool, survey.id, p.github_id).await?,
-            Err(e @ SurveyError::Busy(_)) => busy = Some(e),
-            Err(e) => return Err(e),
+            // Refused for good (a deactivated account, a missing scope): this person is passed
+            // over with the reason; the others still get theirs.
+            Err(SurveyError::Slack(e)) if !e.is_transient() => {
+                surveys::record_error(&ctx.pool, survey.id, Some(p.github_id), &e.code()).await?;
+                surveys::reveal_failed(&ctx.pool, survey.id, p.github_id, &e.code()).await?;
+            }
+            Err(e) => {
+                retry_later.get_or_insert(e);
+            }
         }
     }
     if complete {
         surveys::set_status(&ctx.pool, survey.id, &["open"], "revealed").await?;
     }
-    busy.map_or(Ok(()), Err)
+    retry_later.map_or(Ok(()), Err)
 }

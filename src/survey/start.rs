@@ -191,6 +191,12 @@ pub async fn advance(
         if let Err(e) = result {
             if let SurveyError::Slack(se) = &e {
                 surveys::record_error(&ctx.pool, survey_id, Some(p.github_id), &se.code()).await?;
+                if !se.is_transient() {
+                    // Slack refused for good (no such user, account inactive, missing scope):
+                    // asking again every tick would only spend the token's rate limit.
+                    let reason = format!("slack error: {}", se.code());
+                    surveys::skip_participant(&ctx.pool, survey_id, p.github_id, &reason).await?;
+                }
             }
             if e.is_transient() && first_error.is_none() {
                 first_error = Some(e);

@@ -10,6 +10,12 @@ use crate::slack::client::Content;
 use crate::slack::messages;
 use crate::store::surveys;
 
+/// At most this many surveys (or participants) per step and tick, taken round-robin across
+/// installations (each org's oldest first), so one org's backlog never starves the others.
+const BATCH: i64 = 500;
+/// How long after `closes_at` a closing reveal that keeps failing transiently is retried.
+const CLOSING_GRACE: chrono::Duration = chrono::Duration::hours(1);
+
 /// What one tick did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TickReport {
@@ -26,7 +32,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
     };
 
     // Reviews applied after the merge: their reviewers join the survey (asked just below).
-    for id in surveys::with_reviewers_missing(&ctx.pool, 500).await? {
+    for id in surveys::with_reviewers_missing(&ctx.pool, BATCH).await? {
         if let Some(survey) = surveys::get(&ctx.pool, id).await?
             && let Err(e) = start::add_participants(ctx, &survey).await
         {
@@ -35,15 +41,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
     }
 
     // Asks that are due (working hours reached, Slack now configured, or a failed try).
-    let pending: Vec<i64> = sqlx::query_scalar(
-        r#"SELECT DISTINCT s.id FROM surveys s JOIN survey_participants p ON p.survey_id = s.id
-           WHERE s.status IN ('open', 'revealed', 'waiting_for_slack') AND s.closes_at > $1
-             AND p.skip_reason IS NULL AND p.asked_at IS NULL AND (p.send_after IS NULL OR p.send_after <= $1)
-           LIMIT 500"#,
-    )
-    .bind(now)
-    .fetch_all(&ctx.pool)
-    .await?;
+    let pending = surveys::due_for_asking(&ctx.pool, now, BATCH).await?;
     for id in pending {
         if let Err(e) = start::advance(ctx, id, now).await {
             tracing::warn!(survey = id, error = %e, "survey: asking failed; will retry");
@@ -54,16 +52,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
     // One reminder to whoever has not answered after SURVEY_REMIND_AFTER.
     let remind_before =
         now - chrono::Duration::from_std(ctx.config.remind_after).unwrap_or_default();
-    let due: Vec<(i64, i64)> = sqlx::query_as(
-        r#"SELECT p.survey_id, p.github_id FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
-           WHERE s.status IN ('open', 'revealed') AND s.closes_at > $1 AND p.skip_reason IS NULL
-             AND p.asked_at IS NOT NULL AND p.asked_at <= $2 AND p.answer IS NULL AND p.reminded_at IS NULL
-           LIMIT 500"#,
-    )
-    .bind(now)
-    .bind(remind_before)
-    .fetch_all(&ctx.pool)
-    .await?;
+    let due = surveys::due_for_reminder(&ctx.pool, now, remind_before, BATCH).await?;
     for (survey_id, github_id) in due {
         let Some(survey) = surveys::get(&ctx.pool, survey_id).await? else {
             continue;
@@ -115,12 +104,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
     }
 
     // Expiry: close, reveal to whoever answered, and take the buttons off unanswered DMs.
-    let expired: Vec<i64> = sqlx::query_scalar(
-        "SELECT id FROM surveys WHERE status IN ('open', 'revealed', 'waiting_for_slack') AND closes_at <= $1 LIMIT 500",
-    )
-    .bind(now)
-    .fetch_all(&ctx.pool)
-    .await?;
+    let expired = surveys::expired(&ctx.pool, now, BATCH).await?;
     for id in expired {
         let Some(survey) = surveys::get(&ctx.pool, id).await? else {
             continue;
@@ -128,8 +112,14 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         if let Err(e) =
             super::with_rate_limit_retries(|| reveal_if_ready(ctx, &slack, &survey, true)).await
         {
-            tracing::warn!(survey = id, error = %e, "survey: closing reveal failed; will retry");
-            continue;
+            // Transient trouble is retried for a while; after that the survey closes anyway
+            // rather than take answers forever (permanent refusals never get here: they pass
+            // that one person over).
+            if now < survey.closes_at + CLOSING_GRACE {
+                tracing::warn!(survey = id, error = %e, "survey: closing reveal failed; will retry");
+                continue;
+            }
+            tracing::warn!(survey = id, error = %e, "survey: closing without every reveal sent");
         }
         for p in surveys::participants(&ctx.pool, id).await? {
             if p.answer.is_some() {
