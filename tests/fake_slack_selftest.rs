@@ -496,3 +496,79 @@ async fn conversations_open_wants_users_as_a_string() {
     let string = call_json(&slack, "conversations.open", json!({ "users": "UMONA" })).await;
     assert_eq!(string["ok"], true, "{string}");
 }
+
+/// `conversations.replies` returns a thread (parent first, replies oldest first), with metadata
+/// only when asked; `conversations.history` never returns the replies.
+#[tokio::test]
+async fn replies_carry_metadata_only_when_asked() {
+    let slack = fake().await;
+    let channel = open(&slack, "UMONA").await;
+    let metadata =
+        |key: &str| json!({ "event_type": "mergecast_message", "event_payload": { "key": key } });
+    let parent = call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "ask", "metadata": metadata("ask") }),
+    )
+    .await;
+    let parent_ts = parent["ts"].as_str().expect("ts").to_owned();
+    call_json(
+        &slack,
+        "chat.postMessage",
+        json!({ "channel": channel, "text": "reveal", "thread_ts": parent_ts, "metadata": metadata("reveal") }),
+    )
+    .await;
+
+    let history = call_query(
+        &slack,
+        "conversations.history",
+        &[("channel", &channel), ("include_all_metadata", "true")],
+    )
+    .await;
+    let texts: Vec<&str> = history["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|m| m["text"].as_str())
+        .collect();
+    assert_eq!(texts, ["ask"], "history has no thread replies");
+
+    let plain = call_query(
+        &slack,
+        "conversations.replies",
+        &[("channel", &channel), ("ts", &parent_ts)],
+    )
+    .await;
+    let messages = plain["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[1]["text"], "reveal");
+    assert!(messages.iter().all(|m| m.get("metadata").is_none()));
+
+    let with_metadata = call_query(
+        &slack,
+        "conversations.replies",
+        &[
+            ("channel", &channel),
+            ("ts", &parent_ts),
+            ("include_all_metadata", "true"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        with_metadata["messages"][1]["metadata"]["event_payload"]["key"],
+        "reveal"
+    );
+
+    let no_ts = call_query(&slack, "conversations.replies", &[("channel", &channel)]).await;
+    assert_eq!(no_ts, json!({ "ok": false, "error": "thread_not_found" }));
+    let json_body = call_json(
+        &slack,
+        "conversations.replies",
+        json!({ "channel": channel, "ts": parent_ts }),
+    )
+    .await;
+    assert_eq!(
+        json_body["error"], "channel_not_found",
+        "a JSON body is not read"
+    );
+}

@@ -1052,3 +1052,64 @@ async fn insert_survey(pool: &PgPool, installation: i64, pull_request_id: i64, n
     .unwrap()
     .expect("created")
 }
+
+/// As if the process died after Slack took a threaded message (a reminder, a reveal) and before
+/// we recorded it: the retry finds the reply in its thread (`conversations.replies`; history
+/// never shows thread replies) and sends nothing twice.
+#[sqlx::test]
+async fn threaded_messages_are_not_sent_twice_after_a_crash(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    let sc = ctx.app.services.survey_context();
+
+    // The reminder (a reply in the survey DM's thread), then the crash.
+    tick::tick(&sc, Utc::now() + chrono::Duration::hours(25))
+        .await
+        .unwrap();
+    assert_eq!(ctx.count_to("UMONA", "Reminder"), 1);
+    forget_sends(&ctx, "remind:").await;
+    sqlx::query("UPDATE survey_participants SET reminded_at = NULL")
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    tick::tick(&sc, Utc::now() + chrono::Duration::hours(26))
+        .await
+        .unwrap();
+    assert_eq!(ctx.count_to("UMONA", "Reminder"), 1, "found in its thread");
+
+    // The reveal, then the crash; closing the survey reveals again to whoever lacks one.
+    assert_eq!(ctx.click("UMONA", "ai_a_lot", survey).await, 200);
+    assert_eq!(ctx.click("UHUBOT", "guess_yes", survey).await, 200);
+    wait_until("reveals", Duration::from_secs(20), || async {
+        ctx.count_to("UMONA", "reveal") == 1 && ctx.count_to("UHUBOT", "reveal") == 1
+    })
+    .await;
+    forget_sends(&ctx, "reveal:").await;
+    sqlx::query("UPDATE survey_participants SET revealed_at = NULL")
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    let report = tick::tick(&sc, Utc::now() + chrono::Duration::hours(73))
+        .await
+        .unwrap();
+    assert_eq!(report.closed, 1);
+    assert_eq!(ctx.count_to("UMONA", "reveal"), 1);
+    assert_eq!(ctx.count_to("UHUBOT", "reveal"), 1);
+    ctx.assert_nothing_sent_twice();
+    ctx.app.stop().await;
+}
+
+/// Leaves the messages keyed `prefix…` as a crash right after Slack's answer would: still
+/// "sending", with no `ts`, and old enough for a retry to take over.
+async fn forget_sends(ctx: &Ctx, prefix: &str) {
+    sqlx::query(
+        "UPDATE slack_messages SET state = 'sending', ts = NULL, sent_at = NULL, created_at = now() - interval '2 minutes' WHERE key LIKE $1",
+    )
+    .bind(format!("{prefix}%"))
+    .execute(&ctx.app.pool)
+    .await
+    .unwrap();
+}

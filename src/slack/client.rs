@@ -265,28 +265,76 @@ impl SlackClient {
         Ok(())
     }
 
-    /// Finds a top-level message we posted with metadata `key` among a channel's recent messages
-    /// (`conversations.history` with `include_all_metadata`, a read method: query string).
+    /// Finds a message we posted with metadata `key`: a top-level one among the channel's
+    /// recent messages (`conversations.history`), or a thread reply among the replies to
+    /// `thread_ts` (`conversations.replies`): history never returns thread replies, so a reveal
+    /// or reminder (threaded) must be looked for in its thread.
     pub async fn find_posted(
         &self,
         channel: &str,
+        thread_ts: Option<&str>,
         key: &str,
     ) -> Result<Option<String>, SlackError> {
+        let messages = match thread_ts {
+            None => self.history(channel).await?,
+            Some(parent) => self.replies(channel, parent).await?,
+        };
+        Ok(messages
+            .into_iter()
+            .find(|m| carries_key(m, key))
+            .map(|m| m.origin.ts.0))
+    }
+
+    /// `conversations.history` with `include_all_metadata` (a read method: query string).
+    async fn history(&self, channel: &str) -> Result<Vec<SlackHistoryMessage>, SlackError> {
         let session = self.client.open_session(&self.token);
         let request = SlackApiConversationsHistoryRequest::new()
             .with_channel(SlackChannelId(channel.to_owned()))
             .with_limit(100)
             .with_include_all_metadata(true);
         let response = self.timed(session.conversations_history(&request)).await?;
-        Ok(response.messages.into_iter().find_map(|m| {
-            let metadata = m.content.metadata?;
-            let ours = metadata.event_type == METADATA_EVENT_TYPE
-                && metadata
-                    .event_payload
-                    .as_ref()
-                    .and_then(|p| p.get("key"))
-                    .is_some_and(|k| k == key);
-            ours.then_some(m.origin.ts.0)
-        }))
+        Ok(response.messages)
     }
+
+    /// `conversations.replies` with `include_all_metadata` (a read method: query string).
+    ///
+    /// Goes around slack-morphism's typed `conversations_replies`, through its session's
+    /// `http_get` (same auth, error model and typed response): its request type has no
+    /// `include_all_metadata`, and without it Slack returns no `metadata`, so a sent reply could
+    /// never be recognised (https://docs.slack.dev/reference/methods/conversations.replies;
+    /// the fake models it: `tests/fake_slack_selftest.rs`,
+    /// `replies_carry_metadata_only_when_asked`).
+    async fn replies(
+        &self,
+        channel: &str,
+        parent: &str,
+    ) -> Result<Vec<SlackHistoryMessage>, SlackError> {
+        let session = self.client.open_session(&self.token);
+        let params = vec![
+            ("channel", Some(channel)),
+            ("ts", Some(parent)),
+            ("limit", Some("200")),
+            ("include_all_metadata", Some("true")),
+        ];
+        let response: SlackApiConversationsRepliesResponse = self
+            .timed(
+                session
+                    .http_session_api
+                    .http_get("conversations.replies", &params, None),
+            )
+            .await?;
+        Ok(response.messages)
+    }
+}
+
+/// Whether `message` carries our metadata with `key`.
+fn carries_key(message: &SlackHistoryMessage, key: &str) -> bool {
+    message.content.metadata.as_ref().is_some_and(|metadata| {
+        metadata.event_type == METADATA_EVENT_TYPE
+            && metadata
+                .event_payload
+                .as_ref()
+                .and_then(|p| p.get("key"))
+                .is_some_and(|k| k == key)
+    })
 }

@@ -53,7 +53,10 @@ pub async fn send_once(
         if !surveys::reclaim_message(pool, &msg.key, stale_before).await? {
             return Err(SurveyError::Busy(msg.key));
         }
-        if let Some(ts) = slack.find_posted(msg.channel, &msg.key).await? {
+        if let Some(ts) = slack
+            .find_posted(msg.channel, msg.thread_ts, &msg.key)
+            .await?
+        {
             surveys::message_sent(pool, &msg.key, msg.channel, &ts).await?;
             return Ok(None);
         }

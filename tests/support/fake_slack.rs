@@ -27,6 +27,7 @@ pub const METHODS: &[&str] = &[
     "users.lookupByEmail",
     "users.info",
     "conversations.history",
+    "conversations.replies",
 ];
 
 /// Whether `method` reads a JSON body. Slack's Web API reads `application/json` bodies only for
@@ -38,6 +39,7 @@ pub const METHODS: &[&str] = &[
 /// - users.lookupByEmail: form only — https://docs.slack.dev/reference/methods/users.lookupByEmail
 /// - users.info: form only — https://docs.slack.dev/reference/methods/users.info
 /// - conversations.history: form only — https://docs.slack.dev/reference/methods/conversations.history
+/// - conversations.replies: form only — https://docs.slack.dev/reference/methods/conversations.replies
 ///
 /// ("Basic overview", https://docs.slack.dev/apis/web-api/#post-bodies: "JSON-encoded bodies
 /// ... are not yet supported by all methods".) A JSON body sent to a form-only method is not
@@ -656,6 +658,7 @@ fn process(
         "users.lookupByEmail" => users_lookup_by_email(model, &args),
         "users.info" => users_info(model, &args),
         "conversations.history" => conversations_history(model, &args),
+        "conversations.replies" => conversations_replies(model, &args),
         _ => unreachable!("listed in METHODS"),
     };
     result.unwrap_or_else(|reply| reply)
@@ -943,6 +946,63 @@ fn conversations_history(model: &mut Model, args: &Args) -> Result<Reply, Reply>
         "messages": page,
         "has_more": has_more,
         "pin_count": 0,
+        "response_metadata": { "next_cursor": next_cursor },
+    })))
+}
+
+/// A thread: the parent first, then its replies, oldest first, paged
+/// (https://docs.slack.dev/reference/methods/conversations.replies). `ts` may name the parent
+/// or any reply; a missing or unknown `ts` is `thread_not_found` ("Value for ts was missing or
+/// invalid"). Metadata only with `include_all_metadata`, as for history.
+fn conversations_replies(model: &mut Model, args: &Args) -> Result<Reply, Reply> {
+    let Some(channel) = args.str("channel").filter(|c| model.is_dm_channel(c)) else {
+        return Err(Reply::error("channel_not_found"));
+    };
+    let Some(ts) = args.str("ts") else {
+        return Err(Reply::error("thread_not_found"));
+    };
+    let Some(named) = model.message(&channel, &ts) else {
+        return Err(Reply::error("thread_not_found"));
+    };
+    let parent = named.thread_ts.clone().unwrap_or_else(|| named.ts.clone());
+    let limit = match args.str("limit") {
+        None => 1000,
+        Some(limit) => match limit.parse::<usize>() {
+            Ok(0) => 1000,
+            Ok(n) => n.min(1000),
+            Err(_) => return Err(Reply::error("invalid_limit")),
+        },
+    };
+    let offset = match args.str("cursor") {
+        None => 0,
+        Some(cursor) => cursor
+            .strip_prefix("fake_offset:")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| Reply::error("invalid_cursor"))?,
+    };
+    let thread: Vec<&Message> = model
+        .messages
+        .iter()
+        .filter(|m| {
+            m.channel == channel && (m.ts == parent || m.thread_ts.as_deref() == Some(&parent))
+        })
+        .collect();
+    let with_metadata = args.bool("include_all_metadata");
+    let page: Vec<Value> = thread
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|m| model.message_json(m, with_metadata))
+        .collect();
+    let has_more = thread.len() > offset + limit;
+    let next_cursor = if has_more {
+        format!("fake_offset:{}", offset + limit)
+    } else {
+        String::new()
+    };
+    Ok(Reply::ok(json!({
+        "messages": page,
+        "has_more": has_more,
         "response_metadata": { "next_cursor": next_cursor },
     })))
 }
