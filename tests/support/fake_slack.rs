@@ -699,6 +699,17 @@ impl Args<'_> {
         }
     }
 
+    /// The offset a `cursor` (one we handed out) stands for; 0 without one.
+    fn cursor(&self) -> Result<usize, Reply> {
+        match self.str("cursor") {
+            None => Ok(0),
+            Some(cursor) => cursor
+                .strip_prefix("fake_offset:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .ok_or_else(|| Reply::error("invalid_cursor")),
+        }
+    }
+
     /// `blocks`, checked the way Slack checks its shape (not the Block Kit schema).
     fn blocks(&self) -> Result<Option<Value>, Reply> {
         match self.json("blocks") {
@@ -900,13 +911,7 @@ fn conversations_history(model: &mut Model, args: &Args) -> Result<Reply, Reply>
             Err(_) => return Err(Reply::error("invalid_limit")),
         },
     };
-    let offset = match args.str("cursor") {
-        None => 0,
-        Some(cursor) => cursor
-            .strip_prefix("fake_offset:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| Reply::error("invalid_cursor"))?,
-    };
+    let offset = args.cursor()?;
     let bound = |name: &str| -> Result<Option<i128>, Reply> {
         match args.str(name) {
             None => Ok(None),
@@ -929,25 +934,9 @@ fn conversations_history(model: &mut Model, args: &Args) -> Result<Reply, Reply>
         .filter(|m| ts_micros(&m.ts).is_some_and(in_range))
         .collect();
     top.reverse();
-    let with_metadata = args.bool("include_all_metadata");
-    let page: Vec<Value> = top
-        .iter()
-        .skip(offset)
-        .take(limit)
-        .map(|m| model.message_json(m, with_metadata))
-        .collect();
-    let has_more = top.len() > offset + limit;
-    let next_cursor = if has_more {
-        format!("fake_offset:{}", offset + limit)
-    } else {
-        String::new()
-    };
-    Ok(Reply::ok(json!({
-        "messages": page,
-        "has_more": has_more,
-        "pin_count": 0,
-        "response_metadata": { "next_cursor": next_cursor },
-    })))
+    let mut body = message_page(model, &top, args, offset, limit);
+    body["pin_count"] = json!(0);
+    Ok(Reply::ok(body))
 }
 
 /// A thread: the parent first, then its replies, oldest first, paged
@@ -973,13 +962,7 @@ fn conversations_replies(model: &mut Model, args: &Args) -> Result<Reply, Reply>
             Err(_) => return Err(Reply::error("invalid_limit")),
         },
     };
-    let offset = match args.str("cursor") {
-        None => 0,
-        Some(cursor) => cursor
-            .strip_prefix("fake_offset:")
-            .and_then(|n| n.parse::<usize>().ok())
-            .ok_or_else(|| Reply::error("invalid_cursor"))?,
-    };
+    let offset = args.cursor()?;
     let thread: Vec<&Message> = model
         .messages
         .iter()
@@ -987,24 +970,36 @@ fn conversations_replies(model: &mut Model, args: &Args) -> Result<Reply, Reply>
             m.channel == channel && (m.ts == parent || m.thread_ts.as_deref() == Some(&parent))
         })
         .collect();
+    Ok(Reply::ok(message_page(model, &thread, args, offset, limit)))
+}
+
+/// One page of `messages` (metadata only with `include_all_metadata`), with Slack's
+/// `has_more` and `response_metadata.next_cursor`.
+fn message_page(
+    model: &Model,
+    messages: &[&Message],
+    args: &Args,
+    offset: usize,
+    limit: usize,
+) -> Value {
     let with_metadata = args.bool("include_all_metadata");
-    let page: Vec<Value> = thread
+    let page: Vec<Value> = messages
         .iter()
         .skip(offset)
         .take(limit)
         .map(|m| model.message_json(m, with_metadata))
         .collect();
-    let has_more = thread.len() > offset + limit;
+    let has_more = messages.len() > offset + limit;
     let next_cursor = if has_more {
         format!("fake_offset:{}", offset + limit)
     } else {
         String::new()
     };
-    Ok(Reply::ok(json!({
+    json!({
         "messages": page,
         "has_more": has_more,
         "response_metadata": { "next_cursor": next_cursor },
-    })))
+    })
 }
 
 /// A Slack `ts` (`seconds[.fraction]`) in microseconds, for ordering and range checks.
