@@ -1113,3 +1113,43 @@ async fn forget_sends(ctx: &Ctx, prefix: &str) {
     .await
     .unwrap();
 }
+
+/// A suspended org is asked nothing and reminded of nothing until it is unsuspended; a deleted
+/// org's survey closes without a word to anyone.
+#[sqlx::test]
+async fn suspended_and_deleted_orgs_get_nothing(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.app.deliver_and_apply("installation.suspend").await;
+    assert_eq!(
+        ctx.app
+            .count("SELECT count(*) FROM installations WHERE status = 'suspended'")
+            .await,
+        1
+    );
+    ctx.merge().await;
+    wait_until("survey created", Duration::from_secs(20), || async {
+        ctx.app.count("SELECT count(*) FROM surveys").await == 1
+    })
+    .await;
+    let sc = ctx.app.services.survey_context();
+    tick::tick(&sc, Utc::now()).await.unwrap();
+    assert_eq!(ctx.slack.with(|m| m.calls.len()), 0, "no Slack call at all");
+
+    ctx.app.deliver_and_apply("installation.unsuspend").await;
+    tick::tick(&sc, Utc::now()).await.unwrap();
+    ctx.wait_dms("UMONA", 1).await;
+    ctx.wait_dms("UHUBOT", 1).await;
+
+    ctx.app.deliver_and_apply("installation.deleted").await;
+    let calls = ctx.slack.with(|m| m.calls.len());
+    let report = tick::tick(&sc, Utc::now() + chrono::Duration::hours(73))
+        .await
+        .unwrap();
+    assert_eq!(report.closed, 1);
+    assert_eq!(
+        ctx.slack.with(|m| m.calls.len()),
+        calls,
+        "no reminder, reveal or update"
+    );
+    ctx.app.stop().await;
+}

@@ -161,3 +161,14 @@ pub async fn record_revoked_authorization(
     .await?;
     Ok(())
 }
+
+/// Whether Mergecast may act for installation `id`: it is known and neither suspended nor
+/// deleted.
+pub async fn is_active(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM installations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(status.as_deref() == Some("active"))
+}

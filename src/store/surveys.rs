@@ -188,6 +188,7 @@ pub async fn due_for_asking(
              SELECT s.id, row_number() OVER (PARTITION BY s.installation_id ORDER BY s.id) AS turn
              FROM surveys s
              WHERE s.status IN ('open', 'revealed', 'waiting_for_slack') AND s.closes_at > $1
+               AND s.installation_id IN (SELECT id FROM installations WHERE status = 'active')
                AND EXISTS (SELECT 1 FROM survey_participants p
                            WHERE p.survey_id = s.id AND p.skip_reason IS NULL AND p.asked_at IS NULL
                              AND (p.send_after IS NULL OR p.send_after <= $1))
@@ -212,6 +213,7 @@ pub async fn due_for_reminder(
                     row_number() OVER (PARTITION BY s.installation_id ORDER BY p.asked_at, p.survey_id) AS turn
              FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
              WHERE s.status IN ('open', 'revealed') AND s.closes_at > $1 AND p.skip_reason IS NULL
+               AND s.installation_id IN (SELECT id FROM installations WHERE status = 'active')
                AND p.asked_at IS NOT NULL AND p.asked_at <= $2 AND p.answer IS NULL
                AND p.reminded_at IS NULL
            ) due ORDER BY turn, survey_id, github_id LIMIT $3"#,
@@ -247,6 +249,7 @@ pub async fn with_reviewers_missing(
            SELECT s.id, row_number() OVER (PARTITION BY s.installation_id ORDER BY s.id) AS turn
            FROM surveys s
            WHERE s.status IN ('open', 'revealed', 'waiting_for_slack')
+             AND s.installation_id IN (SELECT id FROM installations WHERE status = 'active')
              AND EXISTS (
                SELECT 1 FROM reviews r
                WHERE r.pull_request_id = s.pull_request_id AND r.reviewer_id IS NOT NULL

@@ -5,6 +5,7 @@ use super::{SurveyContext, SurveyError, pr_ref};
 use crate::slack::client::{Content, SlackClient};
 use crate::slack::interactions::{Action, AiAnswer, Click};
 use crate::slack::messages::{self, Guess};
+use crate::store::installations;
 use crate::store::surveys::{self, Participant, Survey};
 
 /// What a click did (for tests and logs).
@@ -213,6 +214,9 @@ pub async fn reveal_if_ready(
         .filter(|p| p.role == "reviewer" && p.answer.is_some())
         .collect();
     let complete = author_answer.is_some() && !guesses.is_empty();
+    if !installations::is_active(&ctx.pool, survey.installation_id).await? {
+        return Ok(()); // a suspended or deleted org is told nothing
+    }
     if !complete && !closing {
         return Ok(());
     }

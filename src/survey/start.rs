@@ -12,6 +12,7 @@ use crate::ids::InstallationId;
 use crate::queue::jobs::PullRequestMerged;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::messages;
+use crate::store::installations;
 use crate::store::surveys::{self, NewSurvey, Participant, Survey};
 
 #[derive(sqlx::FromRow)]
@@ -176,6 +177,9 @@ pub async fn advance(
     let Some(survey) = surveys::get(&ctx.pool, survey_id).await? else {
         return Ok(());
     };
+    if !installations::is_active(&ctx.pool, survey.installation_id).await? {
+        return Ok(()); // suspended or deleted: nobody is asked (a suspended org resumes later)
+    }
     if survey.status == "waiting_for_slack" {
         surveys::set_status(&ctx.pool, survey_id, &["waiting_for_slack"], "open").await?;
     } else if !matches!(survey.status.as_str(), "open" | "revealed") {

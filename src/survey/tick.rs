@@ -8,7 +8,7 @@ use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, leaderboard, pr_ref, start};
 use crate::slack::client::Content;
 use crate::slack::messages;
-use crate::store::surveys;
+use crate::store::{installations, surveys};
 
 /// At most this many surveys (or participants) per step and tick, taken round-robin across
 /// installations (each org's oldest first), so one org's backlog never starves the others.
@@ -109,6 +109,20 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         let Some(survey) = surveys::get(&ctx.pool, id).await? else {
             continue;
         };
+        if !installations::is_active(&ctx.pool, survey.installation_id).await? {
+            // A suspended or deleted org's survey closes without a word to anyone.
+            if surveys::set_status(
+                &ctx.pool,
+                id,
+                &["open", "revealed", "waiting_for_slack"],
+                "closed",
+            )
+            .await?
+            {
+                report.closed += 1;
+            }
+            continue;
+        }
         if let Err(e) =
             super::with_rate_limit_retries(|| reveal_if_ready(ctx, &slack, &survey, true)).await
         {
