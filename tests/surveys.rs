@@ -1007,10 +1007,14 @@ async fn a_permanent_slack_error_on_one_reveal_spares_the_others(pool: PgPool) {
 /// does not keep another org's single survey out of a 500-row batch.
 #[sqlx::test]
 async fn the_tick_is_fair_across_orgs(pool: PgPool) {
-    use mergecast::store::surveys;
+    use mergecast::ids::InstallationId;
+    use mergecast::store::{installations, surveys};
     let now = Utc::now();
     let mut lone = 0;
     for (installation, count) in [(1_i64, 600_i64), (2, 1)] {
+        installations::ensure(&pool, InstallationId(installation), "org")
+            .await
+            .unwrap();
         for n in 0..count {
             let id =
                 insert_survey(&pool, installation, installation * 1_000_000 + n, n as i32).await;
@@ -1151,5 +1155,63 @@ async fn suspended_and_deleted_orgs_get_nothing(pool: PgPool) {
         calls,
         "no reminder, reveal or update"
     );
+    ctx.app.stop().await;
+}
+
+/// "Don't ask me again" follows the person: the same reviewer in a second org, and an outside
+/// collaborator with no member row at all, are not asked again.
+#[sqlx::test]
+async fn opting_out_follows_the_person_across_orgs(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UHUBOT", 1).await;
+    let survey = ctx.survey_id().await;
+    assert_eq!(ctx.click("UHUBOT", "opt_out", survey).await, 200);
+    wait_until("opted out", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM person_opt_outs WHERE github_id = 1000001")
+            .await
+            == 1
+    })
+    .await;
+    // hubot reviews in another org where mona is a member and hubot has no member row (an
+    // outside collaborator).
+    sqlx::query("INSERT INTO installations (id, account_login) VALUES ($1, 'other-org')")
+        .bind(INST + 1)
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO members (installation_id, github_id, login, email) VALUES ($1, $2, 'mona', 'mona@example.com')")
+        .bind(INST + 1)
+        .bind(MONA)
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    let (mut review, mut merged) = support::numbered_pr_fixtures(7);
+    for body in [&mut review, &mut merged] {
+        let mut v: serde_json::Value = serde_json::from_slice(body).unwrap();
+        v["installation"]["id"] = json!(INST + 1);
+        *body = serde_json::to_vec(&v).unwrap();
+    }
+    let (status, id) = ctx.app.deliver("pull_request_review", &review).await;
+    assert_eq!(status, 202);
+    ctx.app.wait_for_status(&id, &["processed"]).await;
+    assert_eq!(ctx.app.deliver("pull_request", &merged).await.0, 202);
+    wait_until(
+        "the other org's survey asks its author",
+        Duration::from_secs(20),
+        || async { ctx.dms("UMONA") >= 2 },
+    )
+    .await;
+    let skipped: Option<String> = sqlx::query_scalar(
+        "SELECT p.skip_reason FROM survey_participants p JOIN surveys s ON s.id = p.survey_id WHERE s.installation_id = $1 AND p.github_id = $2",
+    )
+    .bind(INST + 1)
+    .bind(HUBOT)
+    .fetch_one(&ctx.app.pool)
+    .await
+    .unwrap();
+    assert_eq!(skipped.as_deref(), Some("opted out"));
+    assert_eq!(ctx.dms("UHUBOT"), 1, "only the first org's DM");
     ctx.app.stop().await;
 }

@@ -321,6 +321,11 @@ pub async fn skip_participant(
     Ok(())
 }
 
+/// Closes a survey that is still taking answers; false if it was closed (or skipped) already.
+pub async fn close(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
+    set_status(db, id, &["open", "revealed", "waiting_for_slack"], "closed").await
+}
+
 /// Passes over a participant whose reveal Slack refused for good, with Slack's code.
 pub async fn reveal_failed(
     db: impl PgExecutor<'_>,
@@ -656,4 +661,44 @@ pub async fn message_failed(
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// "Don't ask me again": the person (not one org's member row) is opted out, in every org
+/// they are a member of and as an outside collaborator, and passed over at once in every survey
+/// still waiting for their answer. One transaction, so no reminder slips in between.
+pub async fn opt_out(db: &sqlx::PgPool, github_id: i64) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO person_opt_outs (github_id) VALUES ($1) ON CONFLICT (github_id) DO NOTHING",
+    )
+    .bind(github_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE members SET opted_out = true, opted_out_at = COALESCE(opted_out_at, now()) WHERE github_id = $1",
+    )
+    .bind(github_id)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        r#"UPDATE survey_participants SET skip_reason = 'opted out'
+           WHERE github_id = $1 AND answer IS NULL AND skip_reason IS NULL
+             AND survey_id IN (SELECT id FROM surveys WHERE status IN ('open', 'revealed', 'waiting_for_slack'))"#,
+    )
+    .bind(github_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
+}
+
+/// Whether the person chose "Don't ask me again" (in any org, member or outside collaborator)
+/// and no admin has asked them back since.
+pub async fn person_opted_out(
+    db: impl PgExecutor<'_>,
+    github_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM person_opt_outs WHERE github_id = $1)")
+        .bind(github_id)
+        .fetch_one(db)
+        .await
 }

@@ -76,21 +76,8 @@ async fn apply_click(
     // What the click found stored; `Some(..)` when another click's different answer won.
     let lost_to_another = match click.action {
         Action::OptOut => {
-            sqlx::query(
-                "UPDATE members SET opted_out = true, opted_out_at = COALESCE(opted_out_at, now()) WHERE installation_id = $1 AND github_id = $2",
-            )
-            .bind(survey.installation_id)
-            .bind(p.github_id)
-            .execute(&ctx.pool)
-            .await?;
-            // Honoured at once: no reminder, no further survey for them.
-            sqlx::query(
-                "UPDATE survey_participants SET skip_reason = 'opted out' WHERE github_id = $1 AND answer IS NULL AND survey_id IN (SELECT id FROM surveys WHERE installation_id = $2 AND status IN ('open', 'revealed', 'waiting_for_slack'))",
-            )
-            .bind(p.github_id)
-            .bind(survey.installation_id)
-            .execute(&ctx.pool)
-            .await?;
+            // Honoured at once and everywhere: no reminder, no further survey in any org.
+            surveys::opt_out(&ctx.pool, p.github_id).await?;
             let content = messages::notice(
                 &pr,
                 "Got it: you won't be asked again. (An admin can undo this.)",

@@ -111,16 +111,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         };
         if !installations::is_active(&ctx.pool, survey.installation_id).await? {
             // A suspended or deleted org's survey closes without a word to anyone.
-            if surveys::set_status(
-                &ctx.pool,
-                id,
-                &["open", "revealed", "waiting_for_slack"],
-                "closed",
-            )
-            .await?
-            {
-                report.closed += 1;
-            }
+            report.closed += u32::from(surveys::close(&ctx.pool, id).await?);
             continue;
         }
         if let Err(e) =
@@ -144,16 +135,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
                 let _ = slack.update(channel, ts, content).await;
             }
         }
-        if surveys::set_status(
-            &ctx.pool,
-            id,
-            &["open", "revealed", "waiting_for_slack"],
-            "closed",
-        )
-        .await?
-        {
-            report.closed += 1;
-        }
+        report.closed += u32::from(surveys::close(&ctx.pool, id).await?);
     }
 
     if let Some(channel) = &ctx.leaderboard_channel
