@@ -1,35 +1,83 @@
-//! Working hours: DMs wait until the recipient's local working hours (their Slack time zone).
+//! Working hours: DMs wait until the recipient's local working hours, in their own time zone
+//! (the IANA zone Slack reports, e.g. `America/New_York`), evaluated for the very day and
+//! instant in question, so daylight-saving changes move the hours with the clock.
 
-use chrono::{DateTime, Datelike, Duration, Timelike, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
+use chrono_tz::Tz;
 
-/// The first instant at or after `now` inside working hours for someone `tz_offset` seconds
-/// from UTC. `hours` are minutes since local midnight [start, end); `days` Monday = 0.
+/// Someone's clock.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    /// An IANA zone: offsets follow its rules (DST) on every date.
+    Iana(Tz),
+    /// Only a fixed offset is known (seconds east of UTC), as a last resort.
+    Fixed(i32),
+}
+
+impl Zone {
+    /// The zone from Slack's `tz` name, else its `tz_offset`, else UTC.
+    pub fn from_slack(tz: Option<&str>, offset: Option<i32>) -> Self {
+        match tz.and_then(|name| name.parse::<Tz>().ok()) {
+            Some(tz) => Zone::Iana(tz),
+            None => Zone::Fixed(offset.unwrap_or(0)),
+        }
+    }
+
+    /// The local wall-clock time at `instant`.
+    fn local(&self, instant: DateTime<Utc>) -> chrono::NaiveDateTime {
+        match self {
+            Zone::Iana(tz) => instant.with_timezone(tz).naive_local(),
+            Zone::Fixed(secs) => instant.naive_utc() + Duration::seconds(i64::from(*secs)),
+        }
+    }
+
+    /// The instant a local wall-clock time happens; a time skipped by a DST change counts as
+    /// the first instant after the gap, an ambiguous one as its first occurrence.
+    fn instant(&self, date: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+        let local = date.and_time(time);
+        match self {
+            Zone::Iana(tz) => {
+                let mut probe = local;
+                for _ in 0..=4 {
+                    if let Some(at) = tz.from_local_datetime(&probe).earliest() {
+                        return at.with_timezone(&Utc);
+                    }
+                    probe += Duration::minutes(30);
+                }
+                Utc.from_utc_datetime(&local)
+            }
+            Zone::Fixed(secs) => {
+                Utc.from_utc_datetime(&(local - Duration::seconds(i64::from(*secs))))
+            }
+        }
+    }
+}
+
+/// The first instant at or after `now` inside working hours in `zone`. `hours` are minutes
+/// since local midnight [start, end); `days` Monday = 0.
 pub fn next_working_instant(
     now: DateTime<Utc>,
-    tz_offset: i32,
+    zone: Zone,
     hours: (u32, u32),
     days: &[u32],
 ) -> DateTime<Utc> {
     if days.is_empty() {
         return now;
     }
-    let offset = Duration::seconds(tz_offset as i64);
-    let local = now + offset;
+    let local = zone.local(now);
     let minute_of_day = local.hour() * 60 + local.minute();
     let weekday = local.weekday().num_days_from_monday();
     if days.contains(&weekday) && minute_of_day >= hours.0 && minute_of_day < hours.1 {
         return now;
     }
     // Today's start if still ahead and a working day, else the next working day's start.
-    let midnight = local
-        - Duration::seconds(local.num_seconds_from_midnight() as i64)
-        - Duration::nanoseconds(local.nanosecond() as i64);
+    let start_time = NaiveTime::from_num_seconds_from_midnight_opt(hours.0.min(1439) * 60, 0)
+        .unwrap_or(NaiveTime::MIN);
     for day in 0..8 {
-        let candidate_day = midnight + Duration::days(day);
-        let wd = candidate_day.weekday().num_days_from_monday();
-        let start = candidate_day + Duration::minutes(hours.0 as i64);
-        if days.contains(&wd) && start > local {
-            return start - offset;
+        let date = local.date() + Duration::days(day);
+        let start = zone.instant(date, start_time);
+        if days.contains(&date.weekday().num_days_from_monday()) && start > now {
+            return start;
         }
     }
     now
@@ -38,31 +86,86 @@ pub fn next_working_instant(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     const HOURS: (u32, u32) = (9 * 60, 18 * 60);
     const WEEKDAYS: &[u32] = &[0, 1, 2, 3, 4];
 
+    fn utc(y: i32, m: u32, d: u32, h: u32, min: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, h, min, 0).unwrap()
+    }
+
     #[test]
     fn inside_hours_is_now() {
         // Wednesday 10:00 UTC, recipient in UTC+1 (11:00 local).
-        let now = Utc.with_ymd_and_hms(2026, 11, 18, 10, 0, 0).unwrap();
-        assert_eq!(next_working_instant(now, 3600, HOURS, WEEKDAYS), now);
+        let now = utc(2026, 11, 18, 10, 0);
+        assert_eq!(
+            next_working_instant(now, Zone::Fixed(3600), HOURS, WEEKDAYS),
+            now
+        );
     }
 
     #[test]
     fn evening_waits_for_next_morning_in_their_zone() {
-        // Wednesday 20:00 UTC; recipient in UTC-5 is at 15:00 (inside), UTC+9 is at 05:00 Thursday.
-        let now = Utc.with_ymd_and_hms(2026, 11, 18, 20, 0, 0).unwrap();
-        assert_eq!(next_working_instant(now, -5 * 3600, HOURS, WEEKDAYS), now);
-        let tokyo = next_working_instant(now, 9 * 3600, HOURS, WEEKDAYS);
-        assert_eq!(tokyo, Utc.with_ymd_and_hms(2026, 11, 19, 0, 0, 0).unwrap()); // 09:00 JST
+        // Wednesday 20:00 UTC; New York is at 15:00 (inside), Tokyo at 05:00 Thursday.
+        let now = utc(2026, 11, 18, 20, 0);
+        let ny = Zone::from_slack(Some("America/New_York"), None);
+        assert_eq!(next_working_instant(now, ny, HOURS, WEEKDAYS), now);
+        let tokyo = Zone::from_slack(Some("Asia/Tokyo"), None);
+        assert_eq!(
+            next_working_instant(now, tokyo, HOURS, WEEKDAYS),
+            utc(2026, 11, 19, 0, 0) // 09:00 JST
+        );
     }
 
     #[test]
     fn weekend_waits_for_monday() {
-        let saturday = Utc.with_ymd_and_hms(2026, 11, 21, 12, 0, 0).unwrap();
-        let monday9 = Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap();
-        assert_eq!(next_working_instant(saturday, 0, HOURS, WEEKDAYS), monday9);
+        let saturday = utc(2026, 11, 21, 12, 0);
+        assert_eq!(
+            next_working_instant(saturday, Zone::from_slack(None, None), HOURS, WEEKDAYS),
+            utc(2026, 11, 23, 9, 0)
+        );
+    }
+
+    /// New York leaves daylight saving on Sunday 2026-11-01. An offset captured in October
+    /// (UTC-4) would put Monday's 09:00 at 13:00 UTC (08:00 local, an hour early); the zone
+    /// name gets it right, and the evening's end too.
+    #[test]
+    fn daylight_saving_moves_the_hours_with_the_clock() {
+        let ny = Zone::from_slack(Some("America/New_York"), Some(-4 * 3600));
+        // Friday 2026-10-30 19:00 EDT (23:00 UTC): next start is Monday 09:00 EST = 14:00 UTC.
+        let friday_evening = utc(2026, 10, 30, 23, 0);
+        assert_eq!(
+            next_working_instant(friday_evening, ny, HOURS, WEEKDAYS),
+            utc(2026, 11, 2, 14, 0)
+        );
+        let stale = Zone::Fixed(-4 * 3600);
+        assert_eq!(
+            next_working_instant(friday_evening, stale, HOURS, WEEKDAYS),
+            utc(2026, 11, 2, 13, 0),
+            "a captured offset is an hour early after the change"
+        );
+        // Monday 2026-11-02 22:30 UTC is 17:30 EST: still inside; 23:30 UTC is 18:30: outside.
+        assert_eq!(
+            next_working_instant(utc(2026, 11, 2, 22, 30), ny, HOURS, WEEKDAYS),
+            utc(2026, 11, 2, 22, 30)
+        );
+        assert_eq!(
+            next_working_instant(utc(2026, 11, 2, 23, 30), ny, HOURS, WEEKDAYS),
+            utc(2026, 11, 3, 14, 0)
+        );
+        // In spring (2026-03-08) the clock jumps forward: 09:00 EDT is 13:00 UTC on Monday 9th.
+        assert_eq!(
+            next_working_instant(utc(2026, 3, 7, 12, 0), ny, HOURS, WEEKDAYS),
+            utc(2026, 3, 9, 13, 0)
+        );
+    }
+
+    #[test]
+    fn a_start_inside_a_dst_gap_is_the_first_instant_after_it() {
+        // Working hours starting 02:00 on the day New York skips 02:00-03:00 (2026-03-08).
+        let ny = Zone::from_slack(Some("America/New_York"), None);
+        let all_days = &[0, 1, 2, 3, 4, 5, 6];
+        let at = next_working_instant(utc(2026, 3, 8, 5, 0), ny, (120, 180), all_days);
+        assert_eq!(at, utc(2026, 3, 8, 7, 0)); // 03:00 EDT
     }
 }

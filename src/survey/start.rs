@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::hours::next_working_instant;
+use super::hours::{Zone, next_working_instant};
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, is_bot, pr_ref};
 use crate::github::client::Auth;
@@ -162,8 +162,13 @@ struct MemberRow {
     opted_out: bool,
     email: Option<String>,
     slack_user_id: Option<String>,
+    slack_tz: Option<String>,
     slack_tz_offset: Option<i32>,
+    slack_tz_checked_at: Option<DateTime<Utc>>,
 }
+
+/// A member's Slack zone is read again after this long (people travel, move, or set it late).
+const ZONE_FRESH_FOR: chrono::Duration = chrono::Duration::days(7);
 
 /// Asks every participant who is due: resolves their Slack user and working hours first.
 pub async fn advance(
@@ -218,7 +223,7 @@ async fn ask_if_due(
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
     let member: Option<MemberRow> = sqlx::query_as(
-        "SELECT active, opted_out, email, slack_user_id, slack_tz_offset FROM members WHERE installation_id = $1 AND github_id = $2",
+        "SELECT active, opted_out, email, slack_user_id, slack_tz, slack_tz_offset, slack_tz_checked_at FROM members WHERE installation_id = $1 AND github_id = $2",
     )
     .bind(survey.installation_id)
     .bind(p.github_id)
@@ -235,24 +240,21 @@ async fn ask_if_due(
             return skip(ctx, survey, p, "not an active member").await;
         }
     }
-    let (slack_user, send_after) = match (&p.slack_user_id, p.send_after) {
-        (Some(user), Some(after)) => (user.clone(), after),
-        _ => {
-            let Some((user, offset)) =
-                resolve_slack_user(ctx, slack, survey, p, member.as_ref()).await?
-            else {
-                return Ok(());
-            };
-            let after = next_working_instant(
-                now,
-                offset,
-                ctx.config.working_hours,
-                &ctx.config.working_days,
-            );
-            surveys::set_slack_user(&ctx.pool, survey.id, p.github_id, &user, after).await?;
-            (user, after)
-        }
+    let Some((slack_user, zone)) =
+        resolve_slack_user(ctx, slack, survey, p, member.as_ref(), now).await?
+    else {
+        return Ok(());
     };
+    // Working hours in the person's zone as it is now, for today's date (DST included).
+    let send_after = next_working_instant(
+        now,
+        zone,
+        ctx.config.working_hours,
+        &ctx.config.working_days,
+    );
+    if p.slack_user_id.as_deref() != Some(slack_user.as_str()) || p.send_after != Some(send_after) {
+        surveys::set_slack_user(&ctx.pool, survey.id, p.github_id, &slack_user, send_after).await?;
+    }
     if send_after > now {
         return Ok(());
     }
@@ -306,9 +308,17 @@ async fn resolve_slack_user(
     survey: &Survey,
     p: &Participant,
     member: Option<&MemberRow>,
-) -> Result<Option<(String, i32)>, SurveyError> {
-    let mut user_id = member.and_then(|m| m.slack_user_id.clone());
-    let mut offset = member.and_then(|m| m.slack_tz_offset);
+    now: DateTime<Utc>,
+) -> Result<Option<(String, Zone)>, SurveyError> {
+    let mut user_id = member
+        .and_then(|m| m.slack_user_id.clone())
+        .or_else(|| p.slack_user_id.clone());
+    let mut zone = member
+        .filter(|m| {
+            m.slack_tz_checked_at
+                .is_some_and(|at| now - at < ZONE_FRESH_FOR)
+        })
+        .map(|m| Zone::from_slack(m.slack_tz.as_deref(), m.slack_tz_offset));
     if user_id.is_none() {
         let mut email = member.and_then(|m| m.email.clone());
         if email.is_none() && p.role == "author" {
@@ -325,10 +335,11 @@ async fn resolve_slack_user(
         };
         match slack.lookup_by_email(&email).await {
             Ok(u) if !u.deleted && !u.is_bot => {
-                offset = u.tz_offset;
+                zone = Some(Zone::from_slack(u.tz.as_deref(), u.tz_offset));
                 sqlx::query(
                     r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'email', slack_unmapped_reason = NULL,
-                           slack_tz = $4, slack_tz_offset = $5 WHERE installation_id = $1 AND github_id = $2"#,
+                           slack_tz = $4, slack_tz_offset = $5, slack_tz_checked_at = now()
+                       WHERE installation_id = $1 AND github_id = $2"#,
                 )
                 .bind(survey.installation_id)
                 .bind(p.github_id)
@@ -357,22 +368,24 @@ async fn resolve_slack_user(
     let Some(user_id) = user_id else {
         return Ok(None);
     };
-    let offset = match offset {
-        Some(o) => o,
+    let zone = match zone {
+        Some(zone) => zone,
         None => {
+            // Unknown or a week old: read it again (at send time, not once for ever).
             let info = slack.user_info(&user_id).await?;
-            let o = info.tz_offset.unwrap_or(0);
-            sqlx::query("UPDATE members SET slack_tz = $3, slack_tz_offset = $4 WHERE installation_id = $1 AND github_id = $2")
-                .bind(survey.installation_id)
-                .bind(p.github_id)
-                .bind(info.tz.as_deref())
-                .bind(o)
-                .execute(&ctx.pool)
-                .await?;
-            o
+            sqlx::query(
+                "UPDATE members SET slack_tz = $3, slack_tz_offset = $4, slack_tz_checked_at = now() WHERE installation_id = $1 AND github_id = $2",
+            )
+            .bind(survey.installation_id)
+            .bind(p.github_id)
+            .bind(info.tz.as_deref())
+            .bind(info.tz_offset)
+            .execute(&ctx.pool)
+            .await?;
+            Zone::from_slack(info.tz.as_deref(), info.tz_offset)
         }
     };
-    Ok(Some((user_id, offset)))
+    Ok(Some((user_id, zone)))
 }
 
 async fn unmapped(
@@ -380,7 +393,7 @@ async fn unmapped(
     survey: &Survey,
     p: &Participant,
     reason: &str,
-) -> Result<Option<(String, i32)>, SurveyError> {
+) -> Result<Option<(String, Zone)>, SurveyError> {
     sqlx::query("UPDATE members SET slack_unmapped_reason = $3 WHERE installation_id = $1 AND github_id = $2")
         .bind(survey.installation_id)
         .bind(p.github_id)
