@@ -1217,3 +1217,35 @@ async fn opting_out_follows_the_person_across_orgs(pool: PgPool) {
     assert_eq!(ctx.dms("UHUBOT"), 1, "only the first org's DM");
     ctx.app.stop().await;
 }
+
+/// Messages promise only what can happen: an author whose PR nobody reviewed is not promised
+/// guesses, and reviewers of an author who is not asked are not promised a reveal.
+#[sqlx::test]
+async fn messages_say_what_will_happen_without_the_other_side(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.app
+        .deliver_and_apply("pull_request.closed_merged")
+        .await;
+    ctx.wait_dms("UMONA", 1).await;
+    let survey = ctx.survey_id().await;
+    let blocks = ctx.ask_blocks("UMONA", survey);
+    assert!(
+        blocks.contains("No reviewer of this PR is being asked"),
+        "{blocks}"
+    );
+
+    // The next PR's author has opted out; its reviewer is told there will be no reveal.
+    mergecast::store::surveys::opt_out(&ctx.app.pool, MONA)
+        .await
+        .unwrap();
+    ctx.merge_numbered(2).await;
+    wait_until("the reviewer's DM", Duration::from_secs(20), || async {
+        ctx.dms("UHUBOT") == 1
+    })
+    .await;
+    let second = ctx.survey_of(2).await.unwrap();
+    let blocks = ctx.ask_blocks("UHUBOT", second);
+    assert!(blocks.contains("The author is not being asked"), "{blocks}");
+    assert_eq!(ctx.dms("UMONA"), 1);
+    ctx.app.stop().await;
+}

@@ -65,8 +65,16 @@ fn opt_out(survey_id: i64) -> SlackBlock {
     )
 }
 
+/// Whether the other side of the survey (the reviewers for the author, the author for a
+/// reviewer) is being asked, so a message never promises a reveal that cannot happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counterpart {
+    Asked,
+    NotAsked,
+}
+
 /// The author's question, with "Don't ask me again".
-pub fn author_ask(pr: &PullRequestRef<'_>) -> Content {
+pub fn author_ask(pr: &PullRequestRef<'_>, counterpart: Counterpart) -> Content {
     let id = pr.survey_id;
     let text = format!(
         "Your pull request {} #{} was merged. How much AI assistance went into it?",
@@ -85,7 +93,12 @@ pub fn author_ask(pr: &PullRequestRef<'_>) -> Content {
                 button("A lot", Action::AuthorAi(AiAnswer::ALot), id),
             ],
         ),
-        context("Only the people on this PR see individual answers."),
+        context(match counterpart {
+            Counterpart::Asked => "Only the people on this PR see individual answers.",
+            Counterpart::NotAsked => {
+                "No reviewer of this PR is being asked, so no guesses will come unless a reviewer answers later."
+            }
+        }),
         opt_out(id),
     ];
     Content { text, blocks }
@@ -96,6 +109,7 @@ pub fn reviewer_ask(
     pr: &PullRequestRef<'_>,
     guessed: Option<bool>,
     quality: Option<i16>,
+    counterpart: Counterpart,
 ) -> Content {
     let id = pr.survey_id;
     let text = format!(
@@ -139,6 +153,11 @@ pub fn reviewer_ask(
             quality_label(q)
         ))),
     }
+    if counterpart == Counterpart::NotAsked {
+        blocks.push(context(
+            "The author is not being asked, so there will be no reveal; your answers still count in the team's figures.",
+        ));
+    }
     if guessed.is_none() || quality.is_none() {
         blocks.push(opt_out(id));
     }
@@ -154,12 +173,19 @@ pub fn quality_label(q: i16) -> &'static str {
 }
 
 /// The message once the author answered (buttons gone).
-pub fn author_confirmed(pr: &PullRequestRef<'_>, answer: AiAnswer) -> Content {
+pub fn author_confirmed(
+    pr: &PullRequestRef<'_>,
+    answer: AiAnswer,
+    counterpart: Counterpart,
+) -> Content {
     let text = format!("Thanks! Recorded: {}.", answer.label());
-    let blocks = vec![section(format!(
-        "{}\n\n{text} You'll see the reviewers' guesses once one of them answers.",
-        pr_line(pr)
-    ))];
+    let next = match counterpart {
+        Counterpart::Asked => "You'll see the reviewers' guesses once one of them answers.",
+        Counterpart::NotAsked => {
+            "No reviewer is being asked, so there are no guesses to show unless one answers later."
+        }
+    };
+    let blocks = vec![section(format!("{}\n\n{text} {next}", pr_line(pr)))];
     Content { text, blocks }
 }
 

@@ -168,14 +168,15 @@ async fn show_recorded(
         if shown.as_ref() == Some(&state) {
             return Ok(());
         }
+        let counterpart = super::counterpart(&ctx.pool, survey.id, &fresh.role).await?;
         let content = if fresh.role == "author" {
             match fresh.answer.as_deref().and_then(AiAnswer::parse) {
-                Some(answer) => messages::author_confirmed(&pr, answer),
+                Some(answer) => messages::author_confirmed(&pr, answer, counterpart),
                 None => return Ok(()),
             }
         } else {
             let guessed = fresh.answer.as_deref().map(|a| a == "yes");
-            messages::reviewer_ask(&pr, guessed, fresh.quality)
+            messages::reviewer_ask(&pr, guessed, fresh.quality, counterpart)
         };
         slack.update(channel, ts, content).await?;
         shown = Some(state);

@@ -18,8 +18,8 @@ use thiserror::Error;
 use crate::config::SurveyConfig;
 use crate::github::client::GithubClient;
 use crate::slack::client::{SlackClient, SlackError};
-use crate::slack::messages::PullRequestRef;
-use crate::store::surveys::Survey;
+use crate::slack::messages::{Counterpart, PullRequestRef};
+use crate::store::surveys::{self, Survey};
 
 /// Everything the flow needs.
 #[derive(Clone, Debug)]
@@ -61,6 +61,29 @@ pub fn pr_ref(s: &Survey) -> PullRequestRef<'_> {
         number: s.number,
         url: s.html_url.as_deref(),
     }
+}
+
+/// Whether the other side of survey `survey_id` for someone in `role` is being asked: for the
+/// author, any reviewer not passed over; for a reviewer, the author not passed over.
+pub async fn counterpart(
+    pool: &PgPool,
+    survey_id: i64,
+    role: &str,
+) -> Result<Counterpart, SurveyError> {
+    let other = if role == "author" {
+        "reviewer"
+    } else {
+        "author"
+    };
+    let asked = surveys::participants(pool, survey_id)
+        .await?
+        .iter()
+        .any(|p| p.role == other && p.skip_reason.is_none());
+    Ok(if asked {
+        Counterpart::Asked
+    } else {
+        Counterpart::NotAsked
+    })
 }
 
 /// Whether a GitHub account is a bot we never survey.

@@ -259,10 +259,11 @@ async fn ask_if_due(
         return Ok(());
     }
     let channel = slack.open_dm(&slack_user).await?;
+    let counterpart = super::counterpart(&ctx.pool, survey.id, &p.role).await?;
     let content = if p.role == "author" {
-        messages::author_ask(&pr_ref(survey))
+        messages::author_ask(&pr_ref(survey), counterpart)
     } else {
-        messages::reviewer_ask(&pr_ref(survey), None, None)
+        messages::reviewer_ask(&pr_ref(survey), None, None, counterpart)
     };
     let key = format!("ask:{}:{}", survey.id, p.github_id);
     let posted = send_once(
