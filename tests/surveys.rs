@@ -615,8 +615,8 @@ async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgP
     for i in 0..4i64 {
         let survey: i64 = sqlx::query_scalar(
             r#"INSERT INTO surveys (installation_id, pull_request_id, repository_id, repository_full_name, number, title,
-                   status, created_at, remind_at, closes_at)
-               VALUES ($1, $2, 1, 'octo-org/hello-world', $3, 't', 'revealed', $4, $4, $4) RETURNING id"#,
+                   status, created_at, merged_at, remind_at, closes_at)
+               VALUES ($1, $2, 1, 'octo-org/hello-world', $3, 't', 'closed', $4, $4, $4, $4) RETURNING id"#,
         )
         .bind(INST)
         .bind(7000 + i)
@@ -1247,5 +1247,108 @@ async fn messages_say_what_will_happen_without_the_other_side(pool: PgPool) {
     let blocks = ctx.ask_blocks("UHUBOT", second);
     assert!(blocks.contains("The author is not being asked"), "{blocks}");
     assert_eq!(ctx.dms("UMONA"), 1);
+    ctx.app.stop().await;
+}
+
+/// Two orgs with surveys in the same week: each gets its own board, naming only its own people
+/// and counting only its own PRs; a board waits while a survey of its week is still open, and a
+/// share of 100 % (which would tell each author's answer) is withheld.
+#[sqlx::test]
+async fn each_org_gets_its_own_board_once_its_week_is_closed(pool: PgPool) {
+    let ctx = setup(pool, &[("SLACK_LEADERBOARD_CHANNEL", "CBOARD".into())]).await;
+    ctx.slack.with(|m| m.public_channels.push("CBOARD".into()));
+    let other = INST + 1;
+    sqlx::query("INSERT INTO installations (id, account_login) VALUES ($1, 'other-org')")
+        .bind(other)
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    let sc = ctx.app.services.survey_context();
+    let client = ctx.app.services.slack.clone().unwrap();
+    let now = Utc::now();
+    let last_week =
+        mergecast::survey::leaderboard::previous_week_start(now) + chrono::Duration::days(2);
+    // Org 1: four authors, three used AI, guessed by hubot. Org 2: three authors, all used AI,
+    // guessed by "rival"; one of its surveys is still open.
+    let orgs = [(INST, 4_i64, "hubot", 0_i64), (other, 3, "rival", 100)];
+    for (installation, authors, guesser, base) in orgs {
+        for i in 0..authors {
+            let status = if installation == other && i == 0 {
+                "revealed"
+            } else {
+                "closed"
+            };
+            let survey: i64 = sqlx::query_scalar(
+                r#"INSERT INTO surveys (installation_id, pull_request_id, repository_id, repository_full_name, number, title,
+                       status, created_at, merged_at, remind_at, closes_at)
+                   VALUES ($1, $2, 1, 'o/r', $3, 't', $5, $4, $4, $4, $4) RETURNING id"#,
+            )
+            .bind(installation)
+            .bind(7000 + base + i)
+            .bind(i as i32)
+            .bind(last_week)
+            .bind(status)
+            .fetch_one(&ctx.app.pool)
+            .await
+            .unwrap();
+            let answer = if installation == INST && i == 0 {
+                "none"
+            } else {
+                "a_lot"
+            };
+            sqlx::query(
+                r#"INSERT INTO survey_participants (survey_id, github_id, login, role, asked_at, answer, answered_at) VALUES
+                   ($1, $2, $3, 'author', $4, $5, $4), ($1, $6, $7, 'reviewer', $4, 'yes', $4)"#,
+            )
+            .bind(survey)
+            .bind(8000 + base + i)
+            .bind(format!("author{}", base + i))
+            .bind(last_week)
+            .bind(answer)
+            .bind(9000 + base)
+            .bind(guesser)
+            .execute(&ctx.app.pool)
+            .await
+            .unwrap();
+        }
+    }
+    let boards = || -> Vec<String> {
+        ctx.slack.with(|m| {
+            m.messages_in("CBOARD")
+                .iter()
+                .map(|msg| msg.text.clone())
+                .collect()
+        })
+    };
+    mergecast::survey::leaderboard::post_weekly(&sc, &client, "CBOARD", now)
+        .await
+        .unwrap();
+    let posted = boards();
+    assert_eq!(
+        posted.len(),
+        1,
+        "org 2 waits for its open survey: {posted:?}"
+    );
+    assert!(posted[0].contains("hubot: 75% of 4"), "{}", posted[0]);
+    assert!(posted[0].contains("*75%*"), "{}", posted[0]);
+    assert!(!posted[0].contains("rival"), "{}", posted[0]);
+
+    sqlx::query("UPDATE surveys SET status = 'closed'")
+        .execute(&ctx.app.pool)
+        .await
+        .unwrap();
+    mergecast::survey::leaderboard::post_weekly(&sc, &client, "CBOARD", now)
+        .await
+        .unwrap();
+    let posted = boards();
+    assert_eq!(posted.len(), 2, "{posted:?}");
+    let second = &posted[1];
+    assert!(second.contains("other-org"), "{second}");
+    assert!(second.contains("rival: 100% of 3"), "{second}");
+    assert!(!second.contains("hubot"), "{second}");
+    assert!(
+        !second.contains("AI-assisted"),
+        "100 % is withheld: {second}"
+    );
     ctx.app.stop().await;
 }

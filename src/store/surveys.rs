@@ -702,3 +702,94 @@ pub async fn person_opted_out(
         .fetch_one(db)
         .await
 }
+
+/// Counts behind one installation's weekly figures (surveys of PRs merged in the week that were
+/// not skipped).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct WeekFigures {
+    /// Distinct authors who answered.
+    pub authors: i64,
+    /// Author answers, and those reporting AI help.
+    pub author_answers: i64,
+    pub ai: i64,
+    /// Asks and answers, and the distinct people asked.
+    pub asked: i64,
+    pub answered: i64,
+    pub askees: i64,
+}
+
+pub async fn week_figures(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<WeekFigures, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT
+             count(DISTINCT p.github_id) FILTER (WHERE p.role = 'author' AND p.answer IS NOT NULL) AS authors,
+             count(*) FILTER (WHERE p.role = 'author' AND p.answer IS NOT NULL) AS author_answers,
+             count(*) FILTER (WHERE p.role = 'author' AND p.answer IN ('a_little', 'a_lot')) AS ai,
+             count(*) FILTER (WHERE p.asked_at IS NOT NULL) AS asked,
+             count(*) FILTER (WHERE p.asked_at IS NOT NULL AND p.answer IS NOT NULL) AS answered,
+             count(DISTINCT p.github_id) FILTER (WHERE p.asked_at IS NOT NULL) AS askees
+           FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
+           WHERE s.installation_id = $1 AND s.status <> 'skipped'
+             AND s.merged_at >= $2 AND s.merged_at < $3"#,
+    )
+    .bind(installation_id)
+    .bind(start)
+    .bind(end)
+    .fetch_one(db)
+    .await
+}
+
+/// Reviewers of one installation with at least `min_guesses` guesses on PRs merged in the
+/// week: (login, share right, guesses), best first.
+pub async fn week_guessers(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    min_guesses: i64,
+) -> Result<Vec<(String, f64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT r.login,
+                  avg(CASE WHEN (r.answer = 'yes') = (a.answer IN ('a_little', 'a_lot')) THEN 1.0 ELSE 0.0 END)::float8,
+                  count(*)
+           FROM survey_participants r
+           JOIN survey_participants a ON a.survey_id = r.survey_id AND a.role = 'author' AND a.answer IS NOT NULL
+           JOIN surveys s ON s.id = r.survey_id
+           WHERE s.installation_id = $1 AND s.status <> 'skipped'
+             AND r.role = 'reviewer' AND r.answer IS NOT NULL AND s.merged_at >= $2 AND s.merged_at < $3
+           GROUP BY r.login HAVING count(*) >= $4 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10"#,
+    )
+    .bind(installation_id)
+    .bind(start)
+    .bind(end)
+    .bind(min_guesses)
+    .fetch_all(db)
+    .await
+}
+
+/// Active installations with surveys of PRs merged in [start, end) of which none is still
+/// taking answers: their board for that week is final. (installation id, account login).
+pub async fn week_complete_installations(
+    db: impl PgExecutor<'_>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT i.id, i.account_login FROM installations i
+           WHERE i.status = 'active'
+             AND EXISTS (SELECT 1 FROM surveys s WHERE s.installation_id = i.id
+                           AND s.merged_at >= $1 AND s.merged_at < $2)
+             AND NOT EXISTS (SELECT 1 FROM surveys s WHERE s.installation_id = i.id
+                           AND s.merged_at >= $1 AND s.merged_at < $2
+                           AND s.status IN ('open', 'revealed', 'waiting_for_slack'))
+           ORDER BY i.id"#,
+    )
+    .bind(start)
+    .bind(end)
+    .fetch_all(db)
+    .await
+}

@@ -1,12 +1,15 @@
-//! The weekly leaderboard: share of AI-assisted merged PRs, response rate, and reviewers' guess
-//! accuracy (people with at least 3 guesses). Aggregates need at least 3 people behind them;
-//! a week with nothing to report posts nothing.
+//! The weekly leaderboard, one per org: share of AI-assisted merged PRs, response rate, and
+//! reviewers' guess accuracy (people with at least 3 guesses), by merge time. Aggregates need at
+//! least 3 people behind them and a share of 0 % or 100 % is withheld (it would tell each
+//! answer); a board waits until every survey of its week has closed; a week with nothing to
+//! report posts nothing.
 
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError};
 use crate::slack::client::{Content, SlackClient};
+use crate::store::surveys;
 
 /// Fewest people behind any aggregate we publish.
 pub const MIN_PEOPLE: i64 = 3;
@@ -29,65 +32,37 @@ pub fn previous_week_start(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_utc()
 }
 
-/// Computes a week's figures from surveys created in [start, start + 7 days).
-pub async fn week(ctx: &SurveyContext, start: DateTime<Utc>) -> Result<Week, SurveyError> {
+/// Computes one installation's figures for pull requests merged in [start, start + 7 days)
+/// (merge time, as the stats page counts; skipped surveys, e.g. bots' PRs, are not surveys).
+pub async fn week(
+    ctx: &SurveyContext,
+    installation_id: i64,
+    start: DateTime<Utc>,
+) -> Result<Week, SurveyError> {
     let end = start + Duration::days(7);
-    let (authors, ai, asked, answered): (i64, i64, i64, i64) = sqlx::query_as(
-        r#"SELECT
-             count(DISTINCT p.github_id) FILTER (WHERE p.role = 'author' AND p.answer IS NOT NULL),
-             count(*) FILTER (WHERE p.role = 'author' AND p.answer IN ('a_little', 'a_lot')),
-             count(*) FILTER (WHERE p.asked_at IS NOT NULL),
-             count(*) FILTER (WHERE p.asked_at IS NOT NULL AND p.answer IS NOT NULL)
-           FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
-           WHERE s.created_at >= $1 AND s.created_at < $2"#,
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(&ctx.pool)
-    .await?;
-    let author_answers: i64 = sqlx::query_scalar(
-        r#"SELECT count(*) FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
-           WHERE s.created_at >= $1 AND s.created_at < $2 AND p.role = 'author' AND p.answer IS NOT NULL"#,
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(&ctx.pool)
-    .await?;
-    let askees: i64 = sqlx::query_scalar(
-        r#"SELECT count(DISTINCT p.github_id) FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
-           WHERE s.created_at >= $1 AND s.created_at < $2 AND p.asked_at IS NOT NULL"#,
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_one(&ctx.pool)
-    .await?;
-    let accuracy: Vec<(String, f64, i64)> = sqlx::query_as(
-        r#"SELECT r.login,
-                  avg(CASE WHEN (r.answer = 'yes') = (a.answer IN ('a_little', 'a_lot')) THEN 1.0 ELSE 0.0 END)::float8,
-                  count(*)
-           FROM survey_participants r
-           JOIN survey_participants a ON a.survey_id = r.survey_id AND a.role = 'author' AND a.answer IS NOT NULL
-           JOIN surveys s ON s.id = r.survey_id
-           WHERE r.role = 'reviewer' AND r.answer IS NOT NULL AND s.created_at >= $1 AND s.created_at < $2
-           GROUP BY r.login HAVING count(*) >= 3 ORDER BY 2 DESC, 3 DESC, 1 LIMIT 10"#,
-    )
-    .bind(start)
-    .bind(end)
-    .fetch_all(&ctx.pool)
-    .await?;
+    let f = surveys::week_figures(&ctx.pool, installation_id, start, end).await?;
+    let accuracy =
+        surveys::week_guessers(&ctx.pool, installation_id, start, end, MIN_PEOPLE).await?;
+    // A share of 0 % or 100 % tells each author's answer: withheld like any figure under the floor.
+    let ai_share = (f.authors >= MIN_PEOPLE && f.author_answers > 0)
+        .then(|| f.ai as f64 / f.author_answers as f64)
+        .filter(|share| *share > 0.0 && *share < 1.0);
     Ok(Week {
         label: format!(
             "{}-W{:02}",
             start.iso_week().year(),
             start.iso_week().week()
         ),
-        ai_share: (authors >= MIN_PEOPLE).then(|| ai as f64 / author_answers.max(1) as f64),
-        response_rate: (askees >= MIN_PEOPLE && asked > 0).then(|| answered as f64 / asked as f64),
+        ai_share,
+        response_rate: (f.askees >= MIN_PEOPLE && f.asked > 0)
+            .then(|| f.answered as f64 / f.asked as f64),
         accuracy,
     })
 }
 
-/// Posts last week's board once (keyed by week); silent when there is nothing to report.
+/// Posts last week's board once per installation (keyed by installation and week), each org
+/// its own, naming only its own people; only once every survey of that week has closed, so the
+/// figures are final; silent when there is nothing to report.
 pub async fn post_weekly(
     ctx: &SurveyContext,
     slack: &SlackClient,
@@ -95,11 +70,28 @@ pub async fn post_weekly(
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
     let start = previous_week_start(now);
-    let w = week(ctx, start).await?;
+    let end = start + Duration::days(7);
+    for (installation_id, org) in
+        surveys::week_complete_installations(&ctx.pool, start, end).await?
+    {
+        post_one(ctx, slack, channel, installation_id, &org, start).await?;
+    }
+    Ok(())
+}
+
+async fn post_one(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    channel: &str,
+    installation_id: i64,
+    org: &str,
+    start: DateTime<Utc>,
+) -> Result<(), SurveyError> {
+    let w = week(ctx, installation_id, start).await?;
     if w.ai_share.is_none() && w.response_rate.is_none() && w.accuracy.is_empty() {
         return Ok(());
     }
-    let mut lines = vec![format!("*Mergecast weekly — {}*", w.label)];
+    let mut lines = vec![format!("*Mergecast weekly — {org} — {}*", w.label)];
     if let Some(share) = w.ai_share {
         lines.push(format!("AI-assisted merged PRs: *{:.0}%*", share * 100.0));
     }
@@ -116,7 +108,7 @@ pub async fn post_weekly(
         ctx,
         slack,
         Once {
-            key: format!("leaderboard:{}", w.label),
+            key: format!("leaderboard:{installation_id}:{}", w.label),
             survey_id: None,
             github_id: None,
             kind: "leaderboard",
