@@ -187,14 +187,19 @@ async fn installation_tokens_are_minted_scoped_and_expire() {
 
     let before = Utc::now();
     let response = mint(&gh, INSTALLATION).await;
+    let after = Utc::now();
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("ghs_"));
     assert_eq!(body["repository_selection"], "all");
     let expires_at: chrono::DateTime<Utc> = body["expires_at"].as_str().unwrap().parse().unwrap();
+    // Minted at some instant between `before` and `after`, for an hour (to the second).
     let lifetime = expires_at - before;
-    assert!(lifetime > Duration::minutes(59) && lifetime <= Duration::minutes(60));
+    assert!(
+        lifetime > Duration::minutes(59) && lifetime <= Duration::minutes(60) + (after - before),
+        "{lifetime}"
+    );
     assert_eq!(gh.with(|m| m.mint_count(INSTALLATION)), 1);
 
     let response = get(&gh, "/installation/repositories", &token).await;
