@@ -166,6 +166,11 @@ pub struct Model {
     /// `/repositories/{id}/pulls`), as api.github.com does, instead of the path requested; both
     /// are always served. Off by default.
     pub github_link_paths: bool,
+    /// Fault injection, not GitHub behaviour: when set (`http://127.0.0.1:PORT`), `Link`s point
+    /// at this origin instead of the fake's own, as a hostile or broken proxy might rewrite them.
+    /// GitHub itself links to its own API host:
+    /// https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+    pub link_origin: Option<String>,
     next_id: i64,
 }
 
@@ -191,6 +196,7 @@ impl Default for Model {
             per_page_max: 100,
             require_user_agent: true,
             github_link_paths: false,
+            link_origin: None,
             next_id: 1_000_000,
         }
     }
@@ -866,8 +872,10 @@ impl Server {
         }
 
         let query = Query::parse(uri.query());
+        let link_origin = model.link_origin.clone();
         let cx = Ctx {
             base: &self.url,
+            link_base: link_origin.as_deref().unwrap_or(&self.url),
             app_id: self.app_id,
             path: uri.path(),
             query: &query,
@@ -1082,6 +1090,8 @@ fn percent_decode(text: &str) -> String {
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     base: &'a str,
+    /// Origin of `Link` URLs: `base`, unless [`Model::link_origin`] says otherwise.
+    link_base: &'a str,
     app_id: i64,
     path: &'a str,
     query: &'a Query,
@@ -1120,7 +1130,7 @@ impl Ctx<'_> {
             .collect();
         let replaced = format!("{name}={value}");
         parts.push(&replaced);
-        format!("{}{}?{}", self.base, self.path, parts.join("&"))
+        format!("{}{}?{}", self.link_base, self.path, parts.join("&"))
     }
 
     /// One page of `items`, with GitHub's `Link` header when there is more than one page.
@@ -1770,6 +1780,75 @@ fn delivery_json(d: &HookDelivery) -> Value {
         "repository_id": null,
         "throttled_at": null,
     })
+}
+
+/// A request that reached a [`ForeignHost`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRequest {
+    pub method: String,
+    pub path_and_query: String,
+    /// The `Authorization` header it carried, if any.
+    pub authorization: Option<String>,
+}
+
+/// A second listener on another loopback port, standing for a host that is not GitHub's API:
+/// it answers 404 to everything and records what it was sent, to prove no credential reaches it.
+pub struct ForeignHost {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    requests: Arc<Mutex<Vec<ForeignRequest>>>,
+    server: JoinHandle<()>,
+}
+
+impl ForeignHost {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind foreign host");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(ForeignRequest {
+                        method: method.to_string(),
+                        path_and_query: uri
+                            .path_and_query()
+                            .map_or_else(|| uri.path().to_string(), |pq| pq.to_string()),
+                        authorization: headers
+                            .get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string),
+                    });
+                Reply::not_found().into_response()
+            }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            requests,
+            server,
+        }
+    }
+
+    /// Everything it received, in order.
+    pub fn requests(&self) -> Vec<ForeignRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for ForeignHost {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
 }
 
 /// GitHub's OAuth web flow as the admin sign-in uses it, plus `GET /user` and
