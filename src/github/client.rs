@@ -869,6 +869,132 @@ mod tests {
         ));
     }
 
+    /// What a loopback server saw: (method, path and query, authorization, content type, body).
+    type Seen =
+        Arc<std::sync::Mutex<Vec<(String, String, Option<String>, Option<String>, String)>>>;
+
+    /// A server answering 500 to every POST and `{"ok":true}` to everything else.
+    async fn recording_server() -> (String, Seen) {
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let log = log.clone();
+                async move {
+                    let header = |name: header::HeaderName| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    log.lock().unwrap().push((
+                        method.to_string(),
+                        uri.path_and_query().unwrap().to_string(),
+                        header(header::AUTHORIZATION),
+                        header(header::CONTENT_TYPE),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
+                    let status =
+                        if method == Method::POST && uri.path() != "/login/oauth/access_token" {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        };
+                    (status, axum::Json(serde_json::json!({ "ok": true })))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    /// How octocrab joins our routes to its base: the GHES prefix once, Link paths as they are,
+    /// the web host without the prefix; our Authorization as given; a failed POST sent once.
+    #[tokio::test]
+    async fn requests_go_where_we_say_through_octocrab() {
+        let (url, seen) = recording_server().await;
+        let api = GithubApi::new(&format!("{url}/api/v3"), &url).unwrap();
+        api.get_as_user("gho_user", "/user").await.unwrap();
+        api.get_as_user(
+            "gho_user",
+            &format!("{url}/api/v3/orgs/o/members?per_page=1&page=2"),
+        )
+        .await
+        .unwrap();
+        let token = api
+            .exchange_oauth_code(&[("client_id", "id"), ("code", "a b")])
+            .await
+            .unwrap();
+        assert_eq!(token["ok"], true);
+        let err = api
+            .rest(
+                Method::POST,
+                "/app/hook/deliveries/1/attempts",
+                &Credential::AppJwt("jwt"),
+                None,
+                None,
+            )
+            .await
+            .map(|(raw, route)| judge(&Method::POST, &route, raw, None));
+        assert!(matches!(
+            err,
+            Ok(Err(GithubError::Status { status: 500, .. }))
+        ));
+
+        let seen = seen.lock().unwrap().clone();
+        let summary: Vec<(&str, &str, Option<&str>)> = seen
+            .iter()
+            .map(|(m, p, a, _, _)| (m.as_str(), p.as_str(), a.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("GET", "/api/v3/user", Some("Bearer gho_user")),
+                (
+                    "GET",
+                    "/api/v3/orgs/o/members?per_page=1&page=2",
+                    Some("Bearer gho_user")
+                ),
+                ("POST", "/login/oauth/access_token", None),
+                (
+                    "POST",
+                    "/api/v3/app/hook/deliveries/1/attempts",
+                    Some("Bearer jwt")
+                ),
+            ],
+            "the POST answered 500 is not re-sent"
+        );
+        assert_eq!(
+            seen[2].3.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(seen[2].4, "client_id=id&code=a+b");
+    }
+
+    /// Why `base_uri` is the origin only: with a path in it, octocrab prefixes that path to
+    /// absolute URLs on other hosts too (the OAuth exchange on the GHES web host would break).
+    #[tokio::test]
+    async fn octocrab_prefixes_its_base_path_to_absolute_urls() {
+        let (url, seen) = recording_server().await;
+        let octocrab = Octocrab::builder()
+            .base_uri(format!("{url}/api/v3"))
+            .unwrap()
+            .add_retry_config(RetryConfig::None)
+            .build()
+            .unwrap();
+        octocrab
+            ._get(format!("{url}/login/oauth/access_token"))
+            .await
+            .unwrap();
+        assert_eq!(
+            seen.lock().unwrap()[0].1,
+            "/api/v3/login/oauth/access_token",
+            "octocrab no longer rewrites absolute URLs: GithubApi could take the full base"
+        );
+    }
+
     #[test]
     fn encodes_forms() {
         assert_eq!(
