@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::github::client::GithubClient;
+use crate::github::client::{GithubApi, GithubClient};
 use crate::github::redelivery;
 use crate::github::sync::{SyncSettings, Syncer};
 use crate::ids::InstallationId;
@@ -57,6 +57,8 @@ pub enum StartError {
     },
     #[error("server error: {0}")]
     Serve(std::io::Error),
+    #[error("{0}")]
+    Github(#[from] crate::github::client::GithubError),
 }
 
 /// The long-lived connections every role shares.
@@ -66,7 +68,9 @@ pub struct Services {
     pub pool: PgPool,
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
-    /// Present when the GitHub App identity is configured.
+    /// The process's one HTTP client to GitHub (admin sign-in needs it without an App identity).
+    pub github_api: GithubApi,
+    /// Present when the GitHub App identity is configured (on top of `github_api`).
     pub github: Option<GithubClient>,
     /// Present when Slack is configured.
     pub slack: Option<SlackClient>,
@@ -93,14 +97,22 @@ impl Services {
         )
         .await?;
         let slack = config.slack.as_ref().map(SlackClient::new);
+        let github_api = GithubApi::new(&config.github_api_url, &config.github_web_url)?;
         let github = config.github_app.as_ref().map(|app| {
-            GithubClient::new(app, queues.connection(), &config.queue_prefix, pool.clone())
+            GithubClient::new(
+                github_api.clone(),
+                app,
+                queues.connection(),
+                &config.queue_prefix,
+                pool.clone(),
+            )
         });
         Ok(Self {
             config: Arc::new(config),
             pool,
             queues,
             metrics: Arc::new(Metrics::default()),
+            github_api,
             github,
             slack,
         })
@@ -121,6 +133,7 @@ impl Services {
                 self.config.admin.clone(),
                 &self.config.queue_prefix,
                 self.syncer(),
+                self.github_api.clone(),
                 self.github.clone(),
             )),
         }

@@ -49,8 +49,6 @@ impl std::fmt::Debug for WebhookSecrets {
 pub struct GithubAppConfig {
     pub app_id: i64,
     pub private_key: AppKey,
-    /// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
-    pub api_url: String,
     pub sync_interval: Duration,
     /// Merged PRs found by catch-up trigger surveys only if merged this recently.
     pub merged_window: Duration,
@@ -80,6 +78,11 @@ pub struct Config {
     pub worker_heartbeat: Duration,
     /// How long the webhook endpoint waits for Redis before answering 503.
     pub redis_timeout: Duration,
+    /// `GITHUB_API_URL`: `https://api.github.com`, or `https://HOST/api/v3` for GitHub
+    /// Enterprise Server; no trailing slash.
+    pub github_api_url: String,
+    /// `GITHUB_WEB_URL`: where OAuth sign-in lives (`https://github.com`, or the GHES host).
+    pub github_web_url: String,
     pub github_app: Option<GithubAppConfig>,
     /// Present when `SLACK_BOT_TOKEN` is set; without it surveys wait for Slack.
     pub slack: Option<SlackConfig>,
@@ -174,6 +177,8 @@ impl Config {
                 10,
                 60_000,
             )?),
+            github_api_url: github_url(&get, "GITHUB_API_URL", "https://api.github.com")?,
+            github_web_url: github_url(&get, "GITHUB_WEB_URL", "https://github.com")?,
             github_app: github_app(&get)?,
             slack: slack(&get)?,
             survey: survey(&get)?,
@@ -338,18 +343,9 @@ fn github_app(
         (None, None) => return Err(ConfigError::Missing("GITHUB_PRIVATE_KEY")),
     };
     let private_key = AppKey::from_pem(&pem).map_err(|e| invalid(name, &e.to_string()))?;
-    let api_url = get("GITHUB_API_URL")
-        .unwrap_or_else(|| "https://api.github.com".into())
-        .trim()
-        .trim_end_matches('/')
-        .to_owned();
-    if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
-        return Err(invalid("GITHUB_API_URL", "must be an http(s) URL"));
-    }
     Ok(Some(GithubAppConfig {
         app_id,
         private_key,
-        api_url,
         sync_interval: Duration::from_secs(number(get, "SYNC_INTERVAL_SECS", 900, 10, 86_400)?),
         merged_window: Duration::from_secs(
             number(get, "SYNC_MERGED_WINDOW_HOURS", 72, 1, 24 * 365)? * 3600,
@@ -359,6 +355,24 @@ fn github_app(
             number(get, "SYNC_INITIAL_LOOKBACK_DAYS", 30, 1, 3650)? * 86_400,
         ),
     }))
+}
+
+/// An http(s) base URL without a trailing slash (checked again, strictly, when the GitHub client
+/// is built at start).
+fn github_url(
+    get: &impl Fn(&'static str) -> Option<String>,
+    name: &'static str,
+    default: &str,
+) -> Result<String, ConfigError> {
+    let value = get(name)
+        .unwrap_or_else(|| default.into())
+        .trim()
+        .trim_end_matches('/')
+        .to_owned();
+    if !(value.starts_with("https://") || value.starts_with("http://")) || value.contains('?') {
+        return Err(invalid(name, "must be an http(s) URL without a query"));
+    }
+    Ok(value)
 }
 
 fn invalid(name: &'static str, reason: &str) -> ConfigError {
@@ -436,11 +450,10 @@ mod tests {
         ))
         .unwrap();
         v.insert("GITHUB_PRIVATE_KEY", pem.replace('\n', "\\n"));
-        let app = load(&v).unwrap().github_app.unwrap();
-        assert_eq!(
-            (app.app_id, app.api_url.as_str()),
-            (123, "https://api.github.com")
-        );
+        let config = load(&v).unwrap();
+        assert_eq!(config.github_api_url, "https://api.github.com");
+        let app = config.github_app.unwrap();
+        assert_eq!(app.app_id, 123);
         assert!(!format!("{app:?}").contains("PRIVATE"));
     }
 

@@ -615,8 +615,23 @@ async fn sign_in_with_github(b: &mut Browser) -> Page {
 }
 
 async fn github_app(pool: &PgPool) -> (TestApp, FakeGithub) {
+    oauth_app(pool, true).await
+}
+
+/// The app with OAuth sign-in against the fake GitHub, with or without the App identity.
+async fn oauth_app(pool: &PgPool, app_identity: bool) -> (TestApp, FakeGithub) {
     let fake = FakeGithub::start(support::APP_ID).await;
-    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(Some(&fake))).await;
+    let config = if app_identity {
+        config(Some(&fake))
+    } else {
+        let mut vars = admin_vars(None);
+        vars.extend([
+            ("GITHUB_API_URL", fake.url.clone()),
+            ("GITHUB_WEB_URL", fake.url.clone()),
+        ]);
+        test_config_with(&redis_url(), &vars)
+    };
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config).await;
     {
         let mut o = fake.oauth.lock().unwrap();
         o.client_id = CLIENT_ID.into();
@@ -633,6 +648,28 @@ async fn github_app(pool: &PgPool) -> (TestApp, FakeGithub) {
         );
     }
     (app, fake)
+}
+
+#[sqlx::test]
+async fn org_admins_sign_in_without_the_app_identity(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = oauth_app(&pool, false).await;
+    assert!(app.services.github.is_none(), "no GITHUB_APP_ID configured");
+    let mut b = Browser::new(&app);
+    let done = sign_in_with_github(&mut b).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location.as_deref(), Some("/admin"));
+    let scope: Vec<i64> =
+        sqlx::query_scalar("SELECT installation_ids FROM admin_sessions WHERE kind = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(scope, vec![INST_A]);
+    assert_eq!(fake.oauth.lock().unwrap().exchanges, 1);
+    let delivery = b.get("/admin/deliveries/dlv-a-ok").await;
+    assert_eq!(delivery.status, 200);
+    assert!(!delivery.body.contains("Ask GitHub to redeliver"));
+    app.stop().await;
 }
 
 #[sqlx::test]

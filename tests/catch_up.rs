@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 use mergecast::app::{self, Role, Services};
+use mergecast::github::client::GithubError;
 use mergecast::github::redelivery;
-use mergecast::github::sync::{SyncOutcome, Syncer};
+use mergecast::github::sync::{SyncError, SyncOutcome, Syncer};
 use mergecast::ids::InstallationId;
 use sqlx::PgPool;
-use support::fake_github::{FakeGithub, User};
+use support::fake_github::{FakeGithub, ForeignHost, User};
 use support::{APP_ID, TestApp, delete_prefix, github_config, redis_url, wait_until};
 
 const INST: i64 = 41234567;
@@ -227,6 +228,78 @@ async fn member_sync_over_three_pages_creates_updates_deactivates(pool: PgPool) 
             .count()
     });
     assert_eq!(member_pages, 3, "100 per page, following Link");
+    ctx.cleanup().await;
+}
+
+/// The `Link` refused, with nothing sent to it: the URL it named, or the error if another.
+fn foreign_link(err: &SyncError) -> &str {
+    match err {
+        SyncError::Github(GithubError::ForeignUrl { url, .. }) => url,
+        other => panic!("expected a refused foreign Link, got {other}"),
+    }
+}
+
+#[sqlx::test]
+async fn a_link_to_another_port_gets_no_authorization(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    let foreign = ForeignHost::start().await;
+    ctx.github.with(|m| {
+        m.add_repo(INST, ORG, "one");
+        m.add_repo(INST, ORG, "two");
+        // Listed before INST, so the first page changes (its ETag covers the body).
+        m.add_org_installation(INST - 1, "second-org");
+        m.add_hook_delivery("issues", Some("opened"), 502);
+        m.add_hook_delivery("issues", Some("closed"), 502);
+        // Every list has a second page, linked on the foreign host's port.
+        m.per_page_max = 1;
+        m.link_origin = Some(foreign.url.clone());
+    });
+
+    // Installation token: the repositories list.
+    let err = ctx
+        .syncer
+        .sync_installation(InstallationId(INST))
+        .await
+        .expect_err("a Link to another port stops the sync");
+    assert!(
+        foreign_link(&err).starts_with(&format!("{}/installation/repositories?", foreign.url)),
+        "{err}"
+    );
+    // Again, now that the first page is a 304 whose cached Link is the foreign one.
+    let err = ctx
+        .syncer
+        .sync_installation(InstallationId(INST))
+        .await
+        .expect_err("still refused");
+    assert!(foreign_link(&err).starts_with(&foreign.url), "{err}");
+    // App JWT: the installations list and the hook deliveries.
+    let err = ctx.syncer.discover_installations().await.unwrap_err();
+    assert!(
+        foreign_link(&err).starts_with(&format!("{}/app/installations?", foreign.url)),
+        "{err}"
+    );
+    let err = redelivery::redeliver_failed(&ctx.syncer.client, &ctx.services.pool)
+        .await
+        .unwrap_err();
+    assert!(
+        foreign_link(&err).starts_with(&format!("{}/app/hook/deliveries?", foreign.url)),
+        "{err}"
+    );
+
+    let received = foreign.requests();
+    assert!(
+        received.iter().all(|r| r.authorization.is_none()),
+        "a credential reached another port: {received:?}"
+    );
+    assert_eq!(received, Vec::new(), "nothing is sent to another port");
+    // The first pages did go to GitHub, authenticated (the fake refuses anything else).
+    let first_pages = ctx.github.with(|m| {
+        m.requests
+            .iter()
+            .filter(|r| r.status == 200 || r.status == 304)
+            .count()
+    });
+    assert!(first_pages >= 4, "{first_pages}");
     ctx.cleanup().await;
 }
 

@@ -5,7 +5,7 @@
 mod fake_github;
 
 use chrono::{Duration, Utc};
-use fake_github::{FakeGithub, SecondaryLimit, User, app_jwt, sign_jwt};
+use fake_github::{FakeGithub, ForeignHost, SecondaryLimit, User, app_jwt, sign_jwt};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -187,14 +187,19 @@ async fn installation_tokens_are_minted_scoped_and_expire() {
 
     let before = Utc::now();
     let response = mint(&gh, INSTALLATION).await;
+    let after = Utc::now();
     assert_eq!(response.status(), StatusCode::CREATED);
     let body: Value = response.json().await.unwrap();
     let token = body["token"].as_str().unwrap().to_string();
     assert!(token.starts_with("ghs_"));
     assert_eq!(body["repository_selection"], "all");
     let expires_at: chrono::DateTime<Utc> = body["expires_at"].as_str().unwrap().parse().unwrap();
+    // Minted at some instant between `before` and `after`, for an hour (to the second).
     let lifetime = expires_at - before;
-    assert!(lifetime > Duration::minutes(59) && lifetime <= Duration::minutes(60));
+    assert!(
+        lifetime > Duration::minutes(59) && lifetime <= Duration::minutes(60) + (after - before),
+        "{lifetime}"
+    );
     assert_eq!(gh.with(|m| m.mint_count(INSTALLATION)), 1);
 
     let response = get(&gh, "/installation/repositories", &token).await;
@@ -241,6 +246,40 @@ async fn installation_tokens_are_minted_scoped_and_expire() {
     let response = get(&gh, "/installation/repositories", &live).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert_eq!(gh.with(|m| m.mint_count(INSTALLATION)), 3);
+}
+
+#[tokio::test]
+async fn links_can_be_pointed_at_a_foreign_host_that_records_credentials() {
+    let gh = fake().await;
+    let foreign = ForeignHost::start().await;
+    gh.with(|m| {
+        m.add_member("acme", User::new(1, "one"));
+        m.add_member("acme", User::new(2, "two"));
+        m.link_origin = Some(foreign.url.clone());
+    });
+    let token = token(&gh).await;
+    let response = get(&gh, "/orgs/acme/members?per_page=1", &token).await;
+    let next = format!("{}/orgs/acme/members?per_page=1&page=2", foreign.url);
+    assert!(
+        header(&response, "link").starts_with(&format!("<{next}>; rel=\"next\"")),
+        "{}",
+        header(&response, "link")
+    );
+    // The foreign host records what it is sent, credentials included.
+    let response = client()
+        .get(&next)
+        .header("authorization", "token leaked")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let requests = foreign.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].path_and_query,
+        "/orgs/acme/members?per_page=1&page=2"
+    );
+    assert_eq!(requests[0].authorization.as_deref(), Some("token leaked"));
 }
 
 #[tokio::test]

@@ -1,18 +1,31 @@
-//! GitHub REST over reqwest: app JWT or installation-token auth on every request (including
-//! every `Link` page, so GitHub Enterprise Server works), ETags, rate-limit headers, and no
-//! automatic retries (a POST is never sent twice by accident).
+//! GitHub REST through octocrab: one [`GithubApi`] (one `octocrab::Octocrab`) per process for
+//! every request Mergecast makes to GitHub, and [`GithubClient`] on top of it for the App's own
+//! identity (app JWT, installation tokens shared through Redis).
 //!
-//! reqwest rather than octocrab: octocrab 0.54 drops auth on `Link` pages off api.github.com,
-//! re-sends POSTs through its retry layer, and hides the response headers we need for ETags and
-//! rate limits; the typed models it offers we have in `events` already.
+//! What octocrab does and does not do for us here:
+//! - transport, connection pool, TLS (rustls, ring), connect/read/write timeouts, tracing spans;
+//! - no retries: built with `RetryConfig::None` (its default re-sends failed requests, POSTs
+//!   included). We retry deliberately: a 401 re-mints a token once; rate limits are the caller's
+//!   decision ([`GithubError::RateLimited`], [`GithubError::SecondaryLimit`]);
+//! - no authentication: see [`GithubApi::new`] for why we attach `Authorization` ourselves;
+//! - raw responses (`_get_with_headers`, `execute`): we need `ETag` (a 304 is free against the
+//!   rate limit), `x-ratelimit-*` and `Link`, which octocrab's typed helpers drop.
+//!
+//! Every URL we are handed (a path, or a `Link` from a previous page) is checked against the API
+//! base before anything is sent: a URL on another scheme, host or port is refused, so a token or
+//! JWT never leaves for a host that is not the configured API.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
+use http::header::{self, HeaderMap, HeaderValue};
+use http::{Method, StatusCode, Uri};
+use http_body_util::BodyExt;
+use octocrab::Octocrab;
+use octocrab::service::middleware::retry::RetryConfig;
 use redis::aio::ConnectionManager;
-use reqwest::header::{self, HeaderMap, HeaderValue};
-use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sqlx::PgPool;
 use thiserror::Error;
@@ -21,11 +34,20 @@ use super::app_auth::{AppKey, InstallationToken, LocalLocks, REFRESH_MARGIN};
 use crate::config::GithubAppConfig;
 use crate::ids::InstallationId;
 
+/// How long establishing a connection to GitHub may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read or write on an open connection may stall.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one whole request (sending, waiting, reading the body) may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Failures talking to GitHub, sorted by what the caller should do about them.
 #[derive(Debug, Error)]
 pub enum GithubError {
     #[error("network: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(#[source] octocrab::Error),
+    #[error("no complete answer from GitHub within {0:?}")]
+    Timeout(Duration),
     #[error("GitHub answered {status} for {method} {path}: {message}")]
     Status {
         status: u16,
@@ -33,6 +55,14 @@ pub enum GithubError {
         path: String,
         message: String,
     },
+    /// A URL (typically a `Link` to the next page) that is not on the API base's scheme, host and
+    /// port; nothing was sent to it.
+    #[error("refusing to request {url}: not on the GitHub API at {base}")]
+    ForeignUrl { url: String, base: String },
+    #[error("not a usable URL: {0}")]
+    BadUrl(String),
+    #[error("cannot build the GitHub client: {0}")]
+    Build(String),
     #[error("rate limit exhausted until {reset}")]
     RateLimited { reset: DateTime<Utc> },
     #[error("secondary rate limit: retry after {retry_after:?}")]
@@ -73,6 +103,8 @@ pub struct Response {
     pub status: StatusCode,
     pub body: Option<Value>,
     pub etag: Option<String>,
+    /// The `rel="next"` URL of the `Link` header, absolute, as GitHub sent it. It is checked
+    /// against the API base only when requested (a foreign one then fails without being sent).
     pub next: Option<String>,
     pub rate: Option<RateLimit>,
 }
@@ -83,11 +115,416 @@ impl Response {
     }
 }
 
-/// One shared client per process: holds the HTTP connection pool and the token single-flight.
+/// The configured API base (`GITHUB_API_URL`): where requests may go.
+#[derive(Debug)]
+struct ApiBase {
+    /// As configured, without a trailing slash: `https://api.github.com`,
+    /// `https://ghe.example/api/v3`.
+    url: String,
+    origin: Origin,
+    /// `""` for api.github.com, `/api/v3` for GitHub Enterprise Server.
+    prefix: String,
+}
+
+/// Scheme, host and port (the default port filled in), lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl Origin {
+    fn of(uri: &Uri) -> Option<Self> {
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default_port = match scheme.as_str() {
+            "https" => 443,
+            "http" => 80,
+            _ => return None,
+        };
+        Some(Self {
+            host: uri.host()?.to_ascii_lowercase(),
+            port: uri.port_u16().unwrap_or(default_port),
+            scheme,
+        })
+    }
+
+    fn base_uri(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// The one HTTP client to GitHub in a process: the REST API (`GITHUB_API_URL`) and the web host
+/// for OAuth (`GITHUB_WEB_URL`). It needs no App identity: admin sign-in uses it with a user's
+/// token. Cheap to clone (shared connection pool).
+#[derive(Clone)]
+pub struct GithubApi {
+    octocrab: Octocrab,
+    base: Arc<ApiBase>,
+    web_url: Arc<str>,
+}
+
+impl std::fmt::Debug for GithubApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GithubApi")
+            .field("api_url", &self.base.url)
+            .field("web_url", &self.web_url)
+            .finish()
+    }
+}
+
+/// A credential to attach to one request.
+enum Credential<'a> {
+    /// An app JWT (`Bearer`).
+    AppJwt(&'a str),
+    /// An installation access token (`token`).
+    Installation(&'a str),
+    /// A user's OAuth access token (`Bearer`).
+    User(&'a str),
+}
+
+impl Credential<'_> {
+    fn header(&self) -> Result<HeaderValue, GithubError> {
+        let value = match self {
+            Credential::AppJwt(jwt) => format!("Bearer {jwt}"),
+            Credential::Installation(token) => format!("token {token}"),
+            Credential::User(token) => format!("Bearer {token}"),
+        };
+        let mut value = HeaderValue::from_str(&value)
+            .map_err(|_| GithubError::BadUrl("credential is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+}
+
+/// What came back, before it is judged.
+struct RawResponse {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl GithubApi {
+    /// Builds the process's octocrab client for `api_url` (`GITHUB_API_URL`) and `web_url`
+    /// (`GITHUB_WEB_URL`). Must run inside the Tokio runtime (octocrab spawns its dispatcher).
+    ///
+    /// The `Octocrab` is built **without authentication**, and each request carries the
+    /// `Authorization` we attach (app JWT `Bearer`, installation `token`, user OAuth `Bearer`):
+    /// octocrab attaches its own credential only to api.github.com or host-less URIs (so a GitHub
+    /// Enterprise Server or the fake GitHub in tests would get none), and its installation-token
+    /// handling keeps tokens in process memory, while ours are minted once per installation
+    /// across all processes and shared through Redis ([`GithubClient::installation_token`]).
+    ///
+    /// `base_uri` is the API's origin only (scheme, host, port); the path prefix of a GitHub
+    /// Enterprise Server (`/api/v3`) is joined by us ([`GithubApi::url`]). octocrab's base-URI
+    /// layer prefixes its base path to every request path that does not already start with it,
+    /// absolute URLs to other hosts included, so with `/api/v3` in `base_uri` the OAuth exchange
+    /// on `https://HOST/login/oauth/access_token` would go to `/api/v3/login/oauth/...`.
+    pub fn new(api_url: &str, web_url: &str) -> Result<Self, GithubError> {
+        let api_url = api_url.trim().trim_end_matches('/').to_owned();
+        let uri: Uri = api_url
+            .parse()
+            .map_err(|_| GithubError::Build(format!("GITHUB_API_URL {api_url:?} is not a URL")))?;
+        let origin = Origin::of(&uri).ok_or_else(|| {
+            GithubError::Build(format!("GITHUB_API_URL {api_url:?} is not an http(s) URL"))
+        })?;
+        if uri.query().is_some() {
+            return Err(GithubError::Build(format!(
+                "GITHUB_API_URL {api_url:?} must not have a query"
+            )));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        let octocrab = Octocrab::builder()
+            .base_uri(origin.base_uri())
+            .map_err(|e| GithubError::Build(format!("base URI: {e}")))?
+            .add_retry_config(RetryConfig::None)
+            .set_connect_timeout(Some(CONNECT_TIMEOUT))
+            .set_read_timeout(Some(IO_TIMEOUT))
+            .set_write_timeout(Some(IO_TIMEOUT))
+            .build()
+            .map_err(|e| GithubError::Build(e.to_string()))?;
+        let web_url = web_url.trim().trim_end_matches('/');
+        let web: Uri = web_url
+            .parse()
+            .map_err(|_| GithubError::Build(format!("GITHUB_WEB_URL {web_url:?} is not a URL")))?;
+        if Origin::of(&web).is_none() {
+            return Err(GithubError::Build(format!(
+                "GITHUB_WEB_URL {web_url:?} is not an http(s) URL"
+            )));
+        }
+        Ok(Self {
+            octocrab,
+            base: Arc::new(ApiBase {
+                url: api_url,
+                origin,
+                prefix,
+            }),
+            web_url: web_url.into(),
+        })
+    }
+
+    /// `GITHUB_API_URL`, without a trailing slash.
+    pub fn api_url(&self) -> &str {
+        &self.base.url
+    }
+
+    /// `GITHUB_WEB_URL` (OAuth), without a trailing slash.
+    pub fn web_url(&self) -> &str {
+        &self.web_url
+    }
+
+    /// An absolute URL for `path` (absolute URLs, e.g. from `Link`, pass through unchecked;
+    /// they are checked when requested).
+    pub fn url(&self, path: &str) -> String {
+        if is_absolute(path) {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base.url, path)
+        }
+    }
+
+    /// The path and query to request for `target` (a path below the API base, or an absolute URL
+    /// on the API base's scheme, host and port). Anything else is refused.
+    fn route(&self, target: &str) -> Result<String, GithubError> {
+        if !is_absolute(target) {
+            if !target.starts_with('/') {
+                return Err(GithubError::BadUrl(target.to_owned()));
+            }
+            return Ok(format!("{}{}", self.base.prefix, target));
+        }
+        let uri: Uri = target
+            .parse()
+            .map_err(|_| GithubError::BadUrl(target.to_owned()))?;
+        if Origin::of(&uri).as_ref() != Some(&self.base.origin) {
+            return Err(GithubError::ForeignUrl {
+                url: target.to_owned(),
+                base: self.base.url.clone(),
+            });
+        }
+        Ok(uri
+            .path_and_query()
+            .map_or_else(|| "/".to_owned(), |pq| pq.as_str().to_owned()))
+    }
+
+    /// Sends one request through octocrab (never retried) and reads the whole body, within
+    /// [`REQUEST_TIMEOUT`].
+    async fn exchange(
+        &self,
+        method: Method,
+        uri: String,
+        headers: HeaderMap,
+        body: Option<RequestBody>,
+    ) -> Result<RawResponse, GithubError> {
+        let work = async {
+            let response = if method == Method::GET && body.is_none() {
+                self.octocrab._get_with_headers(uri, Some(headers)).await
+            } else {
+                let mut builder = http::Request::builder().method(method).uri(uri);
+                for (name, value) in &headers {
+                    builder = builder.header(name, value);
+                }
+                match body {
+                    Some(RequestBody::Json(json)) => {
+                        match self.octocrab.build_request(builder, Some(&json)) {
+                            Ok(request) => self.octocrab.execute(request).await,
+                            Err(e) => Err(e),
+                        }
+                    }
+                    Some(RequestBody::Form(form)) => {
+                        let request = builder
+                            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                            .body(form)
+                            .map_err(|e| GithubError::BadUrl(e.to_string()))?;
+                        self.octocrab.execute(request).await
+                    }
+                    None => match self.octocrab.build_request(builder, None::<&()>) {
+                        Ok(request) => self.octocrab.execute(request).await,
+                        Err(e) => Err(e),
+                    },
+                }
+            }
+            .map_err(GithubError::Http)?;
+            let (parts, body) = response.into_parts();
+            let body = body.collect().await.map_err(GithubError::Http)?.to_bytes();
+            Ok(RawResponse {
+                status: parts.status,
+                headers: parts.headers,
+                body,
+            })
+        };
+        tokio::time::timeout(REQUEST_TIMEOUT, work)
+            .await
+            .map_err(|_| GithubError::Timeout(REQUEST_TIMEOUT))?
+    }
+
+    /// One REST request to `target` (checked by [`GithubApi::route`]) as `credential`.
+    async fn rest(
+        &self,
+        method: Method,
+        target: &str,
+        credential: &Credential<'_>,
+        etag: Option<&str>,
+        body: Option<Value>,
+    ) -> Result<(RawResponse, String), GithubError> {
+        let route = self.route(target)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        headers.insert(header::AUTHORIZATION, credential.header()?);
+        if let Some(etag) = etag
+            && let Ok(value) = HeaderValue::from_str(etag)
+        {
+            headers.insert(header::IF_NONE_MATCH, value);
+        }
+        let raw = self
+            .exchange(method, route.clone(), headers, body.map(RequestBody::Json))
+            .await?;
+        Ok((raw, route))
+    }
+
+    /// GET `path` with a user's OAuth token (admin sign-in: `/user`, memberships).
+    pub async fn get_as_user(&self, token: &str, path: &str) -> Result<Response, GithubError> {
+        let (raw, route) = self
+            .rest(Method::GET, path, &Credential::User(token), None, None)
+            .await?;
+        judge(&Method::GET, &route, raw, None)
+    }
+
+    /// Exchanges an OAuth `code` for a user token: `POST {GITHUB_WEB_URL}/login/oauth/access_token`
+    /// (form-encoded, JSON answer). GitHub answers 200 with `error` when it refuses; the JSON is
+    /// returned as is.
+    pub async fn exchange_oauth_code(&self, form: &[(&str, &str)]) -> Result<Value, GithubError> {
+        let url = format!("{}/login/oauth/access_token", self.web_url);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let raw = self
+            .exchange(
+                Method::POST,
+                url,
+                headers,
+                Some(RequestBody::Form(form_encode(form))),
+            )
+            .await?;
+        if !raw.status.is_success() {
+            return Err(GithubError::Status {
+                status: raw.status.as_u16(),
+                method: "POST".into(),
+                path: "/login/oauth/access_token".into(),
+                message: String::new(),
+            });
+        }
+        Ok(serde_json::from_slice(&raw.body)?)
+    }
+}
+
+enum RequestBody {
+    Json(Value),
+    Form(String),
+}
+
+fn is_absolute(target: &str) -> bool {
+    let lower = target.get(..8).unwrap_or(target).to_ascii_lowercase();
+    lower.starts_with("http://") || lower.starts_with("https://")
+}
+
+/// `application/x-www-form-urlencoded`, as browsers encode forms.
+fn form_encode(pairs: &[(&str, &str)]) -> String {
+    fn encode(s: &str) -> String {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'*' => {
+                    (b as char).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Turns a raw response into a [`Response`] or the error the caller should act on. `sent_etag`
+/// is kept as the ETag of a 304 that repeats none.
+fn judge(
+    method: &Method,
+    route: &str,
+    raw: RawResponse,
+    sent_etag: Option<&str>,
+) -> Result<Response, GithubError> {
+    let RawResponse {
+        status,
+        headers,
+        body,
+    } = raw;
+    let rate = rate_limit(&headers);
+    if status == StatusCode::NOT_MODIFIED {
+        return Ok(Response {
+            status,
+            body: None,
+            etag: header_string(&headers, header::ETAG.as_str()).or(sent_etag.map(str::to_owned)),
+            next: None,
+            rate,
+        });
+    }
+    if status.is_success() {
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body)?
+        };
+        return Ok(Response {
+            status,
+            body: Some(body),
+            etag: header_string(&headers, header::ETAG.as_str()),
+            next: next_link(&headers),
+            rate,
+        });
+    }
+    let message = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default();
+    if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
+        if let Some(retry_after) =
+            header_string(&headers, "retry-after").and_then(|s| s.parse::<u64>().ok())
+        {
+            return Err(GithubError::SecondaryLimit {
+                retry_after: Duration::from_secs(retry_after),
+            });
+        }
+        if let Some(rate) = rate.filter(|r| r.remaining == 0) {
+            return Err(GithubError::RateLimited { reset: rate.reset });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS
+            || message
+                .to_ascii_lowercase()
+                .contains("secondary rate limit")
+        {
+            // GitHub: without retry-after, wait at least a minute.
+            return Err(GithubError::SecondaryLimit {
+                retry_after: Duration::from_secs(60),
+            });
+        }
+    }
+    Err(GithubError::Status {
+        status: status.as_u16(),
+        method: method.to_string(),
+        path: route.split('?').next().unwrap_or(route).to_owned(),
+        message,
+    })
+}
+
+/// The App's identity on top of [`GithubApi`]: app JWTs and installation tokens. Present only
+/// when `GITHUB_APP_ID` and the private key are configured. Cheap to clone.
 #[derive(Clone)]
 pub struct GithubClient {
-    http: reqwest::Client,
-    api_url: Arc<str>,
+    api: GithubApi,
     app_id: i64,
     key: AppKey,
     redis: ConnectionManager,
@@ -99,27 +536,22 @@ pub struct GithubClient {
 impl std::fmt::Debug for GithubClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("GithubClient")
-            .field("api_url", &self.api_url)
+            .field("api", &self.api)
+            .field("app_id", &self.app_id)
             .finish()
     }
 }
 
 impl GithubClient {
     pub fn new(
+        api: GithubApi,
         config: &GithubAppConfig,
         redis: ConnectionManager,
         prefix: &str,
         pool: PgPool,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("mergecast/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
         Self {
-            http,
-            api_url: config.api_url.clone().into(),
+            api,
             app_id: config.app_id,
             key: config.private_key.clone(),
             redis,
@@ -129,13 +561,14 @@ impl GithubClient {
         }
     }
 
+    /// The shared HTTP client underneath.
+    pub fn api(&self) -> &GithubApi {
+        &self.api
+    }
+
     /// An absolute URL for `path` (absolute URLs, e.g. from `Link`, pass through).
     pub fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_owned()
-        } else {
-            format!("{}{}", self.api_url, path)
-        }
+        self.api.url(path)
     }
 
     /// GET with an optional ETag; 304 comes back as a `Response` without a body.
@@ -166,62 +599,28 @@ impl GithubClient {
         etag: Option<&str>,
         body: Option<Value>,
     ) -> Result<Response, GithubError> {
-        let url = self.url(path);
+        // Refuse a foreign URL before a JWT is signed or a token minted for it.
+        self.api.route(path)?;
         let mut retried_auth = false;
         loop {
-            let authorization = match auth {
-                Auth::App => format!("Bearer {}", self.key.sign(self.app_id, Utc::now())?),
+            let (raw, route) = match auth {
+                Auth::App => {
+                    let jwt = self.key.sign(self.app_id, Utc::now())?;
+                    let credential = Credential::AppJwt(&jwt);
+                    self.api
+                        .rest(method.clone(), path, &credential, etag, body.clone())
+                        .await?
+                }
                 Auth::Installation(id) => {
-                    format!("token {}", self.installation_token(id).await?.token)
+                    let token = self.installation_token(id).await?;
+                    let credential = Credential::Installation(&token.token);
+                    self.api
+                        .rest(method.clone(), path, &credential, etag, body.clone())
+                        .await?
                 }
             };
-            let mut request = self
-                .http
-                .request(method.clone(), &url)
-                .header(header::ACCEPT, "application/vnd.github+json")
-                .header("x-github-api-version", "2022-11-28")
-                .header(header::AUTHORIZATION, authorization);
-            if let Some(etag) = etag {
-                request = request.header(header::IF_NONE_MATCH, etag);
-            }
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let response = request.send().await?;
-            let status = response.status();
-            let headers = response.headers().clone();
-            let rate = rate_limit(&headers);
-            if status == StatusCode::NOT_MODIFIED {
-                return Ok(Response {
-                    status,
-                    body: None,
-                    etag: header_string(&headers, header::ETAG.as_str())
-                        .or(etag.map(str::to_owned)),
-                    next: None,
-                    rate,
-                });
-            }
-            let bytes = response.bytes().await?;
-            if status.is_success() {
-                let body = if bytes.is_empty() {
-                    Value::Null
-                } else {
-                    serde_json::from_slice(&bytes)?
-                };
-                return Ok(Response {
-                    status,
-                    body: Some(body),
-                    etag: header_string(&headers, header::ETAG.as_str()),
-                    next: next_link(&headers),
-                    rate,
-                });
-            }
-            let message = serde_json::from_slice::<Value>(&bytes)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
             // A token revoked or expired early: mint a fresh one, once.
-            if status == StatusCode::UNAUTHORIZED
+            if raw.status == StatusCode::UNAUTHORIZED
                 && !retried_auth
                 && let Auth::Installation(id) = auth
             {
@@ -229,34 +628,7 @@ impl GithubClient {
                 self.forget_token(id).await?;
                 continue;
             }
-            if status == StatusCode::FORBIDDEN || status == StatusCode::TOO_MANY_REQUESTS {
-                if let Some(retry_after) =
-                    header_string(&headers, "retry-after").and_then(|s| s.parse::<u64>().ok())
-                {
-                    return Err(GithubError::SecondaryLimit {
-                        retry_after: Duration::from_secs(retry_after),
-                    });
-                }
-                if let Some(rate) = rate.filter(|r| r.remaining == 0) {
-                    return Err(GithubError::RateLimited { reset: rate.reset });
-                }
-                if status == StatusCode::TOO_MANY_REQUESTS
-                    || message
-                        .to_ascii_lowercase()
-                        .contains("secondary rate limit")
-                {
-                    // GitHub: without retry-after, wait at least a minute.
-                    return Err(GithubError::SecondaryLimit {
-                        retry_after: Duration::from_secs(60),
-                    });
-                }
-            }
-            return Err(GithubError::Status {
-                status: status.as_u16(),
-                method: method.to_string(),
-                path: path_of(&url),
-                message,
-            });
+            return judge(&method, &route, raw, etag);
         }
     }
 
@@ -416,12 +788,6 @@ pub fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-fn path_of(url: &str) -> String {
-    url.split_once("://")
-        .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
-        .unwrap_or_else(|| url.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,5 +810,196 @@ mod tests {
             HeaderValue::from_static("<https://x/a?page=1>; rel=\"prev\""),
         );
         assert_eq!(next_link(&h), None);
+    }
+
+    #[tokio::test]
+    async fn routes_stay_on_the_api_base() {
+        let api = GithubApi::new("https://GHE.example/api/v3/", "https://ghe.example").unwrap();
+        assert_eq!(api.api_url(), "https://GHE.example/api/v3");
+        assert_eq!(api.route("/app").unwrap(), "/api/v3/app");
+        // A `Link` keeps its own path (GitHub includes the prefix) and query.
+        assert_eq!(
+            api.route("https://ghe.example/api/v3/orgs/o/members?page=2")
+                .unwrap(),
+            "/api/v3/orgs/o/members?page=2"
+        );
+        assert_eq!(
+            api.route("https://ghe.example:443/api/v3/x?a=1").unwrap(),
+            "/api/v3/x?a=1"
+        );
+        for foreign in [
+            "https://ghe.example:8443/api/v3/orgs/o/members?page=2",
+            "http://ghe.example/api/v3/orgs/o/members?page=2",
+            "https://evil.example/api/v3/orgs/o/members?page=2",
+            "https://ghe.example.evil.example/api/v3/x",
+        ] {
+            assert!(
+                matches!(api.route(foreign), Err(GithubError::ForeignUrl { .. })),
+                "{foreign} must be refused"
+            );
+        }
+        assert!(matches!(api.route("app"), Err(GithubError::BadUrl(_))));
+
+        let dotcom = GithubApi::new("https://api.github.com", "https://github.com").unwrap();
+        assert_eq!(
+            dotcom.route("/repos/o/r/pulls?page=2").unwrap(),
+            "/repos/o/r/pulls?page=2"
+        );
+        assert!(matches!(
+            dotcom.route("https://github.com/repos/o/r"),
+            Err(GithubError::ForeignUrl { .. })
+        ));
+        let local = GithubApi::new("http://127.0.0.1:8080", "http://127.0.0.1:8080").unwrap();
+        assert!(local.route("http://127.0.0.1:8080/app?x=1").is_ok());
+        assert!(matches!(
+            local.route("http://127.0.0.1:8081/app"),
+            Err(GithubError::ForeignUrl { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn refuses_bad_bases() {
+        assert!(matches!(
+            GithubApi::new("ftp://x", "https://github.com"),
+            Err(GithubError::Build(_))
+        ));
+        assert!(matches!(
+            GithubApi::new("https://api.github.com", "not a url"),
+            Err(GithubError::Build(_))
+        ));
+    }
+
+    /// What a loopback server saw: (method, path and query, authorization, content type, body).
+    type Seen =
+        Arc<std::sync::Mutex<Vec<(String, String, Option<String>, Option<String>, String)>>>;
+
+    /// A server answering 500 to every POST and `{"ok":true}` to everything else.
+    async fn recording_server() -> (String, Seen) {
+        let seen: Seen = Arc::default();
+        let log = seen.clone();
+        let app = axum::Router::new().fallback(
+            move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let log = log.clone();
+                async move {
+                    let header = |name: header::HeaderName| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    log.lock().unwrap().push((
+                        method.to_string(),
+                        uri.path_and_query().unwrap().to_string(),
+                        header(header::AUTHORIZATION),
+                        header(header::CONTENT_TYPE),
+                        String::from_utf8_lossy(&body).into_owned(),
+                    ));
+                    let status =
+                        if method == Method::POST && uri.path() != "/login/oauth/access_token" {
+                            StatusCode::INTERNAL_SERVER_ERROR
+                        } else {
+                            StatusCode::OK
+                        };
+                    (status, axum::Json(serde_json::json!({ "ok": true })))
+                }
+            },
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (url, seen)
+    }
+
+    /// How octocrab joins our routes to its base: the GHES prefix once, Link paths as they are,
+    /// the web host without the prefix; our Authorization as given; a failed POST sent once.
+    #[tokio::test]
+    async fn requests_go_where_we_say_through_octocrab() {
+        let (url, seen) = recording_server().await;
+        let api = GithubApi::new(&format!("{url}/api/v3"), &url).unwrap();
+        api.get_as_user("gho_user", "/user").await.unwrap();
+        api.get_as_user(
+            "gho_user",
+            &format!("{url}/api/v3/orgs/o/members?per_page=1&page=2"),
+        )
+        .await
+        .unwrap();
+        let token = api
+            .exchange_oauth_code(&[("client_id", "id"), ("code", "a b")])
+            .await
+            .unwrap();
+        assert_eq!(token["ok"], true);
+        let err = api
+            .rest(
+                Method::POST,
+                "/app/hook/deliveries/1/attempts",
+                &Credential::AppJwt("jwt"),
+                None,
+                None,
+            )
+            .await
+            .map(|(raw, route)| judge(&Method::POST, &route, raw, None));
+        assert!(matches!(
+            err,
+            Ok(Err(GithubError::Status { status: 500, .. }))
+        ));
+
+        let seen = seen.lock().unwrap().clone();
+        let summary: Vec<(&str, &str, Option<&str>)> = seen
+            .iter()
+            .map(|(m, p, a, _, _)| (m.as_str(), p.as_str(), a.as_deref()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("GET", "/api/v3/user", Some("Bearer gho_user")),
+                (
+                    "GET",
+                    "/api/v3/orgs/o/members?per_page=1&page=2",
+                    Some("Bearer gho_user")
+                ),
+                ("POST", "/login/oauth/access_token", None),
+                (
+                    "POST",
+                    "/api/v3/app/hook/deliveries/1/attempts",
+                    Some("Bearer jwt")
+                ),
+            ],
+            "the POST answered 500 is not re-sent"
+        );
+        assert_eq!(
+            seen[2].3.as_deref(),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert_eq!(seen[2].4, "client_id=id&code=a+b");
+    }
+
+    /// Why `base_uri` is the origin only: with a path in it, octocrab prefixes that path to
+    /// absolute URLs on other hosts too (the OAuth exchange on the GHES web host would break).
+    #[tokio::test]
+    async fn octocrab_prefixes_its_base_path_to_absolute_urls() {
+        let (url, seen) = recording_server().await;
+        let octocrab = Octocrab::builder()
+            .base_uri(format!("{url}/api/v3"))
+            .unwrap()
+            .add_retry_config(RetryConfig::None)
+            .build()
+            .unwrap();
+        octocrab
+            ._get(format!("{url}/login/oauth/access_token"))
+            .await
+            .unwrap();
+        assert_eq!(
+            seen.lock().unwrap()[0].1,
+            "/api/v3/login/oauth/access_token",
+            "octocrab no longer rewrites absolute URLs: GithubApi could take the full base"
+        );
+    }
+
+    #[test]
+    fn encodes_forms() {
+        assert_eq!(
+            form_encode(&[("code", "a b&c"), ("redirect_uri", "https://x/y?z=1")]),
+            "code=a+b%26c&redirect_uri=https%3A%2F%2Fx%2Fy%3Fz%3D1"
+        );
     }
 }

@@ -3,6 +3,11 @@
 //! Only the fields Mergecast uses are read; everything else in GitHub's payloads is ignored, so
 //! new fields never break parsing. Unknown events and unknown actions are values, not errors:
 //! `action` stays a string and each handler decides what it understands.
+//!
+//! Webhook bodies keep these types rather than `octocrab::models::webhook_events`: octocrab's
+//! action enums are closed, so a delivery whose action GitHub added later fails to parse as a
+//! whole (it would be dead instead of still updating the object it carries). `issues.typed` and
+//! `issues.untyped` already exist and octocrab 0.54 rejects both (test below).
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -445,6 +450,25 @@ fn lenient_time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTim
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn webhook_actions_octocrab_rejects_still_parse() {
+        for name in ["issues.typed", "issues.untyped"] {
+            let path = format!("{}/fixtures/github/{name}.json", env!("CARGO_MANIFEST_DIR"));
+            let body = std::fs::read(&path).unwrap();
+            assert!(
+                octocrab::models::webhook_events::WebhookEvent::try_from_header_and_body(
+                    "issues", &body
+                )
+                .is_err(),
+                "octocrab now parses {name}: the reason to keep our own types is gone"
+            );
+            let Event::Issues(event) = Event::parse("issues", &body).unwrap() else {
+                panic!("{name} is an issues event");
+            };
+            assert_eq!(Some(event.action.as_str()), name.strip_prefix("issues."));
+        }
+    }
 
     #[test]
     fn unknown_event_is_a_value() {

@@ -1,8 +1,10 @@
-//! Everything that speaks GitHub's language: webhook signatures and the event payloads.
+//! Everything that speaks GitHub's language: webhook signatures, the event payloads, and the REST
+//! API (one octocrab client per process, `client`).
 
 pub mod app_auth;
 pub mod client;
 pub mod events;
 pub mod redelivery;
+pub mod rest;
 pub mod signature;
 pub mod sync;

@@ -2,7 +2,7 @@
 //! out, or answering 5xx/503 is redelivered once, and then arrives at `/webhooks/github` again.
 
 use chrono::{DateTime, Duration, Utc};
-use serde::Deserialize;
+use octocrab::models::hooks::Delivery;
 use serde_json::Value;
 use sqlx::PgPool;
 
@@ -16,14 +16,14 @@ const CHECKPOINT: &str = "hook_deliveries_checked_until";
 /// GitHub keeps hook deliveries for three days; never look further back than that.
 const HORIZON_DAYS: i64 = 3;
 
-#[derive(Debug, Deserialize)]
-struct HookDelivery {
-    id: i64,
-    guid: String,
-    delivered_at: DateTime<Utc>,
-    status_code: u16,
-    #[serde(default)]
-    event: Option<String>,
+/// The event name of a hook delivery as GitHub spells it (`pull_request`), also for events
+/// octocrab does not know (kept as `Unknown(name)`).
+pub fn event_name(delivery: &Delivery) -> Option<String> {
+    let event = delivery.event.as_ref()?;
+    match serde_json::to_value(event).ok()? {
+        Value::String(name) => Some(name),
+        _ => None,
+    }
 }
 
 /// What one check did.
@@ -52,7 +52,7 @@ pub async fn redeliver_failed(
     // Look a little before the checkpoint: an attempt's outcome can land after we looked.
     let floor = checked_until - Duration::minutes(10);
     let mut report = RedeliveryReport::default();
-    let mut attempts: Vec<HookDelivery> = Vec::new();
+    let mut attempts: Vec<Delivery> = Vec::new();
     let mut url = Some(client.url("/app/hook/deliveries?per_page=100"));
     let mut first = true;
     while let Some(current) = url.take() {
@@ -76,14 +76,14 @@ pub async fn redeliver_failed(
             state::store_page(pool, app, &current, etag, &[], None).await?;
         }
         first = false;
-        let page: Vec<HookDelivery> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+        let page: Vec<Delivery> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
         let reached_floor = page.iter().any(|d| d.delivered_at < floor);
         attempts.extend(page.into_iter().filter(|d| d.delivered_at >= floor));
         url = if reached_floor { None } else { response.next };
     }
     let newest = attempts.iter().map(|d| d.delivered_at).max();
     // Group attempts by delivery guid: redeliveries share it.
-    let mut by_guid: std::collections::BTreeMap<&str, Vec<&HookDelivery>> = Default::default();
+    let mut by_guid: std::collections::BTreeMap<&str, Vec<&Delivery>> = Default::default();
     for a in &attempts {
         by_guid.entry(a.guid.as_str()).or_default().push(a);
     }
@@ -104,11 +104,12 @@ pub async fn redeliver_failed(
         let Some(latest) = tries.iter().max_by_key(|t| t.delivered_at) else {
             continue;
         };
-        if !state::claim_redelivery(pool, guid, latest.id, latest.event.as_deref()).await? {
+        let hook_id = latest.id.0 as i64;
+        if !state::claim_redelivery(pool, guid, hook_id, event_name(latest).as_deref()).await? {
             continue;
         }
         report.api_calls += 1;
-        let path = format!("/app/hook/deliveries/{}/attempts", latest.id);
+        let path = format!("/app/hook/deliveries/{hook_id}/attempts");
         match client.post(Auth::App, &path, None).await {
             Ok(_) => {
                 report.requested += 1;

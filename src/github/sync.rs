@@ -10,13 +10,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use serde_json::Value;
 use sqlx::PgPool;
 use thiserror::Error;
 
 use super::client::{Auth, GithubClient, GithubError, Response};
-use super::events::{Installation, Issue, PullRequest, Repository, RepositoryStub, Review, User};
+use super::events::{Installation, Issue, PullRequest, Repository, User};
+use super::rest::{self, InstallationRepositories, UserProfile};
 use crate::ids::InstallationId;
 use crate::queue::{Queues, maintenance};
 use crate::store::members::{self, MembershipState};
@@ -49,6 +49,8 @@ pub enum SyncError {
     Redis(#[from] redis::RedisError),
     #[error("unexpected GitHub payload: {0}")]
     Payload(#[from] serde_json::Error),
+    #[error("unexpected GitHub payload: {0}")]
+    Incomplete(#[from] rest::Incomplete),
 }
 
 /// Knobs of a sync (from `GithubAppConfig`).
@@ -88,6 +90,11 @@ impl From<sqlx::Error> for Stop {
 }
 impl From<serde_json::Error> for Stop {
     fn from(e: serde_json::Error) -> Self {
+        Stop::Failed(e.into())
+    }
+}
+impl From<rest::Incomplete> for Stop {
+    fn from(e: rest::Incomplete) -> Self {
         Stop::Failed(e.into())
     }
 }
@@ -166,19 +173,6 @@ type Known = HashMap<i64, (String, bool)>;
 enum ListKind<'k> {
     Repositories,
     Members(&'k Known),
-}
-
-#[derive(Deserialize)]
-struct RepositoriesPage {
-    repositories: Vec<RepositoryStub>,
-}
-
-#[derive(Deserialize)]
-struct MemberStub {
-    id: i64,
-    login: String,
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
 }
 
 impl Syncer {
@@ -282,6 +276,7 @@ impl Syncer {
                 url = cached.next_url;
                 continue;
             }
+            // Our own type: octocrab's has no `suspended_at` (see `rest`).
             let list: Vec<Installation> =
                 serde_json::from_value(response.body.unwrap_or(Value::Null))?;
             let mut ids = Vec::with_capacity(list.len());
@@ -421,40 +416,36 @@ impl Run<'_> {
     }
 
     async fn repositories_page(&mut self, body: Value) -> Result<Vec<i64>, Stop> {
-        let page: RepositoriesPage = serde_json::from_value(body)?;
+        let page: InstallationRepositories = serde_json::from_value(body)?;
+        let repositories: Vec<_> = page.repositories.iter().map(rest::repository).collect();
         installations::set_repositories(
             &self.syncer.pool,
             self.installation,
-            &page.repositories,
+            &repositories,
             true,
             self.started,
         )
         .await?;
-        Ok(page.repositories.iter().map(|r| r.id).collect())
+        Ok(repositories.iter().map(|r| r.id).collect())
     }
 
     async fn members_page(&mut self, body: Value, known: &Known) -> Result<Vec<i64>, Stop> {
-        let page: Vec<MemberStub> = serde_json::from_value(body)?;
+        let page: Vec<octocrab::models::Author> = serde_json::from_value(body)?;
         let mut ids = Vec::with_capacity(page.len());
-        for m in page {
-            ids.push(m.id);
-            let mut user = User {
-                id: m.id,
-                login: m.login.clone(),
-                kind: m.kind.clone(),
-                name: None,
-                email: None,
-            };
-            match known.get(&m.id) {
-                Some((login, true)) if *login == m.login => continue,
+        for member in &page {
+            let mut user: User = rest::user(member);
+            ids.push(user.id);
+            match known.get(&user.id) {
+                Some((login, true)) if *login == user.login => continue,
                 Some(_) => self.counters.updated += 1,
                 None => {
                     self.counters.created += 1;
-                    let url = self.syncer.client.url(&format!("/users/{}", m.login));
+                    let url = self.syncer.client.url(&format!("/users/{}", user.login));
                     let details = self.get(&url, None).await?;
                     if let Some(body) = details.body {
-                        user.name = body.get("name").and_then(Value::as_str).map(str::to_owned);
-                        user.email = body.get("email").and_then(Value::as_str).map(str::to_owned);
+                        let profile: UserProfile = serde_json::from_value(body)?;
+                        user.name = profile.name;
+                        user.email = profile.email;
                     }
                 }
             }
@@ -564,7 +555,8 @@ impl Run<'_> {
         };
         let mut newest: Option<DateTime<Utc>> = None;
         for item in items {
-            let pr: PullRequest = serde_json::from_value(item)?;
+            let pr: octocrab::models::pulls::PullRequest = serde_json::from_value(item)?;
+            let pr: PullRequest = rest::pull_request(&pr)?;
             newest = newest.max(Some(pr.updated_at));
             if pulls::upsert(&pool, self.installation, repo, &pr).await? {
                 self.counters.updated += 1;
@@ -612,10 +604,10 @@ impl Run<'_> {
                 repo.full_name, pr.number
             ));
             let response = self.get(&url, None).await?;
-            let reviews: Vec<Review> =
+            let reviews: Vec<octocrab::models::pulls::Review> =
                 serde_json::from_value(response.body.unwrap_or(Value::Null))?;
-            for review in &reviews {
-                pulls::upsert_review(&pool, self.installation, pr.id, review, None).await?;
+            for review in reviews.iter().map(rest::review) {
+                pulls::upsert_review(&pool, self.installation, pr.id, &review, None).await?;
             }
         }
         if merged::record(
@@ -667,6 +659,7 @@ impl Run<'_> {
         };
         let mut newest: Option<DateTime<Utc>> = None;
         for item in items {
+            // Our own type: octocrab's has no issue `type` and a closed `state_reason` (see `rest`).
             let issue: Issue = serde_json::from_value(item)?;
             newest = newest.max(Some(issue.updated_at));
             // GitHub lists pull requests among issues; those are synced as pull requests.

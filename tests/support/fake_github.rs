@@ -97,7 +97,7 @@ impl FakeGithub {
         let app = Router::new()
             .fallback(handle)
             .with_state(state)
-            .merge(oauth_router(oauth.clone()));
+            .merge(oauth_router(oauth.clone(), url.clone(), model.clone()));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -166,6 +166,11 @@ pub struct Model {
     /// `/repositories/{id}/pulls`), as api.github.com does, instead of the path requested; both
     /// are always served. Off by default.
     pub github_link_paths: bool,
+    /// Fault injection, not GitHub behaviour: when set (`http://127.0.0.1:PORT`), `Link`s point
+    /// at this origin instead of the fake's own, as a hostile or broken proxy might rewrite them.
+    /// GitHub itself links to its own API host:
+    /// https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+    pub link_origin: Option<String>,
     next_id: i64,
 }
 
@@ -191,6 +196,7 @@ impl Default for Model {
             per_page_max: 100,
             require_user_agent: true,
             github_link_paths: false,
+            link_origin: None,
             next_id: 1_000_000,
         }
     }
@@ -866,8 +872,10 @@ impl Server {
         }
 
         let query = Query::parse(uri.query());
+        let link_origin = model.link_origin.clone();
         let cx = Ctx {
             base: &self.url,
+            link_base: link_origin.as_deref().unwrap_or(&self.url),
             app_id: self.app_id,
             path: uri.path(),
             query: &query,
@@ -1082,6 +1090,8 @@ fn percent_decode(text: &str) -> String {
 #[derive(Clone, Copy)]
 struct Ctx<'a> {
     base: &'a str,
+    /// Origin of `Link` URLs: `base`, unless [`Model::link_origin`] says otherwise.
+    link_base: &'a str,
     app_id: i64,
     path: &'a str,
     query: &'a Query,
@@ -1120,7 +1130,7 @@ impl Ctx<'_> {
             .collect();
         let replaced = format!("{name}={value}");
         parts.push(&replaced);
-        format!("{}{}?{}", self.base, self.path, parts.join("&"))
+        format!("{}{}?{}", self.link_base, self.path, parts.join("&"))
     }
 
     /// One page of `items`, with GitHub's `Link` header when there is more than one page.
@@ -1517,16 +1527,35 @@ fn ghost() -> User {
     User::new(GHOST_ID, "ghost")
 }
 
+/// GitHub's "simple user" (every user or organization embedded in another object, and the items
+/// of `/orgs/{org}/members`), with all the fields it documents:
+/// https://docs.github.com/en/rest/orgs/members#list-organization-members
 fn user_core(cx: &Ctx<'_>, u: &User) -> Value {
+    account_json(cx.base, u.id, &u.login, &u.kind)
+}
+
+/// The simple-user shape for any account (user, bot or organization) under API base `base`.
+fn account_json(base: &str, id: i64, login: &str, kind: &str) -> Value {
+    let api = format!("{base}/users/{login}");
     json!({
-        "login": u.login,
-        "id": u.id,
-        "node_id": format!("U_kgDO{}", u.id),
-        "avatar_url": format!("https://avatars.githubusercontent.com/u/{}?v=4", u.id),
+        "login": login,
+        "id": id,
+        "node_id": format!("U_kgDO{id}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
         "gravatar_id": "",
-        "url": format!("{}/users/{}", cx.base, u.login),
-        "html_url": format!("https://github.com/{}", u.login),
-        "type": u.kind,
+        "url": api,
+        "html_url": format!("https://github.com/{login}"),
+        "followers_url": format!("{api}/followers"),
+        "following_url": format!("{api}/following{{/other_user}}"),
+        "gists_url": format!("{api}/gists{{/gist_id}}"),
+        "starred_url": format!("{api}/starred{{/owner}}{{/repo}}"),
+        "subscriptions_url": format!("{api}/subscriptions"),
+        "organizations_url": format!("{api}/orgs"),
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events{{/privacy}}"),
+        "received_events_url": format!("{api}/received_events"),
+        "type": kind,
+        "user_view_type": "public",
         "site_admin": false,
     })
 }
@@ -1540,16 +1569,25 @@ fn simple_user(cx: &Ctx<'_>, model: &Model, id: i64) -> Value {
     }
 }
 
+/// GitHub's "public user" (`GET /users/{username}`, and `GET /user` without the `user` scope):
+/// https://docs.github.com/en/rest/users/users#get-a-user
 fn full_user(cx: &Ctx<'_>, u: &User) -> Value {
-    let mut user = user_core(cx, u);
+    profile_json(cx.base, u)
+}
+
+fn profile_json(base: &str, u: &User) -> Value {
+    let mut user = account_json(base, u.id, &u.login, &u.kind);
     let extra = json!({
         "name": u.name,
         "company": null,
         "blog": "",
         "location": null,
         "email": u.email,
+        "hireable": null,
         "bio": null,
+        "twitter_username": null,
         "public_repos": 0,
+        "public_gists": 0,
         "followers": 0,
         "following": 0,
         "created_at": "2015-03-14T09:26:53Z",
@@ -1582,7 +1620,7 @@ fn repo_json(cx: &Ctx<'_>, model: &Model, r: &Repo) -> Value {
         "name": r.name,
         "full_name": full_name,
         "private": r.private,
-        "owner": { "login": r.owner, "id": owner_id, "type": owner_type },
+        "owner": account_json(cx.base, owner_id, &r.owner, &owner_type),
         "html_url": format!("https://github.com/{full_name}"),
         "url": format!("{}/repos/{full_name}", cx.base),
         "description": null,
@@ -1658,11 +1696,12 @@ fn review_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, pull: &Pull, r: &Review
     })
 }
 
-fn label_json(name: &str) -> Value {
+fn label_json(repo_api: &str, name: &str) -> Value {
     let digest = hex::encode(Sha256::digest(name.as_bytes()));
     json!({
         "id": i64::from_str_radix(&digest[..12], 16).unwrap_or(1),
         "node_id": format!("LA_kwDO{}", &digest[..12]),
+        "url": format!("{repo_api}/labels/{}", name.replace(' ', "%20")),
         "name": name,
         "color": &digest[..6],
         "default": false,
@@ -1677,12 +1716,16 @@ fn issue_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, i: &Issue) -> Value {
     let state_reason = (i.state == "closed" && !i.is_pull_request).then_some("completed");
     let mut issue = json!({
         "url": format!("{api}/issues/{}", i.number),
+        "repository_url": api,
+        "labels_url": format!("{api}/issues/{}/labels{{/name}}", i.number),
+        "comments_url": format!("{api}/issues/{}/comments", i.number),
+        "events_url": format!("{api}/issues/{}/events", i.number),
         "id": i.id,
         "node_id": format!("I_kwDO{}", i.id),
         "number": i.number,
         "title": i.title,
         "user": simple_user(cx, model, i.author_id),
-        "labels": i.labels.iter().map(|l| label_json(l)).collect::<Vec<_>>(),
+        "labels": i.labels.iter().map(|l| label_json(&api, l)).collect::<Vec<_>>(),
         "state": i.state,
         "state_reason": state_reason,
         "locked": false,
@@ -1739,6 +1782,75 @@ fn delivery_json(d: &HookDelivery) -> Value {
     })
 }
 
+/// A request that reached a [`ForeignHost`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignRequest {
+    pub method: String,
+    pub path_and_query: String,
+    /// The `Authorization` header it carried, if any.
+    pub authorization: Option<String>,
+}
+
+/// A second listener on another loopback port, standing for a host that is not GitHub's API:
+/// it answers 404 to everything and records what it was sent, to prove no credential reaches it.
+pub struct ForeignHost {
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    requests: Arc<Mutex<Vec<ForeignRequest>>>,
+    server: JoinHandle<()>,
+}
+
+impl ForeignHost {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind foreign host");
+        let url = format!("http://{}", listener.local_addr().expect("local addr"));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let log = requests.clone();
+        let app = Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap| {
+            let log = log.clone();
+            async move {
+                log.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(ForeignRequest {
+                        method: method.to_string(),
+                        path_and_query: uri
+                            .path_and_query()
+                            .map_or_else(|| uri.path().to_string(), |pq| pq.to_string()),
+                        authorization: headers
+                            .get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string),
+                    });
+                Reply::not_found().into_response()
+            }
+        });
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            url,
+            requests,
+            server,
+        }
+    }
+
+    /// Everything it received, in order.
+    pub fn requests(&self) -> Vec<ForeignRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl Drop for ForeignHost {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
 /// GitHub's OAuth web flow as the admin sign-in uses it, plus `GET /user` and
 /// `GET /user/memberships/orgs/{org}` for the token it mints.
 #[derive(Debug, Default)]
@@ -1758,7 +1870,7 @@ pub struct OAuth {
     pub exchanges: u32,
 }
 
-fn oauth_router(oauth: Arc<Mutex<OAuth>>) -> Router {
+fn oauth_router(oauth: Arc<Mutex<OAuth>>, base: String, model: Arc<Mutex<Model>>) -> Router {
     use axum::extract::{Form, Path, Query};
     use axum::routing::{get, post};
     type Params = HashMap<String, String>;
@@ -1778,6 +1890,7 @@ fn oauth_router(oauth: Arc<Mutex<OAuth>>) -> Router {
         .into_response()
     }
 
+    let user_base = base.clone();
     Router::new()
         .route(
             "/login/oauth/authorize",
@@ -1831,35 +1944,69 @@ fn oauth_router(oauth: Arc<Mutex<OAuth>>) -> Router {
         )
         .route(
             "/user",
-            get(|State(oauth): State<Arc<Mutex<OAuth>>>, headers: HeaderMap| async move {
+            // https://docs.github.com/en/rest/users/users#get-the-authenticated-user (without the
+            // `user` scope GitHub shows the public profile).
+            get(move |State(oauth): State<Arc<Mutex<OAuth>>>, headers: HeaderMap| {
+                let user_base = user_base.clone();
+                async move {
                 let o = lock_oauth(&oauth);
                 match bearer(&o, &headers) {
-                    Some((id, login)) => Reply::json(
-                        StatusCode::OK,
-                        &json!({ "id": id, "login": login, "type": "User" }),
-                    )
-                    .into_response(),
+                    Some((id, login)) => {
+                        Reply::json(StatusCode::OK, &profile_json(&user_base, &User::new(id, &login)))
+                            .into_response()
+                    }
                     None => unauthorized(),
+                }
                 }
             }),
         )
         .route(
             "/user/memberships/orgs/{org}",
             get(
-                |State(oauth): State<Arc<Mutex<OAuth>>>, Path(org): Path<String>, headers: HeaderMap| async move {
+                move |State(oauth): State<Arc<Mutex<OAuth>>>, Path(org): Path<String>, headers: HeaderMap| {
+                    let (base, model) = (base.clone(), model.clone());
+                    async move {
                     let o = lock_oauth(&oauth);
                     let Some((id, login)) = bearer(&o, &headers) else {
                         return unauthorized();
                     };
+                    // https://docs.github.com/en/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user
                     match o.memberships.get(&(id, org.clone())) {
-                        Some((role, state)) => Reply::json(
-                            StatusCode::OK,
-                            &json!({ "state": state, "role": role,
-                                     "organization": { "login": org },
-                                     "user": { "id": id, "login": login } }),
-                        )
-                        .into_response(),
+                        Some((role, state)) => {
+                            let org_id = lock(&model)
+                                .installations
+                                .iter()
+                                .find(|i| i.account_login.eq_ignore_ascii_case(&org))
+                                .map_or(GHOST_ID + 1, |i| i.account_id);
+                            let org_api = format!("{base}/orgs/{org}");
+                            Reply::json(
+                                StatusCode::OK,
+                                &json!({
+                                    "url": format!("{base}/orgs/{org}/memberships/{login}"),
+                                    "state": state,
+                                    "role": role,
+                                    "organization_url": org_api,
+                                    "organization": {
+                                        "login": org,
+                                        "id": org_id,
+                                        "node_id": format!("O_kgDO{org_id}"),
+                                        "url": org_api,
+                                        "repos_url": format!("{org_api}/repos"),
+                                        "events_url": format!("{org_api}/events"),
+                                        "hooks_url": format!("{org_api}/hooks"),
+                                        "issues_url": format!("{org_api}/issues"),
+                                        "members_url": format!("{org_api}/members{{/member}}"),
+                                        "public_members_url": format!("{org_api}/public_members{{/member}}"),
+                                        "avatar_url": format!("https://avatars.githubusercontent.com/u/{org_id}?v=4"),
+                                        "description": null,
+                                    },
+                                    "user": account_json(&base, id, &login, "User"),
+                                }),
+                            )
+                            .into_response()
+                        }
                         None => Reply::not_found().into_response(),
+                    }
                     }
                 },
             ),

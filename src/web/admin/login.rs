@@ -2,7 +2,9 @@
 //! Every form carries the pending session's CSRF token; password attempts are rate-limited per
 //! client IP and per account in Redis; a successful sign-in always gets a brand-new session id.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use axum::Form;
 use axum::extract::{ConnectInfo, FromRequest, Query, State};
@@ -10,12 +12,14 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures::StreamExt;
 use maud::{Markup, html};
+use octocrab::models::UserProfile;
+use octocrab::models::orgs::{OrgMembership, OrgMembershipState};
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::session::{self, Admin, Kind, Session};
 use super::settings::verify_password;
 use super::{AdminError, bare_page};
+use crate::github::client::GithubError;
 use crate::web::AppState;
 
 /// Attempts allowed per client IP and per account in [`WINDOW_SECS`].
@@ -235,7 +239,7 @@ pub async fn github_start(
     session::set_oauth_state(&state.pool, &s.id_hash, &oauth_state).await?;
     let mut url = format!(
         "{}/login/oauth/authorize?client_id={}&state={}&scope=read%3Aorg",
-        state.admin.config.github_web_url,
+        state.admin.github_api.web_url(),
         urlencode(&oauth.client_id),
         oauth_state
     );
@@ -244,6 +248,21 @@ pub async fn github_start(
         url.push_str(&urlencode(&format!("{public}/admin/oauth/callback")));
     }
     Ok(Redirect::to(&url).into_response())
+}
+
+/// How long one call to GitHub may hold up the sign-in request.
+const GITHUB_DEADLINE: Duration = Duration::from_secs(10);
+
+async fn within_deadline<T>(
+    call: impl Future<Output = Result<T, GithubError>>,
+) -> Result<T, AdminError> {
+    match tokio::time::timeout(GITHUB_DEADLINE, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(AdminError::OAuth(e.to_string())),
+        Err(_) => Err(AdminError::OAuth(format!(
+            "no answer from GitHub within {GITHUB_DEADLINE:?}"
+        ))),
+    }
 }
 
 fn urlencode(s: &str) -> String {
@@ -292,28 +311,20 @@ pub async fn github_callback(
         ));
     }
     let config = &state.admin.config;
-    let http = &state.admin.http;
-    let mut params = vec![
-        ("client_id", oauth.client_id.clone()),
-        ("client_secret", oauth.client_secret.clone()),
-        ("code", callback.code.clone()),
+    let api = &state.admin.github_api;
+    let redirect_uri = config
+        .public_url
+        .as_ref()
+        .map(|public| format!("{public}/admin/oauth/callback"));
+    let mut form = vec![
+        ("client_id", oauth.client_id.as_str()),
+        ("client_secret", oauth.client_secret.as_str()),
+        ("code", callback.code.as_str()),
     ];
-    if let Some(public) = &config.public_url {
-        params.push(("redirect_uri", format!("{public}/admin/oauth/callback")));
+    if let Some(redirect_uri) = &redirect_uri {
+        form.push(("redirect_uri", redirect_uri.as_str()));
     }
-    let token: Value = http
-        .post(format!(
-            "{}/login/oauth/access_token",
-            config.github_web_url
-        ))
-        .header(header::ACCEPT, "application/json")
-        .form(&params)
-        .send()
-        .await
-        .map_err(|e| AdminError::OAuth(e.without_url().to_string()))?
-        .json()
-        .await
-        .map_err(|e| AdminError::OAuth(e.without_url().to_string()))?;
+    let token = within_deadline(api.exchange_oauth_code(&form)).await?;
     let Some(access_token) = token["access_token"].as_str().map(str::to_owned) else {
         let reason = token["error"]
             .as_str()
@@ -321,28 +332,10 @@ pub async fn github_callback(
             .to_owned();
         return Err(AdminError::OAuth(reason));
     };
-    let api = |path: String| {
-        http.get(format!("{}{path}", config.github_api_url))
-            .bearer_auth(&access_token)
-            .header(header::ACCEPT, "application/vnd.github+json")
-            .send()
-    };
-    let user_response = api("/user".into())
-        .await
-        .map_err(|e| AdminError::OAuth(e.without_url().to_string()))?;
-    if !user_response.status().is_success() {
-        return Err(AdminError::OAuth(format!(
-            "GET /user answered {}",
-            user_response.status()
-        )));
-    }
-    let user: Value = user_response
-        .json()
-        .await
-        .map_err(|e| AdminError::OAuth(e.without_url().to_string()))?;
-    let (Some(login), Some(user_id)) = (user["login"].as_str(), user["id"].as_i64()) else {
-        return Err(AdminError::OAuth("GET /user had no login".into()));
-    };
+    let user = within_deadline(api.get_as_user(&access_token, "/user")).await?;
+    let user: UserProfile = serde_json::from_value(user.body.unwrap_or_default())
+        .map_err(|e| AdminError::OAuth(format!("GET /user: {e}")))?;
+    let (login, user_id) = (user.login.as_str(), user.id.0 as i64);
     let installations: Vec<(i64, String, Option<String>, Option<i64>)> = sqlx::query_as(
         "SELECT id, account_login, account_type, account_id FROM installations WHERE status <> 'deleted'",
     )
@@ -350,19 +343,18 @@ pub async fn github_callback(
     .await?;
     let checks = futures::stream::iter(installations.into_iter().map(
         |(id, org, account_type, account_id)| {
-            let api = &api;
+            let access_token = &access_token;
             async move {
                 if account_type.as_deref() == Some("User") {
                     return (account_id == Some(user_id)).then_some(id);
                 }
-                let response = api(format!("/user/memberships/orgs/{}", urlencode(&org)))
+                let path = format!("/user/memberships/orgs/{}", urlencode(&org));
+                // 404: not a member. Any failure counts as "not an admin" (fails closed).
+                let response = within_deadline(api.get_as_user(access_token, &path))
                     .await
                     .ok()?;
-                if !response.status().is_success() {
-                    return None;
-                }
-                let m: Value = response.json().await.ok()?;
-                (m["role"] == "admin" && m["state"] == "active").then_some(id)
+                let m: OrgMembership = serde_json::from_value(response.body?).ok()?;
+                (m.role == "admin" && m.state == OrgMembershipState::Active).then_some(id)
             }
         },
     ))

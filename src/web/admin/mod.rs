@@ -9,8 +9,6 @@ pub mod queries;
 pub mod session;
 pub mod settings;
 
-use std::time::Duration;
-
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +16,7 @@ use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 use thiserror::Error;
 
-use crate::github::client::GithubClient;
+use crate::github::client::{GithubApi, GithubClient};
 use crate::github::sync::Syncer;
 use settings::AdminConfig;
 
@@ -32,10 +30,10 @@ pub struct AdminContext {
     pub prefix: String,
     /// Present when the GitHub App identity is configured ("Sync now").
     pub syncer: Option<Syncer>,
+    /// The process's GitHub client: OAuth sign-in (needs no App identity).
+    pub github_api: GithubApi,
     /// Present when the GitHub App identity is configured ("Ask GitHub to redeliver").
     pub github: Option<GithubClient>,
-    /// Short-timeout client for the OAuth exchange on the callback request.
-    pub http: reqwest::Client,
 }
 
 impl AdminContext {
@@ -43,21 +41,15 @@ impl AdminContext {
         config: AdminConfig,
         prefix: &str,
         syncer: Option<Syncer>,
+        github_api: GithubApi,
         github: Option<GithubClient>,
     ) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .connect_timeout(Duration::from_secs(3))
-            .user_agent(concat!("mergecast/", env!("CARGO_PKG_VERSION")))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap_or_default();
         Self {
             config,
             prefix: prefix.to_owned(),
             syncer,
+            github_api,
             github,
-            http,
         }
     }
 }

@@ -695,6 +695,8 @@ pub enum RedeliverError {
     Github(#[from] crate::github::client::GithubError),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    #[error("unexpected GitHub payload: {0}")]
+    Payload(#[from] serde_json::Error),
     #[error("GitHub no longer lists delivery {0} (it keeps three days)")]
     NotListed(String),
 }
@@ -707,20 +709,17 @@ pub async fn ask_redelivery(
     guid: &str,
 ) -> Result<i64, RedeliverError> {
     use crate::github::client::Auth;
+    use crate::github::redelivery;
+    use octocrab::models::hooks::Delivery;
     let mut url = Some(client.url("/app/hook/deliveries?per_page=100"));
     let mut found: Option<(i64, Option<String>)> = None;
     let mut pages = 0;
     while let Some(current) = url.take() {
         pages += 1;
         let response = client.get(Auth::App, &current, None).await?;
-        let list = response.body.unwrap_or(Value::Null);
-        if let Some(hit) = list
-            .as_array()
-            .and_then(|items| items.iter().find(|d| d["guid"].as_str() == Some(guid)))
-        {
-            found = hit["id"]
-                .as_i64()
-                .map(|id| (id, hit["event"].as_str().map(str::to_owned)));
+        let list: Vec<Delivery> = serde_json::from_value(response.body.unwrap_or(Value::Null))?;
+        if let Some(hit) = list.iter().find(|d| d.guid == guid) {
+            found = Some((hit.id.0 as i64, redelivery::event_name(hit)));
             break;
         }
         url = if pages < 30 { response.next } else { None };

@@ -17,11 +17,9 @@ pub struct AdminConfig {
     pub password_hash: Option<String>,
     /// Key signing the session cookie (`SESSION_SECRET`, at least 32 bytes).
     pub session_secret: Option<Vec<u8>>,
+    /// GitHub's side of OAuth (`GITHUB_WEB_URL`, `GITHUB_API_URL`) is the process's
+    /// `GithubApi`.
     pub oauth: Option<OAuthClient>,
-    /// Where `/login/oauth/*` lives (`GITHUB_WEB_URL`, default https://github.com).
-    pub github_web_url: String,
-    /// Where `/user` lives (`GITHUB_API_URL`, default https://api.github.com).
-    pub github_api_url: String,
     /// The public base URL (`PUBLIC_URL`): the OAuth callback and whether cookies are `Secure`.
     pub public_url: Option<String>,
 }
@@ -31,7 +29,6 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("password", &self.password_hash.is_some())
             .field("oauth", &self.oauth.is_some())
-            .field("github_web_url", &self.github_web_url)
             .field("public_url", &self.public_url)
             .finish_non_exhaustive()
     }
@@ -98,10 +95,6 @@ impl AdminConfig {
             password_hash,
             session_secret,
             oauth,
-            github_web_url: url(get, "GITHUB_WEB_URL", Some("https://github.com"))?
-                .unwrap_or_default(),
-            github_api_url: url(get, "GITHUB_API_URL", Some("https://api.github.com"))?
-                .unwrap_or_default(),
             public_url: url(get, "PUBLIC_URL", None)?,
         })
     }
