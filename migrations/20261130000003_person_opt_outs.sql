@@ -5,3 +5,7 @@ CREATE TABLE person_opt_outs (
     github_id       BIGINT PRIMARY KEY,
     opted_out_at    TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- An org admin asking someone back (the admin page's opt-out toggle) wins, in that org only,
+-- over an earlier "Don't ask me again".
+ALTER TABLE members ADD COLUMN opted_in_by_admin_at TIMESTAMPTZ;

@@ -691,16 +691,25 @@ pub async fn opt_out(db: &sqlx::PgPool, github_id: i64) -> Result<(), sqlx::Erro
     tx.commit().await
 }
 
-/// Whether the person chose "Don't ask me again" (in any org, member or outside collaborator)
-/// and no admin has asked them back since.
+/// Whether the person chose "Don't ask me again" (in any org, as a member or an outside
+/// collaborator) and no admin of `installation_id` has asked them back since.
 pub async fn person_opted_out(
     db: impl PgExecutor<'_>,
+    installation_id: i64,
     github_id: i64,
 ) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM person_opt_outs WHERE github_id = $1)")
-        .bind(github_id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        r#"SELECT EXISTS (
+             SELECT 1 FROM person_opt_outs o
+             WHERE o.github_id = $2
+               AND NOT EXISTS (SELECT 1 FROM members m
+                               WHERE m.installation_id = $1 AND m.github_id = $2
+                                 AND m.opted_in_by_admin_at > o.opted_out_at))"#,
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .fetch_one(db)
+    .await
 }
 
 /// Counts behind one installation's weekly figures (surveys of PRs merged in the week that were

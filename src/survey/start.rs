@@ -229,7 +229,7 @@ async fn ask_if_due(
     .bind(p.github_id)
     .fetch_optional(&ctx.pool)
     .await?;
-    if surveys::person_opted_out(&ctx.pool, p.github_id).await? {
+    if surveys::person_opted_out(&ctx.pool, survey.installation_id, p.github_id).await? {
         return skip(ctx, survey, p, "opted out").await;
     }
     if let Some(m) = &member {

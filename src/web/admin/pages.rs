@@ -373,7 +373,8 @@ pub async fn member_update(
         "toggle_opt_out" => {
             sqlx::query(
                 "UPDATE members SET opted_out = NOT opted_out,
-                    opted_out_at = CASE WHEN opted_out THEN NULL ELSE now() END, updated_at = now()
+                    opted_out_at = CASE WHEN opted_out THEN NULL ELSE now() END,
+                    opted_in_by_admin_at = CASE WHEN opted_out THEN now() ELSE NULL END, updated_at = now()
                  WHERE installation_id = $1 AND github_id = $2",
             )
             .bind(installation)
