@@ -1,0 +1,165 @@
+//! The whole survey path against both strict fakes at once: members (with their public emails)
+//! synced from the fake GitHub by the real catch-up, a review and a merge as signed webhooks,
+//! people found in the fake Slack by `users.lookupByEmail` (a read method, sent as Slack reads
+//! it), one DM each, signed clicks, one reveal each naming the author's answer.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use mergecast::app::Role;
+use mergecast::ids::InstallationId;
+use mergecast::slack::{interactions, signature};
+use serde_json::json;
+use sqlx::PgPool;
+use support::fake_github::{FakeGithub, User};
+use support::fake_slack::FakeSlack;
+use support::{APP_ID, TestApp, redis_url, test_config_with, wait_until};
+
+const TOKEN: &str = "xoxb-e2e-token";
+const SIGNING_SECRET: &str = "e2e-signing-secret";
+const INST: i64 = 41234567;
+const MONA: i64 = 583231;
+const HUBOT: i64 = 1000001;
+
+async fn click(app: &TestApp, user: &str, action_id: &str, survey_id: i64) -> u16 {
+    let payload = json!({
+        "type": "block_actions",
+        "user": { "id": user },
+        "container": { "type": "message" },
+        "actions": [{ "action_id": action_id, "value": survey_id.to_string(),
+                      "action_ts": format!("{}.{}", Utc::now().timestamp(), uuid::Uuid::new_v4().simple()) }],
+    });
+    let body = interactions::encode_form(&payload);
+    let ts = Utc::now().timestamp().to_string();
+    app.client
+        .post(app.url("/slack/interactions"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-slack-request-timestamp", &ts)
+        .header(
+            "x-slack-signature",
+            signature::sign(SIGNING_SECRET, &ts, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[sqlx::test]
+async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
+    let github = FakeGithub::start(APP_ID).await;
+    github.with(|m| {
+        m.add_org_installation(INST, "octo-org");
+        let mut mona = User::new(MONA, "mona");
+        mona.email = Some("mona@example.com".into());
+        m.add_member("octo-org", mona);
+        let mut hubot = User::new(HUBOT, "hubot");
+        hubot.email = Some("hubot@example.com".into());
+        m.add_member("octo-org", hubot);
+    });
+    let slack = FakeSlack::start(TOKEN).await;
+    slack.with(|m| {
+        m.add_user("UMONA", "mona@example.com", "Europe/Berlin", 3600);
+        m.add_user("UHUBOT", "hubot@example.com", "America/New_York", -5 * 3600);
+    });
+    let key = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support/keys/test-app.pem");
+    let config = test_config_with(
+        &redis_url(),
+        &[
+            ("GITHUB_APP_ID", APP_ID.to_string()),
+            ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
+            ("GITHUB_API_URL", github.url.clone()),
+            ("SYNC_RATE_LIMIT_RESERVE", "100".into()),
+            ("SLACK_BOT_TOKEN", TOKEN.into()),
+            ("SLACK_SIGNING_SECRET", SIGNING_SECRET.into()),
+            ("SLACK_API_URL", slack.url.clone()),
+            ("SURVEY_WORKING_HOURS", "00:00-24:00".into()),
+            ("SURVEY_WORKING_DAYS", "mon,tue,wed,thu,fri,sat,sun".into()),
+        ],
+    );
+    let app = TestApp::spawn_with(pool, Role::All, config).await;
+    app.deliver_and_apply("installation.created").await;
+
+    // Members and their public emails come from the fake GitHub, through catch-up (the
+    // scheduler of `serve` may already be running it; then we wait for that run).
+    let syncer = app.services.syncer().expect("app configured");
+    syncer
+        .sync_installation(InstallationId(INST))
+        .await
+        .expect("sync");
+    wait_until("members synced with their emails", Duration::from_secs(20), || async {
+        app.count("SELECT count(*) FROM members WHERE email IN ('mona@example.com', 'hubot@example.com')")
+            .await
+            == 2
+    })
+    .await;
+
+    app.deliver_and_apply("pull_request_review.submitted").await;
+    app.deliver_and_apply("pull_request.closed_merged").await;
+    let dms = |user: &str| slack.with(|m| m.messages_to(user).len());
+    wait_until("one DM each", Duration::from_secs(20), || async {
+        dms("UMONA") == 1 && dms("UHUBOT") == 1
+    })
+    .await;
+    slack.with(|m| {
+        let lookups = m.calls_to("users.lookupByEmail");
+        assert_eq!(lookups.len(), 2);
+        assert!(lookups.iter().all(|c| c.ok && c.http_method == "GET"));
+    });
+    let survey: i64 = sqlx::query_scalar("SELECT id FROM surveys")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+
+    assert_eq!(click(&app, "UMONA", "ai_a_lot", survey).await, 200);
+    assert_eq!(click(&app, "UHUBOT", "guess_yes", survey).await, 200);
+    assert_eq!(
+        click(&app, "UMONA", "ai_a_lot", survey).await,
+        200,
+        "a repeated click"
+    );
+    let reveals = |user: &str| -> Vec<String> {
+        slack.with(|m| {
+            m.messages_to(user)
+                .iter()
+                .filter(|msg| msg.text.contains("reveal"))
+                .map(|msg| msg.text.clone())
+                .collect()
+        })
+    };
+    wait_until("one reveal each", Duration::from_secs(20), || async {
+        reveals("UMONA").len() == 1 && reveals("UHUBOT").len() == 1
+    })
+    .await;
+    wait_until("every click handled", Duration::from_secs(20), || async {
+        app.count("SELECT count(*) FROM slack_interactions WHERE outcome IS NOT NULL")
+            .await
+            == 3
+    })
+    .await;
+    for user in ["UMONA", "UHUBOT"] {
+        let texts = reveals(user);
+        assert_eq!(texts.len(), 1, "{user}: {texts:?}");
+        assert!(
+            texts[0].contains("A lot"),
+            "names the author's answer: {}",
+            texts[0]
+        );
+        assert!(texts[0].contains("right"), "{}", texts[0]);
+    }
+    let notices = slack.with(|m| {
+        m.messages
+            .iter()
+            .filter(|msg| msg.text.contains("already recorded"))
+            .count()
+    });
+    assert_eq!(notices, 0, "no notice anyone did not earn");
+    assert_eq!(dms("UMONA"), 2, "the ask and the reveal, nothing else");
+    assert_eq!(dms("UHUBOT"), 2);
+    app.stop().await;
+}
