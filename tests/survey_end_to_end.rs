@@ -49,18 +49,13 @@ async fn click(app: &TestApp, user: &str, action_id: &str, survey_id: i64) -> u1
         .as_u16()
 }
 
-#[sqlx::test]
-async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
+/// Mergecast wired to a fake GitHub (`prepare` arranges it) and a fake Slack with mona and hubot.
+async fn start(
+    pool: PgPool,
+    prepare: impl FnOnce(&mut support::fake_github::Model),
+) -> (FakeGithub, FakeSlack, TestApp) {
     let github = FakeGithub::start(APP_ID).await;
-    github.with(|m| {
-        m.add_org_installation(INST, "octo-org");
-        let mut mona = User::new(MONA, "mona");
-        mona.email = Some("mona@example.com".into());
-        m.add_member("octo-org", mona);
-        let mut hubot = User::new(HUBOT, "hubot");
-        hubot.email = Some("hubot@example.com".into());
-        m.add_member("octo-org", hubot);
-    });
+    github.with(prepare);
     let slack = FakeSlack::start(TOKEN).await;
     slack.with(|m| {
         m.add_user("UMONA", "mona@example.com", "Europe/Berlin", 3600);
@@ -83,21 +78,39 @@ async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
         ],
     );
     let app = TestApp::spawn_with(pool, Role::All, config).await;
-    app.deliver_and_apply("installation.created").await;
+    (github, slack, app)
+}
 
-    // Members and their public emails come from the fake GitHub, through catch-up (the
-    // scheduler of `serve` may already be running it; then we wait for that run).
+/// The installation webhook, then a catch-up sync (the scheduler of `serve` may be running one
+/// already; then we wait for it) until two members match `condition`.
+async fn install_and_sync(app: &TestApp, condition: &str) {
+    app.deliver_and_apply("installation.created").await;
     let syncer = app.services.syncer().expect("app configured");
     syncer
         .sync_installation(InstallationId(INST))
         .await
         .expect("sync");
-    wait_until("members synced with their emails", Duration::from_secs(20), || async {
-        app.count("SELECT count(*) FROM members WHERE email IN ('mona@example.com', 'hubot@example.com')")
-            .await
-            == 2
+    let sql = format!("SELECT count(*) FROM members WHERE {condition}");
+    wait_until("members synced", Duration::from_secs(20), || async {
+        app.count(&sql).await == 2
     })
     .await;
+}
+
+#[sqlx::test]
+async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
+    let (_github, slack, app) = start(pool, |m| {
+        m.add_org_installation(INST, "octo-org");
+        let mut mona = User::new(MONA, "mona");
+        mona.email = Some("mona@example.com".into());
+        m.add_member("octo-org", mona);
+        let mut hubot = User::new(HUBOT, "hubot");
+        hubot.email = Some("hubot@example.com".into());
+        m.add_member("octo-org", hubot);
+    })
+    .await;
+    // Members and their public emails come from the fake GitHub, through catch-up.
+    install_and_sync(&app, "email IN ('mona@example.com', 'hubot@example.com')").await;
 
     app.deliver_and_apply("pull_request_review.submitted").await;
     app.deliver_and_apply("pull_request.closed_merged").await;
@@ -161,5 +174,65 @@ async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
     assert_eq!(notices, 0, "no notice anyone did not earn");
     assert_eq!(dms("UMONA"), 2, "the ask and the reveal, nothing else");
     assert_eq!(dms("UHUBOT"), 2);
+    app.stop().await;
+}
+
+/// mona's branch starts from bob's commits and mona has no public email: her Slack user is found
+/// from *her own* commit (GitHub links it to her account), never from bob's first commit.
+#[sqlx::test]
+async fn the_author_is_found_by_their_own_commits_only(pool: PgPool) {
+    const BOB: i64 = 4242;
+    let (_github, slack, app) = start(pool, |m| {
+        m.add_org_installation(INST, "octo-org");
+        m.add_member("octo-org", User::new(MONA, "mona"));
+        let mut hubot = User::new(HUBOT, "hubot");
+        hubot.email = Some("hubot@example.com".into());
+        m.add_member("octo-org", hubot);
+        m.add_user(User::new(BOB, "bob"));
+        let repo = m.add_repo(INST, "octo-org", "hello-world").id;
+        let pull = m.add_pull(repo, MONA);
+        pull.number = 42;
+        let pull = pull.id;
+        for (i, (author, name, email)) in [
+            (Some(BOB), "Bob", "bob@example.com"),
+            (Some(BOB), "Bob", "bob@example.com"),
+            (Some(MONA), "Mona", "mona@example.com"),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            m.commits.push(support::fake_github::Commit {
+                pull_id: pull,
+                sha: format!("{i:040x}"),
+                author_id: author,
+                author_name: name.into(),
+                author_email: email.into(),
+                date: Utc::now(),
+            });
+        }
+    })
+    .await;
+    slack.with(|m| {
+        m.add_user("UBOB", "bob@example.com", "UTC", 0);
+    });
+    install_and_sync(&app, "github_id IN (583231, 1000001)").await;
+    app.deliver_and_apply("pull_request_review.submitted").await;
+    app.deliver_and_apply("pull_request.closed_merged").await;
+    wait_until("mona's DM", Duration::from_secs(20), || async {
+        slack.with(|m| m.messages_to("UMONA").len()) == 1
+    })
+    .await;
+    assert_eq!(
+        slack.with(|m| m.messages_to("UBOB").len()),
+        0,
+        "bob gets nothing"
+    );
+    let mapped: Option<String> =
+        sqlx::query_scalar("SELECT slack_user_id FROM members WHERE github_id = $1")
+            .bind(MONA)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(mapped.as_deref(), Some("UMONA"));
     app.stop().await;
 }

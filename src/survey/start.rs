@@ -323,7 +323,7 @@ async fn resolve_slack_user(
     if user_id.is_none() {
         let mut email = member.and_then(|m| m.email.clone());
         if email.is_none() && p.role == "author" {
-            email = commit_email(ctx, survey).await;
+            email = author_commit_email(ctx, survey, p.github_id).await;
         }
         let Some(email) = email else {
             return unmapped(
@@ -411,26 +411,37 @@ async fn unmapped(
     Ok(None)
 }
 
-/// The author's email from the PR's first commit, when GitHub is reachable (best effort).
-async fn commit_email(ctx: &SurveyContext, survey: &Survey) -> Option<String> {
+/// How many pages of a pull request's commits are read looking for the author's own (GitHub
+/// lists at most 250 commits on a pull request).
+const COMMIT_PAGES: usize = 3;
+
+/// The author's own email from the PR's commits: only a commit GitHub links to the author's
+/// account (`author.id` equal to the PR author's id) counts. A branch that starts from someone
+/// else's commits must never make their email the author's (it would send the author's survey,
+/// and every later one, to them). Best effort: `None` when GitHub is unreachable or no commit
+/// of theirs carries a usable email.
+async fn author_commit_email(
+    ctx: &SurveyContext,
+    survey: &Survey,
+    author_id: i64,
+) -> Option<String> {
     let github = ctx.github.as_ref()?;
-    let path = format!(
-        "/repos/{}/pulls/{}/commits?per_page=1",
+    let auth = Auth::Installation(InstallationId(survey.installation_id));
+    let mut next = Some(format!(
+        "/repos/{}/pulls/{}/commits?per_page=100",
         survey.repository_full_name, survey.number
-    );
-    let response = github
-        .get(
-            Auth::Installation(InstallationId(survey.installation_id)),
-            &path,
-            None,
-        )
-        .await
-        .ok()?;
-    let email = response
-        .body?
-        .get(0)?
-        .pointer("/commit/author/email")?
-        .as_str()?
-        .to_owned();
-    (!email.ends_with("@users.noreply.github.com")).then_some(email)
+    ));
+    for _ in 0..COMMIT_PAGES {
+        let response = github.get(auth, &next?, None).await.ok()?;
+        let own = response.body.as_ref()?.as_array()?.iter().find_map(|c| {
+            let by_author = c.pointer("/author/id").and_then(Value::as_i64) == Some(author_id);
+            let email = c.pointer("/commit/author/email")?.as_str()?;
+            (by_author && !email.ends_with("@users.noreply.github.com")).then(|| email.to_owned())
+        });
+        if own.is_some() {
+            return own;
+        }
+        next = response.next;
+    }
+    None
 }

@@ -140,6 +140,8 @@ pub struct Model {
     pub repos: Vec<Repo>,
     pub pulls: Vec<Pull>,
     pub reviews: Vec<Review>,
+    /// Commits of pull requests, in the order they were made (oldest first).
+    pub commits: Vec<Commit>,
     pub issues: Vec<Issue>,
     /// Any order; the endpoint sorts newest first.
     pub hook_deliveries: Vec<HookDelivery>,
@@ -183,6 +185,7 @@ impl Default for Model {
             repos: Vec::new(),
             pulls: Vec::new(),
             reviews: Vec::new(),
+            commits: Vec::new(),
             issues: Vec::new(),
             hook_deliveries: Vec::new(),
             token_ttl: Duration::hours(1),
@@ -250,6 +253,19 @@ pub struct Repo {
     pub owner: String,
     pub name: String,
     pub private: bool,
+}
+
+/// A commit on a pull request's branch.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    pub pull_id: i64,
+    pub sha: String,
+    /// The GitHub account the commit's author email belongs to, if any (`author` in the API).
+    pub author_id: Option<i64>,
+    pub author_name: String,
+    /// The git author email (`commit.author.email`).
+    pub author_email: String,
+    pub date: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
@@ -426,6 +442,16 @@ impl Model {
             updated_at: now(),
         });
         self.installations.last_mut().expect("just pushed")
+    }
+
+    /// Pull request `number` of `repo`, as `installation` sees it.
+    fn pull(&self, installation: i64, repo: &RepoRef, number: i32) -> Option<(&Repo, &Pull)> {
+        let repo = self.repo(installation, repo)?;
+        let pull = self
+            .pulls
+            .iter()
+            .find(|p| p.repo_id == repo.id && p.number == number)?;
+        Some((repo, pull))
     }
 
     /// The installation with `id`; panics if there is none (a broken test).
@@ -754,6 +780,7 @@ enum Route {
     User(String),
     Pulls(RepoRef),
     Reviews(RepoRef, i32),
+    PullCommits(RepoRef, i32),
     Issues(RepoRef),
 }
 
@@ -803,6 +830,7 @@ impl Route {
         Some(match rest {
             ["pulls"] => Self::Pulls(repo),
             ["pulls", number, "reviews"] => Self::Reviews(repo, number.parse().ok()?),
+            ["pulls", number, "commits"] => Self::PullCommits(repo, number.parse().ok()?),
             ["issues"] => Self::Issues(repo),
             _ => return None,
         })
@@ -1274,18 +1302,11 @@ impl Route {
                 None => Reply::not_found(),
             },
             Self::Reviews(repo, number) => {
-                let Some(repo) = model.repo(installation_id, repo) else {
+                let Some((repo, pull)) = model.pull(installation_id, repo, *number) else {
                     return Reply::not_found();
                 };
                 let path = repo_link_path(model, cx, repo, &format!("pulls/{number}/reviews"));
                 let cx = &Ctx { path: &path, ..*cx };
-                let Some(pull) = model
-                    .pulls
-                    .iter()
-                    .find(|p| p.repo_id == repo.id && p.number == *number)
-                else {
-                    return Reply::not_found();
-                };
                 let mut reviews: Vec<&Review> = model
                     .reviews
                     .iter()
@@ -1295,6 +1316,24 @@ impl Route {
                 let items = reviews
                     .iter()
                     .map(|r| review_json(cx, model, repo, pull, r))
+                    .collect();
+                cx.page_reply(items)
+            }
+            // https://docs.github.com/en/rest/pulls/pulls#list-commits-on-a-pull-request:
+            // oldest first, paginated, "a maximum of 250 commits"; `author` is the GitHub
+            // account linked to the commit's email, or null.
+            Self::PullCommits(repo, number) => {
+                let Some((repo, pull)) = model.pull(installation_id, repo, *number) else {
+                    return Reply::not_found();
+                };
+                let path = repo_link_path(model, cx, repo, &format!("pulls/{number}/commits"));
+                let cx = &Ctx { path: &path, ..*cx };
+                let items = model
+                    .commits
+                    .iter()
+                    .filter(|c| c.pull_id == pull.id)
+                    .take(250)
+                    .map(|c| commit_json(cx, model, repo, c))
                     .collect();
                 cx.page_reply(items)
             }
@@ -1693,6 +1732,31 @@ fn review_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, pull: &Pull, r: &Review
         "author_association": "MEMBER",
         "submitted_at": ts(r.submitted_at),
         "commit_id": fake_sha(&format!("head:{}", pull.id)),
+    })
+}
+
+fn commit_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, c: &Commit) -> Value {
+    let full_name = format!("{}/{}", repo.owner, repo.name);
+    let git_author = json!({ "name": c.author_name, "email": c.author_email, "date": ts(c.date) });
+    let author = c
+        .author_id
+        .map(|id| simple_user(cx, model, id))
+        .unwrap_or(Value::Null);
+    json!({
+        "sha": c.sha,
+        "node_id": format!("C_kwDO{}", &c.sha[..12.min(c.sha.len())]),
+        "url": format!("{}/repos/{full_name}/commits/{}", cx.base, c.sha),
+        "html_url": format!("https://github.com/{full_name}/commit/{}", c.sha),
+        "commit": {
+            "author": git_author,
+            "committer": git_author,
+            "message": "work",
+            "tree": { "sha": fake_sha(&format!("tree:{}", c.sha)), "url": "" },
+            "comment_count": 0,
+        },
+        "author": author,
+        "committer": author,
+        "parents": [],
     })
 }
 
