@@ -535,3 +535,49 @@ async fn two_concurrent_syncs_of_one_installation_run_once(pool: PgPool) {
     assert_eq!(ctx.count("SELECT count(*) FROM sync_runs").await, 1);
     ctx.cleanup().await;
 }
+
+/// A hire added by an `organization.member_added` webhook arrives with no email; the next sync
+/// reads their public profile and stores it (once: a later sync does not read it again).
+#[sqlx::test]
+async fn members_added_by_webhooks_gain_their_public_email(pool: PgPool) {
+    let github = FakeGithub::start(APP_ID).await;
+    github.with(|m| {
+        m.add_org_installation(INST, ORG);
+        let mut octocat = User::new(1000002, "octocat");
+        octocat.email = Some("octocat@example.com".into());
+        m.add_user(octocat);
+    });
+    let app = TestApp::spawn_with(pool, Role::All, github_config(&redis_url(), &github.url)).await;
+    app.deliver_and_apply("installation.created").await;
+    let syncer = app.services.syncer().expect("app configured");
+    // `serve`'s scheduler may be syncing already: a finished run of our own is what counts.
+    let synced = || async {
+        matches!(
+            syncer.sync_installation(InstallationId(INST)).await,
+            Ok(SyncOutcome::Done(_))
+        )
+    };
+    wait_until("a first sync", Duration::from_secs(20), synced).await;
+    // The hire: the webhook first, then GitHub's member list shows them too.
+    app.deliver_and_apply("organization.member_added").await;
+    github.with(|m| m.members.entry(ORG.to_string()).or_default().push(1000002));
+    wait_until("a sync after the hire", Duration::from_secs(20), synced).await;
+    let email: Option<String> =
+        sqlx::query_scalar("SELECT email FROM members WHERE github_id = 1000002")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(email.as_deref(), Some("octocat@example.com"));
+    let profile_reads = || {
+        github.with(|m| {
+            m.requests
+                .iter()
+                .filter(|r| r.path_and_query.starts_with("/users/octocat"))
+                .count()
+        })
+    };
+    assert_eq!(profile_reads(), 1);
+    wait_until("another sync", Duration::from_secs(20), synced).await;
+    assert_eq!(profile_reads(), 1, "read once, not on every sync");
+    app.stop().await;
+}

@@ -23,6 +23,11 @@ use crate::store::members::{self, MembershipState};
 use crate::store::sync::{self as state, RunCounters, WatermarkKind};
 use crate::store::{installations, issues, merged, pulls};
 
+/// A member's profile without a public email is read again after this long.
+const EMAIL_RECHECK_AFTER: chrono::Duration = chrono::Duration::days(7);
+/// Profiles read per run for members missing an email (the rest wait for later runs).
+const EMAIL_CHECKS_PER_RUN: i64 = 200;
+
 /// How a sync run ended (also what `mergecast sync` prints).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SyncOutcome {
@@ -334,6 +339,8 @@ impl Run<'_> {
         if is_org {
             self.members(account_login).await?;
             self.check_pause()?;
+            self.missing_emails().await?;
+            self.check_pause()?;
         }
         let repos: Vec<(i64, String, String, bool)> = sqlx::query_as(
             "SELECT id, name, full_name, private FROM repositories WHERE installation_id = $1 AND active ORDER BY id",
@@ -440,15 +447,12 @@ impl Run<'_> {
                 Some(_) => self.counters.updated += 1,
                 None => {
                     self.counters.created += 1;
-                    let url = self.syncer.client.url(&format!("/users/{}", user.login));
-                    let details = self.get(&url, None).await?;
-                    if let Some(body) = details.body {
-                        let profile: UserProfile = serde_json::from_value(body)?;
-                        user.name = profile.name;
-                        user.email = profile.email;
-                    }
+                    let profile = self.profile(&user.login).await?;
+                    user.name = profile.as_ref().and_then(|p| p.name.clone());
+                    user.email = profile.as_ref().and_then(|p| p.email.clone());
                 }
             }
+            let read_profile = !known.contains_key(&user.id);
             members::set_membership(
                 &self.syncer.pool,
                 self.installation,
@@ -458,8 +462,53 @@ impl Run<'_> {
                 self.started,
             )
             .await?;
+            if read_profile {
+                members::record_profile(
+                    &self.syncer.pool,
+                    self.installation,
+                    user.id,
+                    user.name.as_deref(),
+                    user.email.as_deref(),
+                )
+                .await?;
+            }
         }
         Ok(ids)
+    }
+
+    /// A user's public profile (`GET /users/{login}`); `None` when GitHub has no body for it.
+    async fn profile(&mut self, login: &str) -> Result<Option<UserProfile>, Stop> {
+        let url = self.syncer.client.url(&format!("/users/{login}"));
+        let details = self.get(&url, None).await?;
+        match details.body {
+            Some(body) => Ok(Some(serde_json::from_value(body)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Members with no public email whose profile was never read (added by a webhook: a new
+    /// hire) or not for a week get it read, a bounded number per run, inside the rate budget.
+    async fn missing_emails(&mut self) -> Result<(), Stop> {
+        let due = members::without_email(
+            &self.syncer.pool,
+            self.installation,
+            EMAIL_RECHECK_AFTER,
+            EMAIL_CHECKS_PER_RUN,
+        )
+        .await?;
+        for (github_id, login) in due {
+            self.check_pause()?;
+            let profile = self.profile(&login).await?;
+            members::record_profile(
+                &self.syncer.pool,
+                self.installation,
+                github_id,
+                profile.as_ref().and_then(|p| p.name.as_deref()),
+                profile.as_ref().and_then(|p| p.email.as_deref()),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     async fn members(&mut self, org: &str) -> Result<(), Stop> {

@@ -104,3 +104,46 @@ pub async fn set_collaborator(
     .await?;
     Ok(())
 }
+
+/// Stores what a member's public profile says (name, public email) and when it was read.
+pub async fn record_profile(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    github_id: i64,
+    name: Option<&str>,
+    email: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE members SET name = COALESCE($3, name), email = COALESCE($4, email),
+               email_checked_at = now()
+           WHERE installation_id = $1 AND github_id = $2"#,
+    )
+    .bind(installation.0)
+    .bind(github_id)
+    .bind(name)
+    .bind(email)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Active members with no email whose profile was never read, or not for `recheck_after`:
+/// (github id, login), never-read first, at most `limit`.
+pub async fn without_email(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    recheck_after: chrono::Duration,
+    limit: i64,
+) -> Result<Vec<(i64, String)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT github_id, login FROM members
+           WHERE installation_id = $1 AND active AND email IS NULL
+             AND (email_checked_at IS NULL OR email_checked_at < now() - $2::interval)
+           ORDER BY email_checked_at NULLS FIRST, github_id LIMIT $3"#,
+    )
+    .bind(installation.0)
+    .bind(format!("{} seconds", recheck_after.num_seconds()))
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
