@@ -214,8 +214,8 @@ pub async fn due_for_reminder(
              FROM survey_participants p JOIN surveys s ON s.id = p.survey_id
              WHERE s.status IN ('open', 'revealed') AND s.closes_at > $1 AND p.skip_reason IS NULL
                AND s.installation_id IN (SELECT id FROM installations WHERE status = 'active')
-               AND p.asked_at IS NOT NULL AND p.asked_at <= $2 AND p.answer IS NULL
-               AND p.reminded_at IS NULL
+               AND p.asked_at IS NOT NULL AND p.answer IS NULL AND p.reminded_at IS NULL
+               AND (p.remind_due_at <= $1 OR (p.remind_due_at IS NULL AND p.asked_at <= $2))
            ) due ORDER BY turn, survey_id, github_id LIMIT $3"#,
     )
     .bind(now)
@@ -379,6 +379,32 @@ pub async fn mark_asked(
     .execute(db)
     .await?;
     Ok(())
+}
+
+/// Sets when a just-asked participant's reminder is due, and lets the survey stay open at least
+/// until `close_after` (the TTL counted from this person's own ask).
+pub async fn set_deadlines(
+    db: &sqlx::PgPool,
+    survey_id: i64,
+    github_id: i64,
+    remind_due_at: DateTime<Utc>,
+    close_after: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE survey_participants SET remind_due_at = COALESCE(remind_due_at, $3) WHERE survey_id = $1 AND github_id = $2",
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .bind(remind_due_at)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("UPDATE surveys SET closes_at = GREATEST(closes_at, $2) WHERE id = $1")
+        .bind(survey_id)
+        .bind(close_after)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await
 }
 
 /// Records a Slack error on the participant and the survey (shown on the admin page).

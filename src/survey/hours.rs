@@ -83,6 +83,39 @@ pub fn next_working_instant(
     now
 }
 
+/// The instant `duration` of working-day time after `start` in `zone`: the clock runs only on
+/// working days (local dates), so a weekend does not count; the result is then moved into
+/// working hours. A 24-hour reminder for an ask on Friday afternoon comes on Monday afternoon,
+/// not on Saturday; a 72-hour survey asked on Monday morning closes on Thursday morning.
+pub fn after_working_time(
+    start: DateTime<Utc>,
+    duration: Duration,
+    zone: Zone,
+    hours: (u32, u32),
+    days: &[u32],
+) -> DateTime<Utc> {
+    if days.is_empty() {
+        return start + duration;
+    }
+    let mut at = start;
+    let mut left = duration;
+    // Each step ends a local day; a year of days is more than any configured delay needs.
+    for _ in 0..400 {
+        let today = zone.local(at).date();
+        let midnight = zone.instant(today + Duration::days(1), NaiveTime::MIN);
+        if days.contains(&today.weekday().num_days_from_monday()) {
+            let span = left.min(midnight - at);
+            at += span;
+            left -= span;
+            if left <= Duration::zero() {
+                break;
+            }
+        }
+        at = midnight.max(at);
+    }
+    next_working_instant(at, zone, hours, days)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +190,30 @@ mod tests {
         assert_eq!(
             next_working_instant(utc(2026, 3, 7, 12, 0), ny, HOURS, WEEKDAYS),
             utc(2026, 3, 9, 13, 0)
+        );
+    }
+
+    #[test]
+    fn reminders_and_expiry_count_working_days_only() {
+        let berlin = Zone::from_slack(Some("Europe/Berlin"), None);
+        // Asked Friday 2026-11-20 16:00 CET (15:00 UTC): 24 h later is Saturday; counting
+        // working days only, it is Monday 16:00 CET.
+        let friday = utc(2026, 11, 20, 15, 0);
+        assert_eq!(
+            after_working_time(friday, Duration::hours(24), berlin, HOURS, WEEKDAYS),
+            utc(2026, 11, 23, 15, 0)
+        );
+        // Asked Monday 09:00 CET, 72 h: Thursday 09:00 CET (not Monday evening after a weekend).
+        let monday = utc(2026, 11, 23, 8, 0);
+        assert_eq!(
+            after_working_time(monday, Duration::hours(72), berlin, HOURS, WEEKDAYS),
+            utc(2026, 11, 26, 8, 0)
+        );
+        // A deadline landing at night moves to the next morning's start.
+        let evening = utc(2026, 11, 23, 16, 30); // 17:30 CET
+        assert_eq!(
+            after_working_time(evening, Duration::hours(1), berlin, HOURS, WEEKDAYS),
+            utc(2026, 11, 24, 8, 0)
         );
     }
 

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::hours::{Zone, next_working_instant};
+use super::hours::{Zone, after_working_time, next_working_instant};
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, is_bot, pr_ref};
 use crate::github::client::Auth;
@@ -288,6 +288,25 @@ async fn ask_if_due(
             .unwrap_or_default(),
     };
     surveys::mark_asked(&ctx.pool, survey.id, p.github_id, &channel, &ts).await?;
+    // The reminder and the survey's end count working time from this ask, in this person's zone.
+    let (hours, days) = (ctx.config.working_hours, &ctx.config.working_days);
+    let working = |d: std::time::Duration| {
+        after_working_time(
+            now,
+            chrono::Duration::from_std(d).unwrap_or_default(),
+            zone,
+            hours,
+            days,
+        )
+    };
+    surveys::set_deadlines(
+        &ctx.pool,
+        survey.id,
+        p.github_id,
+        working(ctx.config.remind_after),
+        working(ctx.config.ttl),
+    )
+    .await?;
     Ok(())
 }
 
