@@ -391,7 +391,14 @@ async fn operator_sees_every_page_and_no_secrets(pool: PgPool) {
     assert!(survey.contains("channel_not_found") && survey.contains("bob"));
     // Two people answered: below the threshold, so no aggregate is shown.
     let stats = b.get("/admin/stats").await.body;
-    assert!(stats.contains(r#"<td class="num">n/a</td>"#), "{stats}");
+    assert!(
+        stats.contains(r#"<td class="num">withheld</td>"#),
+        "{stats}"
+    );
+    assert!(
+        !stats.contains(r#"<td class="num">0</td>"#),
+        "under the floor is not 0: {stats}"
+    );
     assert!(!stats.contains(r#"<td class="num">100%</td>"#), "{stats}");
     let csv = b.get("/admin/stats.csv").await.body;
     assert!(csv.starts_with("week,surveys,asked,answered,response_rate"));
@@ -951,4 +958,54 @@ async fn lists_are_paginated(pool: PgPool) {
     assert_eq!(seen.len(), 120);
     assert_eq!(pages, 3);
     app.stop().await;
+}
+
+/// Honest figures: a skipped survey (a bot's PR) is not a survey, and an AI share of 100 % with
+/// three authors (it would tell each answer) is withheld like a figure under the floor.
+#[sqlx::test]
+async fn weekly_stats_skip_skipped_surveys_and_withhold_extremes(pool: PgPool) {
+    let merged = Utc::now() - chrono::Duration::days(1);
+    for (i, status) in [
+        (0_i64, "revealed"),
+        (1, "revealed"),
+        (2, "revealed"),
+        (3, "skipped"),
+    ] {
+        let survey: i64 = sqlx::query_scalar(
+            r#"INSERT INTO surveys (installation_id, pull_request_id, repository_id, repository_full_name, number, title,
+                   status, merged_at, remind_at, closes_at)
+               VALUES (1, $1, 1, 'o/r', $2, 't', $3, $4, $4, $4) RETURNING id"#,
+        )
+        .bind(100 + i)
+        .bind(i as i32)
+        .bind(status)
+        .bind(merged)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        if status == "skipped" {
+            continue;
+        }
+        sqlx::query(
+            r#"INSERT INTO survey_participants (survey_id, github_id, login, role, asked_at, answer, answered_at)
+               VALUES ($1, $2, $3, 'author', $4, 'a_lot', $4)"#,
+        )
+        .bind(survey)
+        .bind(200 + i)
+        .bind(format!("author{i}"))
+        .bind(merged)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let weeks = mergecast::web::admin::queries::weekly_stats(&pool, None)
+        .await
+        .unwrap();
+    let totals: i64 = weeks.iter().map(|w| w.surveys).sum();
+    assert_eq!(totals, 3, "the skipped survey does not count");
+    assert!(
+        weeks.iter().all(|w| w.ai_share.is_none()),
+        "100 % is withheld"
+    );
+    assert!(weeks.iter().any(|w| w.response_rate == Some(1.0)));
 }

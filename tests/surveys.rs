@@ -486,6 +486,13 @@ async fn slack_429_is_waited_out_and_errors_are_recorded(pool: PgPool) {
         ctx.slack.with(|m| m.count_calls("chat.postMessage")) >= 3,
         "429 then retry"
     );
+    assert_eq!(
+        ctx.app
+            .count("SELECT count(*) FROM surveys WHERE last_error IS NOT NULL")
+            .await,
+        0,
+        "the error is cleared once the retry succeeded"
+    );
     ctx.assert_nothing_sent_twice();
     assert_eq!(ctx.dms("UMONA"), 1);
     assert_eq!(ctx.dms("UHUBOT"), 1);

@@ -557,12 +557,30 @@ pub async fn record_quality(
     .await
 }
 
+/// Clears the survey's `last_error` once no participant carries one (a retried step that
+/// succeeded, not an error that stays on the page for ever).
+pub async fn clear_resolved_error(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE surveys SET last_error = NULL
+           WHERE id = $1 AND last_error IS NOT NULL
+             AND NOT EXISTS (SELECT 1 FROM survey_participants
+                             WHERE survey_id = $1 AND last_error IS NOT NULL)"#,
+    )
+    .bind(survey_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 pub async fn mark_revealed(
     db: impl PgExecutor<'_>,
     survey_id: i64,
     github_id: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE survey_participants SET revealed_at = COALESCE(revealed_at, now()) WHERE survey_id = $1 AND github_id = $2")
+    sqlx::query("UPDATE survey_participants SET revealed_at = COALESCE(revealed_at, now()), last_error = NULL WHERE survey_id = $1 AND github_id = $2")
         .bind(survey_id)
         .bind(github_id)
         .execute(db)

@@ -263,5 +263,6 @@ pub async fn reveal_if_ready(
     if complete {
         surveys::set_status(&ctx.pool, survey.id, &["open"], "revealed").await?;
     }
+    surveys::clear_resolved_error(&ctx.pool, survey.id).await?;
     retry_later.map_or(Ok(()), Err)
 }

@@ -808,10 +808,19 @@ pub async fn survey(
     Ok(page(&s, "surveys", &format!("Survey #{}", r.id), body).into_response())
 }
 
+/// A share, or "withheld" when too few people are behind it (never 0).
 fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{:.0}%", v * 100.0))
-        .unwrap_or_else(|| "n/a".into())
+        .unwrap_or_else(|| WITHHELD.into())
 }
+
+/// A count, or "withheld" when too few people are behind it (never 0).
+fn count(v: Option<i64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_else(|| WITHHELD.into())
+}
+
+/// What a figure with fewer than three people behind it shows.
+const WITHHELD: &str = "withheld";
 
 /// `GET /admin/stats`: weekly aggregates (each with at least three people behind it).
 pub async fn stats(State(state): State<AppState>, Admin(s): Admin) -> Result<Response, AdminError> {
@@ -834,7 +843,7 @@ pub async fn stats(State(state): State<AppState>, Admin(s): Admin) -> Result<Res
             div.scroll { table {
                 thead { tr { th { "Week of" } th.num { "Surveys" } th.num { "Asked" } th.num { "Answered" } th.num { "Response rate" } th.num { "AI-assisted" } th.num { "Guess accuracy" } } }
                 tbody { @for w in &weeks { tr {
-                    td { (w.week.format("%Y-%m-%d")) } td.num { (w.surveys) } td.num { (w.asked) } td.num { (w.answered) }
+                    td { (w.week.format("%Y-%m-%d")) } td.num { (w.surveys) } td.num { (count(w.asked)) } td.num { (count(w.answered)) }
                     td.num { (pct(w.response_rate)) } td.num { (pct(w.ai_share)) } td.num { (pct(w.guess_accuracy)) }
                 } } }
             } }
@@ -858,8 +867,8 @@ pub async fn stats_csv(
             "{},{},{},{},{},{},{}\n",
             w.week.format("%Y-%m-%d"),
             w.surveys,
-            w.asked,
-            w.answered,
+            w.asked.map(|v| v.to_string()).unwrap_or_default(),
+            w.answered.map(|v| v.to_string()).unwrap_or_default(),
             f(w.response_rate),
             f(w.ai_share),
             f(w.guess_accuracy)

@@ -262,13 +262,15 @@ pub async fn participants(pool: &PgPool, survey: i64) -> Result<Vec<ParticipantR
 /// Fewest distinct people behind any aggregate we show.
 pub const MIN_PEOPLE: i64 = 3;
 
-/// One week of survey aggregates; a figure is `None` when fewer than [`MIN_PEOPLE`] are behind it.
+/// One week of survey aggregates (skipped surveys, e.g. bots' PRs, are not surveys); a figure is
+/// `None` (withheld, never shown as 0) when fewer than [`MIN_PEOPLE`] are behind it, and a share
+/// of 0 % or 100 % of AI help or right guesses is withheld too (it would tell each answer).
 #[derive(Debug, Clone)]
 pub struct WeekStats {
     pub week: DateTime<Utc>,
     pub surveys: i64,
-    pub asked: i64,
-    pub answered: i64,
+    pub asked: Option<i64>,
+    pub answered: Option<i64>,
     pub response_rate: Option<f64>,
     pub ai_share: Option<f64>,
     pub guess_accuracy: Option<f64>,
@@ -297,7 +299,7 @@ pub async fn weekly_stats(
     let rows: Vec<WeekRow> = sqlx::query_as(
         r#"WITH s AS (
              SELECT id, date_trunc('week', coalesce(merged_at, created_at)) AS week FROM surveys
-             WHERE ($1::bigint[] IS NULL OR installation_id = ANY($1))
+             WHERE ($1::bigint[] IS NULL OR installation_id = ANY($1)) AND status <> 'skipped' 
                AND coalesce(merged_at, created_at) > now() - interval '26 weeks'),
            a AS (SELECT p.survey_id, p.answer FROM survey_participants p JOIN s ON s.id = p.survey_id
                  WHERE p.role = 'author' AND p.answer IS NOT NULL)
@@ -322,20 +324,17 @@ pub async fn weekly_stats(
     .await?;
     let ratio =
         |n: i64, d: i64, people: i64| (people >= MIN_PEOPLE && d > 0).then(|| n as f64 / d as f64);
+    let not_extreme = |share: Option<f64>| share.filter(|v| *v > 0.0 && *v < 1.0);
     Ok(rows
         .into_iter()
         .map(|r| WeekStats {
             week: r.week,
             surveys: r.surveys,
-            asked: if r.askees >= MIN_PEOPLE { r.asked } else { 0 },
-            answered: if r.askees >= MIN_PEOPLE {
-                r.answered
-            } else {
-                0
-            },
+            asked: (r.askees >= MIN_PEOPLE).then_some(r.asked),
+            answered: (r.askees >= MIN_PEOPLE).then_some(r.answered),
             response_rate: ratio(r.answered, r.asked, r.askees),
-            ai_share: ratio(r.authors_ai, r.authors, r.author_people),
-            guess_accuracy: ratio(r.correct, r.guesses, r.guesser_people),
+            ai_share: not_extreme(ratio(r.authors_ai, r.authors, r.author_people)),
+            guess_accuracy: not_extreme(ratio(r.correct, r.guesses, r.guesser_people)),
         })
         .collect())
 }
