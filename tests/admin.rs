@@ -1009,3 +1009,66 @@ async fn weekly_stats_skip_skipped_surveys_and_withhold_extremes(pool: PgPool) {
     );
     assert!(weeks.iter().any(|w| w.response_rate == Some(1.0)));
 }
+
+/// Outside collaborators (surveyed without a member row) are listed for their org, and the
+/// org's admins map them to Slack and opt them out or back in.
+#[sqlx::test]
+async fn outside_collaborators_can_be_mapped_and_opted_out(pool: PgPool) {
+    seed(&pool).await;
+    mergecast::store::surveys::outside_person(&pool, 1, 777, "outsider")
+        .await
+        .unwrap();
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    let token = b.sign_in_operator().await;
+    let list = b.get("/admin/outside").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains("outsider"), "{}", list.body);
+    let row = || async {
+        sqlx::query_as::<_, (Option<String>, bool)>(
+            "SELECT slack_user_id, opted_out FROM outside_people WHERE installation_id = 1 AND github_id = 777",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let saved = b
+        .post(
+            "/admin/outside/1/777",
+            &[
+                ("csrf", &token),
+                ("action", "slack"),
+                ("slack_user_id", "U0OUTSIDE"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303);
+    assert_eq!(row().await, (Some("U0OUTSIDE".into()), false));
+    b.post(
+        "/admin/outside/1/777",
+        &[("csrf", &token), ("action", "toggle_opt_out")],
+    )
+    .await;
+    assert_eq!(row().await, (Some("U0OUTSIDE".into()), true));
+    let bad = b
+        .post(
+            "/admin/outside/1/777",
+            &[
+                ("csrf", &token),
+                ("action", "slack"),
+                ("slack_user_id", "<script>"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        b.post(
+            "/admin/outside/1/999",
+            &[("csrf", &token), ("action", "toggle_opt_out")]
+        )
+        .await
+        .status,
+        404
+    );
+    app.stop().await;
+}

@@ -946,17 +946,21 @@ async fn a_permanent_slack_error_on_the_ask_is_not_retried(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!(skipped.as_deref(), Some("slack error: cannot_dm_bot"));
-    let opens = ctx.slack.with(|m| m.count_calls("conversations.open"));
+    let opens_to_mona = || {
+        ctx.slack.with(|m| {
+            m.calls_to("conversations.open")
+                .iter()
+                .filter(|c| c.params["users"] == "UMONA")
+                .count()
+        })
+    };
+    let opens = opens_to_mona();
     let sc = ctx.app.services.survey_context();
     tick::tick(&sc, Utc::now()).await.unwrap();
     tick::tick(&sc, Utc::now() + chrono::Duration::hours(2))
         .await
         .unwrap();
-    assert_eq!(
-        ctx.slack.with(|m| m.count_calls("conversations.open")),
-        opens,
-        "no new attempt"
-    );
+    assert_eq!(opens_to_mona(), opens, "no new attempt for the author");
     ctx.app.stop().await;
 }
 
@@ -1357,5 +1361,56 @@ async fn each_org_gets_its_own_board_once_its_week_is_closed(pool: PgPool) {
         !second.contains("AI-assisted"),
         "100 % is withheld: {second}"
     );
+    ctx.app.stop().await;
+}
+
+/// A reviewer who is not a member of the org (an outside collaborator) is listed for its admins;
+/// once an admin maps them to Slack, their next review gets them asked.
+#[sqlx::test]
+async fn an_outside_collaborator_mapped_by_an_admin_is_asked(pool: PgPool) {
+    const OUTSIDER: i64 = 4343;
+    let ctx = setup(pool, &[]).await;
+    ctx.slack.with(|m| {
+        m.add_user("UOUT", "outsider@elsewhere.example", "UTC", 0);
+    });
+    let with_outsider = |n: i64| {
+        let (review, merged) = support::numbered_pr_fixtures(n);
+        let mut v: serde_json::Value = serde_json::from_slice(&review).unwrap();
+        v["review"]["user"]["login"] = json!("outsider");
+        v["review"]["user"]["id"] = json!(OUTSIDER);
+        (serde_json::to_vec(&v).unwrap(), merged)
+    };
+    for n in [1, 2] {
+        let (review, merged) = with_outsider(n);
+        let (status, id) = ctx.app.deliver("pull_request_review", &review).await;
+        assert_eq!(status, 202);
+        ctx.app.wait_for_status(&id, &["processed"]).await;
+        assert_eq!(ctx.app.deliver("pull_request", &merged).await.0, 202);
+        wait_until("the outsider is considered", Duration::from_secs(20), || async {
+            ctx.app
+                .count(&format!(
+                    "SELECT count(*) FROM survey_participants p JOIN surveys s ON s.id = p.survey_id WHERE s.pull_request_id = {} AND p.github_id = {OUTSIDER} AND (p.skip_reason IS NOT NULL OR p.asked_at IS NOT NULL)",
+                    support::FIXTURE_PR_ID + n
+                ))
+                .await
+                == 1
+        })
+        .await;
+        if n == 1 {
+            assert_eq!(ctx.dms("UOUT"), 0, "nobody knows who they are on Slack yet");
+            assert!(
+                mergecast::store::surveys::map_outside_person(
+                    &ctx.app.pool,
+                    INST,
+                    OUTSIDER,
+                    Some("UOUT")
+                )
+                .await
+                .unwrap(),
+                "listed for the org's admins"
+            );
+        }
+    }
+    assert_eq!(ctx.dms("UOUT"), 1, "asked on the second PR");
     ctx.app.stop().await;
 }

@@ -724,6 +724,10 @@ pub async fn opt_out(db: &sqlx::PgPool, github_id: i64) -> Result<(), sqlx::Erro
     .bind(github_id)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("UPDATE outside_people SET opted_out = true WHERE github_id = $1")
+        .bind(github_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         r#"UPDATE survey_participants SET skip_reason = 'opted out'
            WHERE github_id = $1 AND answer IS NULL AND skip_reason IS NULL
@@ -748,7 +752,10 @@ pub async fn person_opted_out(
              WHERE o.github_id = $2
                AND NOT EXISTS (SELECT 1 FROM members m
                                WHERE m.installation_id = $1 AND m.github_id = $2
-                                 AND m.opted_in_by_admin_at > o.opted_out_at))"#,
+                                 AND m.opted_in_by_admin_at > o.opted_out_at)
+               AND NOT EXISTS (SELECT 1 FROM outside_people x
+                               WHERE x.installation_id = $1 AND x.github_id = $2
+                                 AND x.opted_in_by_admin_at > o.opted_out_at))"#,
     )
     .bind(installation_id)
     .bind(github_id)
@@ -845,4 +852,86 @@ pub async fn week_complete_installations(
     .bind(end)
     .fetch_all(db)
     .await
+}
+
+/// An outside collaborator as the admin page sets them up.
+#[derive(Debug, Clone, FromRow)]
+pub struct OutsidePerson {
+    pub installation_id: i64,
+    pub github_id: i64,
+    pub login: String,
+    pub slack_user_id: Option<String>,
+    pub opted_out: bool,
+}
+
+/// Records (once) that someone without a member row takes part in `installation_id`'s surveys,
+/// and returns what admins set for them.
+pub async fn outside_person(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+    login: &str,
+) -> Result<OutsidePerson, sqlx::Error> {
+    sqlx::query_as(
+        r#"INSERT INTO outside_people (installation_id, github_id, login) VALUES ($1, $2, $3)
+           ON CONFLICT (installation_id, github_id) DO UPDATE SET login = EXCLUDED.login
+           RETURNING installation_id, github_id, login, slack_user_id, opted_out"#,
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .bind(login)
+    .fetch_one(db)
+    .await
+}
+
+/// Outside collaborators of the installations in `scope` (all when `None`), by login.
+pub async fn outside_people(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+) -> Result<Vec<OutsidePerson>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT installation_id, github_id, login, slack_user_id, opted_out FROM outside_people
+           WHERE ($1::bigint[] IS NULL OR installation_id = ANY($1))
+           ORDER BY lower(login), installation_id LIMIT 500"#,
+    )
+    .bind(scope)
+    .fetch_all(db)
+    .await
+}
+
+/// An admin's Slack mapping for an outside collaborator (`None` clears it); false if unknown.
+pub async fn map_outside_person(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+    slack_user_id: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE outside_people SET slack_user_id = $3 WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .bind(slack_user_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
+}
+
+/// An admin opting an outside collaborator out, or asking them back (which wins, in this org,
+/// over their own earlier "Don't ask me again"); false if unknown.
+pub async fn toggle_outside_opt_out(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE outside_people SET opted_out = NOT opted_out,
+               opted_in_by_admin_at = CASE WHEN opted_out THEN now() ELSE NULL END
+           WHERE installation_id = $1 AND github_id = $2"#,
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() == 1)
 }

@@ -232,6 +232,17 @@ async fn ask_if_due(
     if surveys::person_opted_out(&ctx.pool, survey.installation_id, p.github_id).await? {
         return skip(ctx, survey, p, "opted out").await;
     }
+    // Not a member of this org (an outside collaborator): what its admins set for them.
+    let outside = match &member {
+        None => Some(
+            surveys::outside_person(&ctx.pool, survey.installation_id, p.github_id, &p.login)
+                .await?,
+        ),
+        Some(_) => None,
+    };
+    if outside.as_ref().is_some_and(|o| o.opted_out) {
+        return skip(ctx, survey, p, "opted out").await;
+    }
     if let Some(m) = &member {
         if m.opted_out {
             return skip(ctx, survey, p, "opted out").await;
@@ -240,8 +251,16 @@ async fn ask_if_due(
             return skip(ctx, survey, p, "not an active member").await;
         }
     }
-    let Some((slack_user, zone)) =
-        resolve_slack_user(ctx, slack, survey, p, member.as_ref(), now).await?
+    let Some((slack_user, zone)) = resolve_slack_user(
+        ctx,
+        slack,
+        survey,
+        p,
+        member.as_ref(),
+        outside.as_ref(),
+        now,
+    )
+    .await?
     else {
         return Ok(());
     };
@@ -329,10 +348,12 @@ async fn resolve_slack_user(
     survey: &Survey,
     p: &Participant,
     member: Option<&MemberRow>,
+    outside: Option<&surveys::OutsidePerson>,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, Zone)>, SurveyError> {
     let mut user_id = member
         .and_then(|m| m.slack_user_id.clone())
+        .or_else(|| outside.and_then(|o| o.slack_user_id.clone()))
         .or_else(|| p.slack_user_id.clone());
     let mut zone = member
         .filter(|m| {

@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod login;
+pub mod outside;
 pub mod pages;
 pub mod queries;
 pub mod session;
@@ -116,6 +117,11 @@ pub fn router() -> Router<AppState> {
         .route("/admin/installations", get(pages::installations))
         .route("/admin/installations/{id}/sync", post(pages::sync_now))
         .route("/admin/members", get(pages::members))
+        .route("/admin/outside", get(outside::list))
+        .route(
+            "/admin/outside/{installation}/{github_id}",
+            post(outside::update),
+        )
         .route(
             "/admin/members/{installation}/{github_id}",
             post(pages::member_update),
@@ -165,6 +171,7 @@ pub fn page(session: &session::Session, active: &str, title: &str, body: Markup)
         ("overview", "/admin", "Overview"),
         ("installations", "/admin/installations", "Installations"),
         ("members", "/admin/members", "Members"),
+        ("outside", "/admin/outside", "Outside collaborators"),
         ("deliveries", "/admin/deliveries", "Deliveries"),
         ("surveys", "/admin/surveys", "Surveys"),
         ("stats", "/admin/stats", "Stats"),

@@ -21,11 +21,11 @@ fn when(t: Option<DateTime<Utc>>) -> String {
         .unwrap_or_else(|| "—".into())
 }
 
-fn scope(s: &Session) -> Option<&[i64]> {
+pub(super) fn scope(s: &Session) -> Option<&[i64]> {
     s.scope.as_deref()
 }
 
-fn notice(n: &Option<String>) -> Markup {
+pub(super) fn notice(n: &Option<String>) -> Markup {
     html! { @if let Some(n) = n { p.notice role="status" { (n) } } }
 }
 
@@ -34,7 +34,7 @@ pub struct PageQuery {
     #[serde(default)]
     page: Option<i64>,
     #[serde(default)]
-    notice: Option<String>,
+    pub(super) notice: Option<String>,
 }
 
 fn pager(base: &str, page_no: i64, more: bool) -> Markup {
@@ -330,15 +330,15 @@ fn urlencode(s: &str) -> String {
 #[derive(Deserialize)]
 pub struct MemberForm {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
     #[serde(default)]
-    action: String,
+    pub(super) action: String,
     #[serde(default)]
-    slack_user_id: Option<String>,
+    pub(super) slack_user_id: Option<String>,
 }
 
 /// Slack user ids look like `U0123ABCD` (or `W...` on Enterprise Grid).
-fn valid_slack_id(id: &str) -> bool {
+pub(super) fn valid_slack_id(id: &str) -> bool {
     (id.starts_with('U') || id.starts_with('W'))
         && (3..=20).contains(&id.len())
         && id
