@@ -439,6 +439,7 @@ impl Run<'_> {
     async fn members_page(&mut self, body: Value, known: &Known) -> Result<Vec<i64>, Stop> {
         let page: Vec<octocrab::models::Author> = serde_json::from_value(body)?;
         let mut ids = Vec::with_capacity(page.len());
+        let mut profiles_read = Vec::new();
         for member in &page {
             let mut user: User = rest::user(member);
             ids.push(user.id);
@@ -452,7 +453,9 @@ impl Run<'_> {
                     user.email = profile.as_ref().and_then(|p| p.email.clone());
                 }
             }
-            let read_profile = !known.contains_key(&user.id);
+            if !known.contains_key(&user.id) {
+                profiles_read.push(user.id);
+            }
             members::set_membership(
                 &self.syncer.pool,
                 self.installation,
@@ -462,17 +465,9 @@ impl Run<'_> {
                 self.started,
             )
             .await?;
-            if read_profile {
-                members::record_profile(
-                    &self.syncer.pool,
-                    self.installation,
-                    user.id,
-                    user.name.as_deref(),
-                    user.email.as_deref(),
-                )
-                .await?;
-            }
         }
+        // Their name and email went in with the membership; one statement notes when.
+        members::profiles_read(&self.syncer.pool, self.installation, &profiles_read).await?;
         Ok(ids)
     }
 

@@ -127,6 +127,26 @@ pub async fn record_profile(
     Ok(())
 }
 
+/// Notes that the profiles of `github_ids` were just read (their name and email stored with
+/// the membership).
+pub async fn profiles_read(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    github_ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    if github_ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE members SET email_checked_at = now() WHERE installation_id = $1 AND github_id = ANY($2)",
+    )
+    .bind(installation.0)
+    .bind(github_ids)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Active members with no email whose profile was never read, or not for `recheck_after`:
 /// (github id, login), never-read first, at most `limit`.
 pub async fn without_email(
