@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
-use super::pages::{MemberForm, PageQuery, notice, scope, valid_slack_id};
+use super::pages::{MemberForm, PageQuery, notice, scope};
 use super::session::Admin;
 use super::{AdminError, csrf_field, page};
 use crate::store::surveys;
@@ -60,16 +60,7 @@ pub async fn update(
             surveys::toggle_outside_opt_out(&state.pool, installation, github_id).await?
         }
         "slack" => {
-            let id = form
-                .slack_user_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty());
-            if id.is_some_and(|id| !valid_slack_id(id)) {
-                return Err(AdminError::BadRequest(
-                    "A Slack user id looks like U0123ABCD.".into(),
-                ));
-            }
+            let id = form.slack_id()?;
             surveys::map_outside_person(&state.pool, installation, github_id, id).await?
         }
         _ => return Err(AdminError::BadRequest("Unknown action.".into())),

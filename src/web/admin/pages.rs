@@ -337,8 +337,25 @@ pub struct MemberForm {
     pub(super) slack_user_id: Option<String>,
 }
 
+impl MemberForm {
+    /// The Slack user id typed in (`None` when cleared), refused unless it looks like one.
+    pub(super) fn slack_id(&self) -> Result<Option<&str>, AdminError> {
+        let id = self
+            .slack_user_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        match id {
+            Some(id) if !valid_slack_id(id) => Err(AdminError::BadRequest(
+                "A Slack user id looks like U0123ABCD.".into(),
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
 /// Slack user ids look like `U0123ABCD` (or `W...` on Enterprise Grid).
-pub(super) fn valid_slack_id(id: &str) -> bool {
+fn valid_slack_id(id: &str) -> bool {
     (id.starts_with('U') || id.starts_with('W'))
         && (3..=20).contains(&id.len())
         && id
@@ -383,18 +400,7 @@ pub async fn member_update(
             .await?
         }
         "slack" => {
-            let id = form
-                .slack_user_id
-                .as_deref()
-                .map(str::trim)
-                .filter(|v| !v.is_empty());
-            if let Some(id) = id
-                && !valid_slack_id(id)
-            {
-                return Err(AdminError::BadRequest(
-                    "A Slack user id looks like U0123ABCD.".into(),
-                ));
-            }
+            let id = form.slack_id()?;
             sqlx::query(
                 "UPDATE members SET slack_user_id = $3,
                     slack_mapping_source = CASE WHEN $3::text IS NULL THEN NULL ELSE 'manual' END,
