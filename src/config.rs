@@ -226,6 +226,8 @@ pub struct SurveyConfig {
     pub bot_logins: Vec<String>,
     pub excluded_repositories: Vec<String>,
     pub excluded_labels: Vec<String>,
+    /// The clock of someone whose Slack profile has no time zone at all.
+    pub default_zone: chrono_tz::Tz,
 }
 
 fn slack(
@@ -311,6 +313,16 @@ fn survey(get: &impl Fn(&'static str) -> Option<String>) -> Result<SurveyConfig,
         bot_logins: list(get, "SURVEY_BOT_LOGINS", "dependabot,renovate"),
         excluded_repositories: list(get, "SURVEY_EXCLUDED_REPOSITORIES", ""),
         excluded_labels: list(get, "SURVEY_EXCLUDED_LABELS", ""),
+        default_zone: get("SURVEY_DEFAULT_TIMEZONE")
+            .unwrap_or_else(|| "UTC".into())
+            .trim()
+            .parse()
+            .map_err(|_| {
+                invalid(
+                    "SURVEY_DEFAULT_TIMEZONE",
+                    "expected an IANA time zone, e.g. Europe/Berlin",
+                )
+            })?,
     })
 }
 

@@ -15,11 +15,13 @@ pub enum Zone {
 }
 
 impl Zone {
-    /// The zone from Slack's `tz` name, else its `tz_offset`, else UTC.
-    pub fn from_slack(tz: Option<&str>, offset: Option<i32>) -> Self {
-        match tz.and_then(|name| name.parse::<Tz>().ok()) {
-            Some(tz) => Zone::Iana(tz),
-            None => Zone::Fixed(offset.unwrap_or(0)),
+    /// The zone from Slack's `tz` name, else its `tz_offset`, else `default`
+    /// (`SURVEY_DEFAULT_TIMEZONE`).
+    pub fn from_slack(tz: Option<&str>, offset: Option<i32>, default: Tz) -> Self {
+        match (tz.and_then(|name| name.parse::<Tz>().ok()), offset) {
+            (Some(tz), _) => Zone::Iana(tz),
+            (None, Some(offset)) => Zone::Fixed(offset),
+            (None, None) => Zone::Iana(default),
         }
     }
 
@@ -141,9 +143,9 @@ mod tests {
     fn evening_waits_for_next_morning_in_their_zone() {
         // Wednesday 20:00 UTC; New York is at 15:00 (inside), Tokyo at 05:00 Thursday.
         let now = utc(2026, 11, 18, 20, 0);
-        let ny = Zone::from_slack(Some("America/New_York"), None);
+        let ny = Zone::from_slack(Some("America/New_York"), None, Tz::UTC);
         assert_eq!(next_working_instant(now, ny, HOURS, WEEKDAYS), now);
-        let tokyo = Zone::from_slack(Some("Asia/Tokyo"), None);
+        let tokyo = Zone::from_slack(Some("Asia/Tokyo"), None, Tz::UTC);
         assert_eq!(
             next_working_instant(now, tokyo, HOURS, WEEKDAYS),
             utc(2026, 11, 19, 0, 0) // 09:00 JST
@@ -154,7 +156,12 @@ mod tests {
     fn weekend_waits_for_monday() {
         let saturday = utc(2026, 11, 21, 12, 0);
         assert_eq!(
-            next_working_instant(saturday, Zone::from_slack(None, None), HOURS, WEEKDAYS),
+            next_working_instant(
+                saturday,
+                Zone::from_slack(None, None, Tz::UTC),
+                HOURS,
+                WEEKDAYS
+            ),
             utc(2026, 11, 23, 9, 0)
         );
     }
@@ -164,7 +171,7 @@ mod tests {
     /// name gets it right, and the evening's end too.
     #[test]
     fn daylight_saving_moves_the_hours_with_the_clock() {
-        let ny = Zone::from_slack(Some("America/New_York"), Some(-4 * 3600));
+        let ny = Zone::from_slack(Some("America/New_York"), Some(-4 * 3600), Tz::UTC);
         // Friday 2026-10-30 19:00 EDT (23:00 UTC): next start is Monday 09:00 EST = 14:00 UTC.
         let friday_evening = utc(2026, 10, 30, 23, 0);
         assert_eq!(
@@ -194,8 +201,25 @@ mod tests {
     }
 
     #[test]
+    fn no_zone_at_all_means_the_configured_default() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let zone = Zone::from_slack(None, None, berlin);
+        assert_eq!(zone, Zone::Iana(berlin));
+        // Saturday noon UTC: Monday 09:00 in Berlin is 08:00 UTC.
+        assert_eq!(
+            next_working_instant(utc(2026, 11, 21, 12, 0), zone, HOURS, WEEKDAYS),
+            utc(2026, 11, 23, 8, 0)
+        );
+        // A name Slack sends wins over the default; an offset alone is kept as it is.
+        assert_eq!(
+            Zone::from_slack(None, Some(3600), berlin),
+            Zone::Fixed(3600)
+        );
+    }
+
+    #[test]
     fn reminders_and_expiry_count_working_days_only() {
-        let berlin = Zone::from_slack(Some("Europe/Berlin"), None);
+        let berlin = Zone::from_slack(Some("Europe/Berlin"), None, Tz::UTC);
         // Asked Friday 2026-11-20 16:00 CET (15:00 UTC): 24 h later is Saturday; counting
         // working days only, it is Monday 16:00 CET.
         let friday = utc(2026, 11, 20, 15, 0);
@@ -220,7 +244,7 @@ mod tests {
     #[test]
     fn a_start_inside_a_dst_gap_is_the_first_instant_after_it() {
         // Working hours starting 02:00 on the day New York skips 02:00-03:00 (2026-03-08).
-        let ny = Zone::from_slack(Some("America/New_York"), None);
+        let ny = Zone::from_slack(Some("America/New_York"), None, Tz::UTC);
         let all_days = &[0, 1, 2, 3, 4, 5, 6];
         let at = next_working_instant(utc(2026, 3, 8, 5, 0), ny, (120, 180), all_days);
         assert_eq!(at, utc(2026, 3, 8, 7, 0)); // 03:00 EDT

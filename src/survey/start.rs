@@ -355,12 +355,13 @@ async fn resolve_slack_user(
         .and_then(|m| m.slack_user_id.clone())
         .or_else(|| outside.and_then(|o| o.slack_user_id.clone()))
         .or_else(|| p.slack_user_id.clone());
+    let default_zone = ctx.config.default_zone;
     let mut zone = member
         .filter(|m| {
             m.slack_tz_checked_at
                 .is_some_and(|at| now - at < ZONE_FRESH_FOR)
         })
-        .map(|m| Zone::from_slack(m.slack_tz.as_deref(), m.slack_tz_offset));
+        .map(|m| Zone::from_slack(m.slack_tz.as_deref(), m.slack_tz_offset, default_zone));
     if user_id.is_none() {
         let mut email = member.and_then(|m| m.email.clone());
         if email.is_none() && p.role == "author" {
@@ -377,7 +378,7 @@ async fn resolve_slack_user(
         };
         match slack.lookup_by_email(&email).await {
             Ok(u) if !u.deleted && !u.is_bot => {
-                zone = Some(Zone::from_slack(u.tz.as_deref(), u.tz_offset));
+                zone = Some(Zone::from_slack(u.tz.as_deref(), u.tz_offset, default_zone));
                 sqlx::query(
                     r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'email', slack_unmapped_reason = NULL,
                            slack_tz = $4, slack_tz_offset = $5, slack_tz_checked_at = now()
@@ -424,7 +425,7 @@ async fn resolve_slack_user(
             .bind(info.tz_offset)
             .execute(&ctx.pool)
             .await?;
-            Zone::from_slack(info.tz.as_deref(), info.tz_offset)
+            Zone::from_slack(info.tz.as_deref(), info.tz_offset, default_zone)
         }
     };
     Ok(Some((user_id, zone)))
