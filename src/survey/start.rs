@@ -195,6 +195,9 @@ pub async fn advance(
         if p.skip_reason.is_some() || p.asked_at.is_some() {
             continue;
         }
+        if p.send_after.is_some_and(|after| after > now) {
+            continue; // waiting for their working hours: nothing to look up before then
+        }
         let result =
             super::with_rate_limit_retries(|| ask_if_due(ctx, &slack, &survey, &p, now)).await;
         if let Err(e) = result {
