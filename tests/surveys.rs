@@ -1414,3 +1414,41 @@ async fn an_outside_collaborator_mapped_by_an_admin_is_asked(pool: PgPool) {
     assert_eq!(ctx.dms("UOUT"), 1, "asked on the second PR");
     ctx.app.stop().await;
 }
+
+/// A step that finds someone already asked (a concurrent advance, a tick between the post and
+/// its record) does not ask them "again": their deadlines and the survey's end stay put.
+#[sqlx::test]
+async fn a_second_ask_record_moves_no_deadline(pool: PgPool) {
+    let ctx = setup(pool, &[]).await;
+    ctx.merge().await;
+    ctx.wait_dms("UMONA", 1).await;
+    let survey = ctx.survey_id().await;
+    wait_until("asked", Duration::from_secs(20), || async {
+        ctx.app
+            .count("SELECT count(*) FROM survey_participants WHERE asked_at IS NOT NULL AND remind_due_at IS NOT NULL")
+            .await
+            == 2
+    })
+    .await;
+    let before: (chrono::DateTime<Utc>,) = sqlx::query_as("SELECT closes_at FROM surveys")
+        .fetch_one(&ctx.app.pool)
+        .await
+        .unwrap();
+    let again = mergecast::store::surveys::mark_asked(&ctx.app.pool, survey, MONA, "D1", "1.0")
+        .await
+        .unwrap();
+    assert!(!again, "already asked");
+    // A tick a day later finds nobody to ask and moves nothing.
+    tick::tick(
+        &ctx.app.services.survey_context(),
+        Utc::now() + chrono::Duration::hours(25),
+    )
+    .await
+    .unwrap();
+    let after: (chrono::DateTime<Utc>,) = sqlx::query_as("SELECT closes_at FROM surveys")
+        .fetch_one(&ctx.app.pool)
+        .await
+        .unwrap();
+    assert_eq!(before, after);
+    ctx.app.stop().await;
+}

@@ -362,23 +362,40 @@ pub async fn set_slack_user(
 }
 
 pub async fn mark_asked(
-    db: impl PgExecutor<'_>,
+    db: &sqlx::PgPool,
     survey_id: i64,
     github_id: i64,
     channel: &str,
     ts: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        r#"UPDATE survey_participants SET dm_channel = $3, message_ts = $4, asked_at = COALESCE(asked_at, now()), last_error = NULL
-           WHERE survey_id = $1 AND github_id = $2"#,
+) -> Result<bool, sqlx::Error> {
+    // Whether this call is the one that asked them: a concurrent or repeated step finds
+    // `asked_at` set (re-checked under the row lock) and must not move their deadlines.
+    let first = sqlx::query(
+        r#"UPDATE survey_participants SET dm_channel = $3, message_ts = $4, asked_at = now(),
+               last_error = NULL
+           WHERE survey_id = $1 AND github_id = $2 AND asked_at IS NULL"#,
     )
     .bind(survey_id)
     .bind(github_id)
     .bind(channel)
     .bind(ts)
     .execute(db)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected()
+        == 1;
+    if !first {
+        sqlx::query(
+            r#"UPDATE survey_participants SET dm_channel = $3, message_ts = $4, last_error = NULL
+               WHERE survey_id = $1 AND github_id = $2"#,
+        )
+        .bind(survey_id)
+        .bind(github_id)
+        .bind(channel)
+        .bind(ts)
+        .execute(db)
+        .await?;
+    }
+    Ok(first)
 }
 
 /// Sets when a just-asked participant's reminder is due, and lets the survey stay open at least

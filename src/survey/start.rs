@@ -309,8 +309,11 @@ async fn ask_if_due(
             .and_then(|m| m.ts)
             .unwrap_or_default(),
     };
-    surveys::mark_asked(&ctx.pool, survey.id, p.github_id, &channel, &ts).await?;
+    let first_ask = surveys::mark_asked(&ctx.pool, survey.id, p.github_id, &channel, &ts).await?;
     surveys::clear_resolved_error(&ctx.pool, survey.id).await?;
+    if !first_ask {
+        return Ok(()); // another step asked them first and set their deadlines
+    }
     // The reminder and the survey's end count working time from this ask, in this person's zone.
     let (hours, days) = (ctx.config.working_hours, &ctx.config.working_days);
     let working = |d: std::time::Duration| {
