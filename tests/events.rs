@@ -4,7 +4,9 @@
 mod support;
 
 use sqlx::PgPool;
-use support::TestApp;
+use std::time::Duration;
+
+use support::{TestApp, wait_until};
 
 const INSTALLATION: i64 = 41234567;
 const PR_ID: i64 = 279147437;
@@ -267,11 +269,13 @@ async fn pull_request_every_action_then_merge_emits_once(pool: PgPool) {
             .await
             .unwrap();
     assert_eq!((state.as_str(), merged, number), ("closed", true, 42));
-    assert_eq!(
+    // The outbox relay runs right after the applying transaction commits: wait for it.
+    wait_until("the merge relayed", Duration::from_secs(20), || async {
         app.count("SELECT count(*) FROM merged_pull_requests WHERE enqueued_at IS NOT NULL")
-            .await,
-        1
-    );
+            .await
+            == 1
+    })
+    .await;
     assert_eq!(app.merged_jobs().await, 1);
 
     // GitHub redelivers the merge (same id) and also sends it again as a new delivery.
