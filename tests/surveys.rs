@@ -90,6 +90,14 @@ impl Ctx {
         .await;
     }
 
+    /// Merges the fixture PR (review, then merge), waits for both DMs, returns the survey.
+    async fn merged_and_asked(&self) -> i64 {
+        self.merge().await;
+        self.wait_dms("UMONA", 1).await;
+        self.wait_dms("UHUBOT", 1).await;
+        self.survey_id().await
+    }
+
     async fn survey_id(&self) -> i64 {
         sqlx::query_scalar("SELECT id FROM surveys WHERE pull_request_id = $1")
             .bind(PR)
@@ -172,10 +180,7 @@ impl Ctx {
 #[sqlx::test]
 async fn merge_to_dms_clicks_and_reveal(pool: PgPool) {
     let ctx = setup(pool, &[]).await;
-    ctx.merge().await;
-    ctx.wait_dms("UMONA", 1).await;
-    ctx.wait_dms("UHUBOT", 1).await;
-    let survey = ctx.survey_id().await;
+    let survey = ctx.merged_and_asked().await;
     let ask = ctx.slack.with(|m| m.messages_to("UMONA")[0].text.clone());
     assert!(ask.contains("How much AI assistance"), "{ask}");
 
@@ -392,10 +397,7 @@ async fn a_pull_request_by_a_bot_gets_no_survey_dms(pool: PgPool) {
 #[sqlx::test]
 async fn one_reminder_then_expiry_with_a_partial_reveal_and_closed_clicks(pool: PgPool) {
     let ctx = setup(pool, &[]).await;
-    ctx.merge().await;
-    ctx.wait_dms("UMONA", 1).await;
-    ctx.wait_dms("UHUBOT", 1).await;
-    let survey = ctx.survey_id().await;
+    let survey = ctx.merged_and_asked().await;
     assert_eq!(ctx.click("UHUBOT", "guess_no", survey).await, 200);
     ctx.wait_answer(HUBOT).await;
 
@@ -969,10 +971,7 @@ async fn a_permanent_slack_error_on_the_ask_is_not_retried(pool: PgPool) {
 #[sqlx::test]
 async fn a_permanent_slack_error_on_one_reveal_spares_the_others(pool: PgPool) {
     let ctx = setup(pool, &[]).await;
-    ctx.merge().await;
-    ctx.wait_dms("UMONA", 1).await;
-    ctx.wait_dms("UHUBOT", 1).await;
-    let survey = ctx.survey_id().await;
+    let survey = ctx.merged_and_asked().await;
     assert_eq!(ctx.click("UMONA", "ai_a_lot", survey).await, 200);
     ctx.wait_answer(MONA).await;
     // The next message posted, the author's reveal (the author comes first), is refused.
@@ -1075,10 +1074,7 @@ async fn insert_survey(pool: &PgPool, installation: i64, pull_request_id: i64, n
 #[sqlx::test]
 async fn threaded_messages_are_not_sent_twice_after_a_crash(pool: PgPool) {
     let ctx = setup(pool, &[]).await;
-    ctx.merge().await;
-    ctx.wait_dms("UMONA", 1).await;
-    ctx.wait_dms("UHUBOT", 1).await;
-    let survey = ctx.survey_id().await;
+    let survey = ctx.merged_and_asked().await;
     let sc = ctx.app.services.survey_context();
 
     // The reminder (a reply in the survey DM's thread), then the crash.
