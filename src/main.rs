@@ -193,7 +193,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 eprintln!("mergecast: no password on stdin");
                 return Ok(ExitCode::from(2));
             }
-            let hash = mergecast::web::admin::settings::hash_password(password)
+            let hash = mergecast::config::hash_password(password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
             println!("{hash}");
             Ok(ExitCode::SUCCESS)

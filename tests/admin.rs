@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use mergecast::app::Role;
 use mergecast::config::Config;
-use mergecast::web::admin::settings::hash_password;
+use mergecast::config::hash_password;
 use reqwest::StatusCode;
 use sqlx::PgPool;
 use support::fake_github::FakeGithub;

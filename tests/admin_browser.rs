@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use mergecast::app::Role;
-use mergecast::web::admin::settings::hash_password;
+use mergecast::config::hash_password;
 use serde_json::json;
 use sqlx::PgPool;
 use support::fake_github::{FakeGithub, User};

@@ -30,7 +30,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use thiserror::Error;
 
-use super::app_auth::{AppKey, InstallationToken, LocalLocks, REFRESH_MARGIN};
+use super::app_auth::{InstallationToken, LocalLocks, REFRESH_MARGIN};
+use crate::config::AppKey;
 use crate::config::GithubAppConfig;
 use crate::ids::InstallationId;
 

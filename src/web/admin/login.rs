@@ -17,8 +17,8 @@ use octocrab::models::orgs::{OrgMembership, OrgMembershipState};
 use serde::Deserialize;
 
 use super::session::{self, Admin, Kind, Session};
-use super::settings::verify_password;
 use super::{AdminError, bare_page};
+use crate::config::verify_password;
 use crate::github::client::GithubError;
 use crate::web::AppState;
 

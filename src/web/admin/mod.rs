@@ -8,7 +8,6 @@ pub mod outside;
 pub mod pages;
 pub mod queries;
 pub mod session;
-pub mod settings;
 
 use axum::Router;
 use axum::http::{StatusCode, header};
@@ -17,9 +16,9 @@ use axum::routing::{get, post};
 use maud::{DOCTYPE, Markup, html};
 use thiserror::Error;
 
+use crate::config::AdminConfig;
 use crate::github::client::{GithubApi, GithubClient};
 use crate::github::sync::Syncer;
-use settings::AdminConfig;
 
 use super::AppState;
 

@@ -1,7 +1,7 @@
 //! Admin sign-in configuration, parsed from the environment with the rest of `Config` so a bad
 //! value stops the process with one line naming the variable.
 
-use crate::config::ConfigError;
+use super::{ConfigError, invalid};
 
 /// The app's own GitHub OAuth client (org admins sign in with GitHub).
 #[derive(Clone)]
@@ -31,13 +31,6 @@ impl std::fmt::Debug for AdminConfig {
             .field("oauth", &self.oauth.is_some())
             .field("public_url", &self.public_url)
             .finish_non_exhaustive()
-    }
-}
-
-fn invalid(name: &'static str, reason: &str) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.into(),
     }
 }
 

@@ -5,7 +5,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use thiserror::Error;
 
-use crate::github::app_auth::AppKey;
+mod admin;
+mod app_key;
+
+pub use admin::{AdminConfig, OAuthClient, hash_password, verify_password};
+pub use app_key::{AppKey, BadKey};
 
 /// A missing or invalid variable; the message names it and never echoes its value (it may be a secret).
 #[derive(Debug, Error)]
@@ -90,7 +94,7 @@ pub struct Config {
     /// How often reminders, expiry, delayed asks and the leaderboard are checked.
     pub survey_tick: Duration,
     /// Admin sign-in (operator password, GitHub OAuth, session key).
-    pub admin: crate::web::admin::settings::AdminConfig,
+    pub admin: AdminConfig,
 }
 
 impl Config {
@@ -189,7 +193,7 @@ impl Config {
                 10,
                 3_600_000,
             )?),
-            admin: crate::web::admin::settings::AdminConfig::from_lookup(&get)?,
+            admin: AdminConfig::from_lookup(&get)?,
         })
     }
 }
@@ -387,7 +391,7 @@ fn github_url(
     Ok(value)
 }
 
-fn invalid(name: &'static str, reason: &str) -> ConfigError {
+pub(crate) fn invalid(name: &'static str, reason: &str) -> ConfigError {
     ConfigError::Invalid {
         name,
         reason: reason.into(),
