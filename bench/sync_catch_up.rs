@@ -70,7 +70,7 @@ async fn main() {
     ];
     let config = common::config(&vars);
     let services = Services::connect(config).await.expect("services");
-    let syncer = services.syncer().expect("syncer");
+    let syncer = services.catch_up().expect("syncer");
     syncer.discover_installations().await.expect("discover");
 
     let budget_second = MEMBERS.div_ceil(100) + REPOS.div_ceil(100) + 2 * REPOS;

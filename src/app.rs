@@ -13,15 +13,14 @@ use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::github::client::{GithubApi, GithubClient};
-use crate::github::redelivery;
-use crate::github::sync::{SyncSettings, Syncer};
-use crate::ids::InstallationId;
 use crate::metrics::Metrics;
+use crate::queue::catch_up::{self, CatchUp};
 use crate::queue::delivery_worker::{self, WorkerState};
 use crate::queue::{QueueError, Queues, maintenance, survey_workers};
 use crate::slack::client::SlackClient;
 use crate::store;
 use crate::survey::{SurveyContext, tick};
+use crate::sync::{SyncSettings, Syncer};
 use crate::web::{self, AppState};
 
 /// Which parts of Mergecast this process runs; web and workers scale separately.
@@ -132,7 +131,7 @@ impl Services {
             admin: Arc::new(web::admin::AdminContext::new(
                 self.config.admin.clone(),
                 &self.config.queue_prefix,
-                self.syncer(),
+                self.catch_up(),
                 self.github_api.clone(),
                 self.github.clone(),
             )),
@@ -154,19 +153,23 @@ impl Services {
         }
     }
 
-    /// The catch-up syncer, when the app identity is configured.
-    pub fn syncer(&self) -> Option<Syncer> {
+    /// Catch-up (sync, then relay the merges found), when the app identity is configured.
+    pub fn catch_up(&self) -> Option<CatchUp> {
         let app = self.config.github_app.as_ref()?;
-        Some(Syncer {
+        let syncer = Syncer {
             client: self.github.clone()?,
             pool: self.pool.clone(),
-            queues: self.queues.clone(),
+            redis: self.queues.connection(),
             prefix: self.config.queue_prefix.clone(),
             settings: SyncSettings {
                 merged_window: app.merged_window,
                 rate_limit_reserve: app.rate_limit_reserve,
                 initial_lookback: app.initial_lookback,
             },
+        };
+        Some(CatchUp {
+            syncer,
+            queues: self.queues.clone(),
         })
     }
 
@@ -275,11 +278,11 @@ pub async fn run(
             Ok(())
         });
         spawn_survey_tick(&mut tasks, &services, &shutdown);
-        match (services.syncer(), services.config.github_app.as_ref()) {
-            (Some(syncer), Some(app)) => {
+        match (services.catch_up(), services.config.github_app.as_ref()) {
+            (Some(catch_up), Some(app)) => {
                 let (interval, rx) = (app.sync_interval, shutdown.clone());
                 tasks.spawn(async move {
-                    run_scheduler(syncer, interval, rx).await;
+                    catch_up::run_scheduler(catch_up, interval, rx).await;
                     Ok(())
                 });
             }
@@ -361,73 +364,4 @@ fn spawn_survey_tick(
             }
         }
     });
-}
-
-/// The catch-up scheduler: every `interval`, list installations and redeliver failed deliveries;
-/// sync each installation when due (a paused one as soon as its rate-limit window resets).
-pub async fn run_scheduler(
-    syncer: Syncer,
-    interval: std::time::Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(15));
-    let mut next_cycle = tokio::time::Instant::now();
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = shutdown.wait_for(|stop| *stop) => return,
-        }
-        if tokio::time::Instant::now() >= next_cycle {
-            next_cycle = tokio::time::Instant::now() + interval;
-            if let Err(e) = syncer.discover_installations().await {
-                tracing::warn!(error = %e, "listing installations failed");
-            }
-            if let Err(e) = redelivery::redeliver_failed(&syncer.client, &syncer.pool).await {
-                tracing::warn!(error = %e, "checking failed deliveries failed");
-            }
-        }
-        let due = match due_installations(&syncer.pool, interval).await {
-            Ok(due) => due,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read installations");
-                continue;
-            }
-        };
-        let limit = Arc::new(tokio::sync::Semaphore::new(4));
-        let mut runs = JoinSet::new();
-        for id in due {
-            let (syncer, limit) = (syncer.clone(), limit.clone());
-            runs.spawn(async move {
-                let _permit = limit.acquire_owned().await;
-                match syncer.sync_installation(id).await {
-                    Ok(outcome) => tracing::info!(installation = id.0, ?outcome, "catch-up sync"),
-                    Err(e) => {
-                        tracing::warn!(installation = id.0, error = %e, "catch-up sync failed")
-                    }
-                }
-            });
-        }
-        while runs.join_next().await.is_some() {}
-    }
-}
-
-/// Active installations whose last run is older than `interval`, or whose pause has ended.
-pub async fn due_installations(
-    pool: &PgPool,
-    interval: std::time::Duration,
-) -> Result<Vec<InstallationId>, sqlx::Error> {
-    let ids: Vec<i64> = sqlx::query_scalar(
-        r#"SELECT i.id FROM installations i
-           LEFT JOIN LATERAL (SELECT started_at, status, paused_until FROM sync_runs r
-                              WHERE r.installation_id = i.id ORDER BY started_at DESC LIMIT 1) last ON true
-           WHERE i.status = 'active'
-             AND (last.started_at IS NULL
-                  OR (last.status = 'paused' AND last.paused_until <= now())
-                  OR (last.status IN ('success', 'error') AND last.started_at <= now() - make_interval(secs => $1)))
-           ORDER BY i.id"#,
-    )
-    .bind(interval.as_secs_f64())
-    .fetch_all(pool)
-    .await?;
-    Ok(ids.into_iter().map(InstallationId).collect())
 }

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mergecast::app::{self, Role, Services};
 use mergecast::config::Config;
-use mergecast::github::redelivery;
 use mergecast::ids::InstallationId;
 use mergecast::queue::requeue;
 use mergecast::store;
@@ -148,18 +147,18 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             telemetry::init(config.log_format);
             let services = Services::connect(config).await?;
-            let Some(syncer) = services.syncer() else {
+            let Some(catch_up) = services.catch_up() else {
                 eprintln!("mergecast: configuration error: GITHUB_APP_ID is required but not set");
                 return Ok(ExitCode::from(2));
             };
             let targets = match installation {
                 Some(id) => {
-                    syncer.discover_installations().await?;
+                    catch_up.discover_installations().await?;
                     vec![InstallationId(id)]
                 }
                 None => {
-                    let ids = syncer.discover_installations().await?;
-                    let report = redelivery::redeliver_failed(&syncer.client, &syncer.pool).await?;
+                    let ids = catch_up.discover_installations().await?;
+                    let report = catch_up.redeliver_failed().await?;
                     println!(
                         "redelivery: examined {} deliveries, asked GitHub to redeliver {} ({} API calls)",
                         report.examined, report.requested, report.api_calls
@@ -169,7 +168,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             };
             let mut failed = false;
             for id in targets {
-                match syncer.sync_installation(id).await {
+                match catch_up.sync_installation(id).await {
                     Ok(outcome) => println!("installation {}: {outcome:?}", id.0),
                     Err(e) => {
                         failed = true;

@@ -6,11 +6,11 @@ mod support;
 use std::time::Duration;
 
 use chrono::Utc;
-use mergecast::app::{self, Role, Services};
+use mergecast::app::{Role, Services};
 use mergecast::github::client::GithubError;
-use mergecast::github::redelivery;
-use mergecast::github::sync::{SyncError, SyncOutcome, Syncer};
 use mergecast::ids::InstallationId;
+use mergecast::queue::catch_up::CatchUp;
+use mergecast::sync::{SyncError, SyncOutcome};
 use sqlx::PgPool;
 use support::fake_github::{FakeGithub, ForeignHost, User};
 use support::{APP_ID, TestApp, delete_prefix, github_config, redis_url, wait_until};
@@ -21,7 +21,7 @@ const ORG: &str = "octo-org";
 struct Ctx {
     github: FakeGithub,
     services: Services,
-    syncer: Syncer,
+    syncer: CatchUp,
 }
 
 impl Ctx {
@@ -34,7 +34,7 @@ impl Ctx {
         let services = Services::with_pool(github_config(&redis_url(), &github.url), pool)
             .await
             .expect("services");
-        let syncer = services.syncer().expect("app configured");
+        let syncer = services.catch_up().expect("app configured");
         syncer.discover_installations().await.expect("discover");
         Self {
             github,
@@ -278,9 +278,7 @@ async fn a_link_to_another_port_gets_no_authorization(pool: PgPool) {
         foreign_link(&err).starts_with(&format!("{}/app/installations?", foreign.url)),
         "{err}"
     );
-    let err = redelivery::redeliver_failed(&ctx.syncer.client, &ctx.services.pool)
-        .await
-        .unwrap_err();
+    let err = ctx.syncer.redeliver_failed().await.unwrap_err();
     assert!(
         foreign_link(&err).starts_with(&format!("{}/app/hook/deliveries?", foreign.url)),
         "{err}"
@@ -416,10 +414,7 @@ async fn failed_deliveries_are_redelivered_once_and_not_again(pool: PgPool) {
         .execute(&ctx.services.pool)
         .await
         .unwrap();
-    let client = ctx.services.github.clone().unwrap();
-    let report = redelivery::redeliver_failed(&client, &ctx.services.pool)
-        .await
-        .unwrap();
+    let report = ctx.syncer.redeliver_failed().await.unwrap();
     assert_eq!(report.requested, 1);
     assert_eq!(
         ctx.github.with(|m| m.redelivery_requests.clone()),
@@ -427,9 +422,7 @@ async fn failed_deliveries_are_redelivered_once_and_not_again(pool: PgPool) {
     );
     let _ = (ok, recovered);
 
-    redelivery::redeliver_failed(&client, &ctx.services.pool)
-        .await
-        .unwrap();
+    ctx.syncer.redeliver_failed().await.unwrap();
     assert_eq!(
         ctx.github.with(|m| m.redelivery_requests.clone()),
         vec![failed],
@@ -459,7 +452,7 @@ async fn a_rate_limited_installation_pauses_and_resumes(pool: PgPool) {
     assert!(matches!(ctx.sync().await, SyncOutcome::Paused { .. }));
     assert_eq!(ctx.github.with(|m| m.api_calls(INST)), calls);
     assert!(
-        app::due_installations(&ctx.services.pool, Duration::from_secs(900))
+        mergecast::store::sync::due_installations(&ctx.services.pool, Duration::from_secs(900))
             .await
             .unwrap()
             .is_empty()
@@ -469,7 +462,7 @@ async fn a_rate_limited_installation_pauses_and_resumes(pool: PgPool) {
         "the pause ends at the reset",
         Duration::from_secs(10),
         || async {
-            !app::due_installations(&ctx.services.pool, Duration::from_secs(900))
+            !mergecast::store::sync::due_installations(&ctx.services.pool, Duration::from_secs(900))
                 .await
                 .unwrap()
                 .is_empty()
@@ -549,7 +542,7 @@ async fn members_added_by_webhooks_gain_their_public_email(pool: PgPool) {
     });
     let app = TestApp::spawn_with(pool, Role::All, github_config(&redis_url(), &github.url)).await;
     app.deliver_and_apply("installation.created").await;
-    let syncer = app.services.syncer().expect("app configured");
+    let syncer = app.services.catch_up().expect("app configured");
     // `serve`'s scheduler may be syncing already: a finished run of our own is what counts.
     let synced = || async {
         matches!(

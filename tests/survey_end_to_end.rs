@@ -85,7 +85,7 @@ async fn start(
 /// already; then we wait for it) until two members match `condition`.
 async fn install_and_sync(app: &TestApp, condition: &str) {
     app.deliver_and_apply("installation.created").await;
-    let syncer = app.services.syncer().expect("app configured");
+    let syncer = app.services.catch_up().expect("app configured");
     syncer
         .sync_installation(InstallationId(INST))
         .await

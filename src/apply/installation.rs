@@ -63,11 +63,7 @@ pub(super) async fn repositories(
             )
             .await?;
             if let Some(selection) = &e.repository_selection {
-                sqlx::query("UPDATE installations SET repository_selection = $2, updated_at = now() WHERE id = $1")
-                    .bind(id.0)
-                    .bind(selection)
-                    .execute(&mut *conn)
-                    .await?;
+                installations::set_repository_selection(&mut *conn, id, selection).await?;
             }
             Ok(Outcome::Applied)
         }

@@ -34,6 +34,8 @@ use super::app_auth::{InstallationToken, LocalLocks, REFRESH_MARGIN};
 use crate::config::AppKey;
 use crate::config::GithubAppConfig;
 use crate::ids::InstallationId;
+use crate::lock::RedisLock;
+use crate::store::installations::{self, InstallationStatus};
 
 /// How long establishing a connection to GitHub may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,7 +71,7 @@ pub enum GithubError {
     #[error("secondary rate limit: retry after {retry_after:?}")]
     SecondaryLimit { retry_after: Duration },
     #[error("installation {0} is {1}; its token is not used")]
-    InstallationUnavailable(InstallationId, String),
+    InstallationUnavailable(InstallationId, InstallationStatus),
     #[error("cannot sign the app JWT: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
     #[error("unexpected response body: {0}")]
@@ -669,12 +671,8 @@ impl GithubClient {
         &self,
         id: InstallationId,
     ) -> Result<InstallationToken, GithubError> {
-        let status: Option<String> =
-            sqlx::query_scalar("SELECT status FROM installations WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await?;
-        if let Some(status) = status.filter(|s| s != "active") {
+        let status = installations::status(&self.pool, id).await?;
+        if let Some(status) = status.filter(|s| *s != InstallationStatus::Active) {
             self.forget_token(id).await?;
             return Err(GithubError::InstallationUnavailable(id, status));
         }
@@ -687,21 +685,15 @@ impl GithubClient {
             return Ok(token);
         }
         let lock_key = format!("{}:gh:token-lock:{}", self.prefix, id.0);
-        let owner = uuid::Uuid::new_v4().to_string();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let mut conn = self.redis.clone();
-            let acquired: Option<String> = redis::cmd("SET")
-                .arg(&lock_key)
-                .arg(&owner)
-                .arg("NX")
-                .arg("PX")
-                .arg(15_000)
-                .query_async(&mut conn)
-                .await?;
-            if acquired.is_some() {
+            let acquired =
+                RedisLock::try_acquire(&mut conn, lock_key.clone(), Duration::from_secs(15))
+                    .await?;
+            if let Some(lock) = acquired {
                 let minted = self.mint(id).await;
-                release_lock(&mut conn, &lock_key, &owner).await?;
+                lock.release(&mut conn).await?;
                 return minted;
             }
             if let Some(token) = self.cached_token(id).await? {
@@ -737,19 +729,6 @@ impl GithubClient {
         tracing::info!(installation = id.0, expires_at = %token.expires_at, "minted installation token");
         Ok(token)
     }
-}
-
-/// Deletes a Redis lock only if we still own it.
-pub async fn release_lock(
-    conn: &mut ConnectionManager,
-    key: &str,
-    owner: &str,
-) -> Result<(), redis::RedisError> {
-    let script = redis::Script::new(
-        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end",
-    );
-    script.key(key).arg(owner).invoke_async::<i64>(conn).await?;
-    Ok(())
 }
 
 fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {

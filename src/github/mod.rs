@@ -4,7 +4,5 @@
 pub mod app_auth;
 pub mod client;
 pub mod events;
-pub mod redelivery;
 pub mod rest;
 pub mod signature;
-pub mod sync;

@@ -41,12 +41,4 @@ impl DeliveryJob {
     }
 }
 
-/// Emitted exactly once per merged pull request; consumed by the Slack survey flow.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PullRequestMerged {
-    pub installation_id: i64,
-    pub pull_request_id: i64,
-    pub repository_id: i64,
-    pub number: i32,
-    pub merged_at: Option<DateTime<Utc>>,
-}
+pub use crate::store::merged::PullRequestMerged;

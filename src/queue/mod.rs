@@ -6,6 +6,7 @@
 //! for the retention period; a delivery whose processing failed has its key released so that a
 //! GitHub redelivery is queued again.
 
+pub mod catch_up;
 pub mod delivery_worker;
 pub mod jobs;
 pub mod maintenance;

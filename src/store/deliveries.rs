@@ -211,3 +211,13 @@ pub async fn prune_bodies(
     .await?;
     Ok(res.rows_affected())
 }
+
+/// Whether the delivery was applied (or deliberately ignored): a redelivery would add nothing.
+pub async fn is_done(db: impl PgExecutor<'_>, id: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND status IN ('processed', 'ignored'))",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
+}

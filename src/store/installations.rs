@@ -165,10 +165,148 @@ pub async fn record_revoked_authorization(
 /// Whether Mergecast may act for installation `id`: it is known and neither suspended nor
 /// deleted.
 pub async fn is_active(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-    let status: Option<String> =
-        sqlx::query_scalar("SELECT status FROM installations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(db)
+    Ok(status(db, InstallationId(id)).await? == Some(InstallationStatus::Active))
+}
+
+/// An installation's state (the schema's `installations.status` check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum InstallationStatus {
+    Active,
+    Suspended,
+    Deleted,
+}
+
+impl InstallationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+}
+
+impl std::fmt::Display for InstallationStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The stored status of installation `id`, if we know it.
+pub async fn status(
+    db: impl PgExecutor<'_>,
+    id: InstallationId,
+) -> Result<Option<InstallationStatus>, sqlx::Error> {
+    sqlx::query_scalar("SELECT status FROM installations WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(db)
+        .await
+}
+
+/// Who an installation belongs to, and whether we may act for it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Account {
+    pub status: InstallationStatus,
+    pub account_login: String,
+    pub account_type: Option<String>,
+}
+
+impl Account {
+    /// Organizations have members and teams; a user account has neither.
+    pub fn is_org(&self) -> bool {
+        self.account_type.as_deref() != Some("User")
+    }
+}
+
+pub async fn account(
+    db: impl PgExecutor<'_>,
+    id: InstallationId,
+) -> Result<Option<Account>, sqlx::Error> {
+    sqlx::query_as("SELECT status, account_login, account_type FROM installations WHERE id = $1")
+        .bind(id.0)
+        .fetch_optional(db)
+        .await
+}
+
+/// Marks every installation not in `listed` deleted (GitHub's list of the app's installations
+/// no longer holds it); `deleted` is final.
+pub async fn mark_deleted_unless_listed(
+    db: impl PgExecutor<'_>,
+    listed: &[i64],
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE installations SET status = 'deleted', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
+           WHERE status <> 'deleted' AND id <> ALL($1)"#,
+    )
+    .bind(listed)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+/// Ids of the installations we may act for, in id order.
+pub async fn active_ids(db: impl PgExecutor<'_>) -> Result<Vec<InstallationId>, sqlx::Error> {
+    let ids: Vec<i64> =
+        sqlx::query_scalar("SELECT id FROM installations WHERE status = 'active' ORDER BY id")
+            .fetch_all(db)
             .await?;
-    Ok(status.as_deref() == Some("active"))
+    Ok(ids.into_iter().map(InstallationId).collect())
+}
+
+/// Records `repository_selection` (`all` or `selected`) from an `installation_repositories` event.
+pub async fn set_repository_selection(
+    db: impl PgExecutor<'_>,
+    id: InstallationId,
+    selection: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE installations SET repository_selection = $2, updated_at = now() WHERE id = $1",
+    )
+    .bind(id.0)
+    .bind(selection)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A repository we still receive events for.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ActiveRepository {
+    pub id: i64,
+    pub name: String,
+    pub full_name: String,
+    pub private: bool,
+}
+
+pub async fn active_repositories(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+) -> Result<Vec<ActiveRepository>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, name, full_name, private FROM repositories WHERE installation_id = $1 AND active ORDER BY id",
+    )
+    .bind(installation.0)
+    .fetch_all(db)
+    .await
+}
+
+/// Deactivates the installation's repositories not in `listed` unless an event newer than
+/// `observed_at` says otherwise. Returns how many were deactivated.
+pub async fn deactivate_repositories_unless_listed(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    listed: &[i64],
+    observed_at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE repositories SET active = false, removed_at = COALESCE(removed_at, $3), updated_at = now()
+           WHERE installation_id = $1 AND active AND id <> ALL($2) AND (gh_updated_at IS NULL OR gh_updated_at < $3)"#,
+    )
+    .bind(installation.0)
+    .bind(listed)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected())
 }

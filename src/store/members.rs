@@ -167,3 +167,128 @@ pub async fn without_email(
     .fetch_all(db)
     .await
 }
+
+/// Members known to us for an installation: github id -> (login, active).
+pub async fn known(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+) -> Result<std::collections::HashMap<i64, (String, bool)>, sqlx::Error> {
+    let rows: Vec<(i64, String, bool)> =
+        sqlx::query_as("SELECT github_id, login, active FROM members WHERE installation_id = $1")
+            .bind(installation.0)
+            .fetch_all(db)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, login, active)| (id, (login, active)))
+        .collect())
+}
+
+/// Marks `gone` members inactive, unless a membership fact newer than `observed_at` was
+/// recorded since. Returns how many changed.
+pub async fn deactivate_missing(
+    db: impl PgExecutor<'_>,
+    installation: InstallationId,
+    gone: &[i64],
+    observed_at: DateTime<Utc>,
+) -> Result<u64, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE members SET active = false, state = 'inactive',
+               inactive_since = COALESCE(inactive_since, $3), membership_observed_at = $3, updated_at = now()
+           WHERE installation_id = $1 AND github_id = ANY($2) AND active AND membership_observed_at < $3"#,
+    )
+    .bind(installation.0)
+    .bind(gone)
+    .bind(observed_at)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected())
+}
+
+/// What asking a member in Slack needs: whether we may, and how to reach them when.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SlackProfile {
+    pub active: bool,
+    pub opted_out: bool,
+    pub email: Option<String>,
+    pub slack_user_id: Option<String>,
+    pub slack_tz: Option<String>,
+    pub slack_tz_offset: Option<i32>,
+    pub slack_tz_checked_at: Option<DateTime<Utc>>,
+}
+
+pub async fn slack_profile(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+) -> Result<Option<SlackProfile>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT active, opted_out, email, slack_user_id, slack_tz, slack_tz_offset, slack_tz_checked_at FROM members WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation)
+    .bind(github_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Records the Slack user found by the member's email, with their time zone as read now.
+pub async fn map_slack_by_email(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+    slack_user_id: &str,
+    tz: Option<&str>,
+    tz_offset: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'email', slack_unmapped_reason = NULL,
+               slack_tz = $4, slack_tz_offset = $5, slack_tz_checked_at = now()
+           WHERE installation_id = $1 AND github_id = $2"#,
+    )
+    .bind(installation)
+    .bind(github_id)
+    .bind(slack_user_id)
+    .bind(tz)
+    .bind(tz_offset)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records the member's Slack time zone as read now.
+pub async fn set_slack_zone(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+    tz: Option<&str>,
+    tz_offset: Option<i32>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE members SET slack_tz = $3, slack_tz_offset = $4, slack_tz_checked_at = now() WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation)
+    .bind(github_id)
+    .bind(tz)
+    .bind(tz_offset)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records why the member could not be mapped to a Slack user (shown on the admin page).
+pub async fn set_unmapped_reason(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+    reason: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE members SET slack_unmapped_reason = $3 WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation)
+    .bind(github_id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -2,9 +2,20 @@
 //! same transaction that learns of the merge, and `enqueued_at` is set once the job is in Redis.
 
 use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::ids::InstallationId;
+
+/// Emitted exactly once per merged pull request; consumed by the Slack survey flow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullRequestMerged {
+    pub installation_id: i64,
+    pub pull_request_id: i64,
+    pub repository_id: i64,
+    pub number: i32,
+    pub merged_at: Option<DateTime<Utc>>,
+}
 
 /// A merge waiting to be (or already) handed to the survey queue.
 #[derive(Debug, Clone, FromRow)]

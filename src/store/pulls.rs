@@ -183,3 +183,41 @@ pub async fn upsert_review(
     .await?;
     Ok(())
 }
+
+/// Whether any review of the pull request is stored.
+pub async fn has_reviews(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reviews WHERE pull_request_id = $1)")
+        .bind(pull_request_id)
+        .fetch_one(db)
+        .await
+}
+
+/// What a survey needs of a merged pull request.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MergedPull {
+    pub repository_full_name: String,
+    pub title: String,
+    pub html_url: Option<String>,
+    pub author_id: Option<i64>,
+    pub author_login: Option<String>,
+    pub author_type: Option<String>,
+    /// Label names, as stored (a JSON array of strings).
+    pub labels: Value,
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+pub async fn merged_pull(
+    db: impl PgExecutor<'_>,
+    pull_request_id: i64,
+) -> Result<Option<MergedPull>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT repository_full_name, title, html_url, author_id, author_login, author_type, labels, merged_at
+           FROM pull_requests WHERE id = $1"#,
+    )
+    .bind(pull_request_id)
+    .fetch_optional(db)
+    .await
+}

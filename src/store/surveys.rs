@@ -952,3 +952,38 @@ pub async fn toggle_outside_opt_out(
     .await?;
     Ok(res.rows_affected() == 1)
 }
+
+/// Logs a Slack click (its id is Slack's `trigger_id`-derived key); a retried payload is
+/// logged once.
+pub async fn log_click(
+    db: impl PgExecutor<'_>,
+    click_id: &str,
+    survey_id: i64,
+    slack_user_id: &str,
+    action: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO slack_interactions (id, survey_id, slack_user_id, action) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(click_id)
+    .bind(survey_id)
+    .bind(slack_user_id)
+    .bind(action)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Records what a logged click came to.
+pub async fn set_click_outcome(
+    db: impl PgExecutor<'_>,
+    click_id: &str,
+    outcome: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE slack_interactions SET outcome = $2 WHERE id = $1")
+        .bind(click_id)
+        .bind(outcome)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -250,3 +250,24 @@ pub async fn set_checkpoint(
     .await?;
     Ok(())
 }
+
+/// Active installations whose last run is older than `interval`, or whose pause has ended.
+pub async fn due_installations(
+    db: impl PgExecutor<'_>,
+    interval: std::time::Duration,
+) -> Result<Vec<InstallationId>, sqlx::Error> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        r#"SELECT i.id FROM installations i
+           LEFT JOIN LATERAL (SELECT started_at, status, paused_until FROM sync_runs r
+                              WHERE r.installation_id = i.id ORDER BY started_at DESC LIMIT 1) last ON true
+           WHERE i.status = 'active'
+             AND (last.started_at IS NULL
+                  OR (last.status = 'paused' AND last.paused_until <= now())
+                  OR (last.status IN ('success', 'error') AND last.started_at <= now() - make_interval(secs => $1)))
+           ORDER BY i.id"#,
+    )
+    .bind(interval.as_secs_f64())
+    .fetch_all(db)
+    .await?;
+    Ok(ids.into_iter().map(InstallationId).collect())
+}

@@ -23,16 +23,15 @@ pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome
     let Some(slack) = ctx.slack.clone() else {
         return Ok(ClickOutcome::NotAParticipant);
     };
-    let inserted = sqlx::query(
-        "INSERT INTO slack_interactions (id, survey_id, slack_user_id, action) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO NOTHING",
+    // A retried payload is logged once and handled again: every step below is idempotent.
+    surveys::log_click(
+        &ctx.pool,
+        &click.id,
+        click.survey_id,
+        &click.slack_user_id,
+        click.action.action_id(),
     )
-    .bind(&click.id)
-    .bind(click.survey_id)
-    .bind(&click.slack_user_id)
-    .bind(click.action.action_id())
-    .execute(&ctx.pool)
     .await?;
-    let _ = inserted; // a retried payload is handled again: every step below is idempotent
     let Some(survey) = surveys::get(&ctx.pool, click.survey_id).await? else {
         return Ok(ClickOutcome::NotAParticipant);
     };
@@ -42,11 +41,7 @@ pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome
     };
     let outcome =
         super::with_rate_limit_retries(|| apply_click(ctx, &slack, &survey, &p, click)).await?;
-    sqlx::query("UPDATE slack_interactions SET outcome = $2 WHERE id = $1")
-        .bind(&click.id)
-        .bind(format!("{outcome:?}"))
-        .execute(&ctx.pool)
-        .await?;
+    surveys::set_click_outcome(&ctx.pool, &click.id, &format!("{outcome:?}")).await?;
     Ok(outcome)
 }
 

@@ -9,23 +9,11 @@ use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, is_bot, pr_ref};
 use crate::github::client::Auth;
 use crate::ids::InstallationId;
-use crate::queue::jobs::PullRequestMerged;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::messages;
-use crate::store::installations;
+use crate::store::merged::PullRequestMerged;
 use crate::store::surveys::{self, NewSurvey, Participant, Survey};
-
-#[derive(sqlx::FromRow)]
-struct PullRow {
-    repository_full_name: String,
-    title: String,
-    html_url: Option<String>,
-    author_id: Option<i64>,
-    author_login: Option<String>,
-    author_type: Option<String>,
-    labels: Value,
-    merged_at: Option<DateTime<Utc>>,
-}
+use crate::store::{installations, members, pulls};
 
 /// Handles `PullRequestMerged`: creates the survey and asks whoever can be asked now.
 pub async fn on_merged(
@@ -86,15 +74,11 @@ async fn create(
     job: &PullRequestMerged,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, SurveyError> {
-    let Some(pr) = sqlx::query_as::<_, PullRow>(
-        r#"SELECT repository_full_name, title, html_url, author_id, author_login, author_type, labels, merged_at
-           FROM pull_requests WHERE id = $1"#,
-    )
-    .bind(job.pull_request_id)
-    .fetch_optional(&ctx.pool)
-    .await?
-    else {
-        tracing::warn!(pull_request = job.pull_request_id, "merged PR not in the database; no survey");
+    let Some(pr) = pulls::merged_pull(&ctx.pool, job.pull_request_id).await? else {
+        tracing::warn!(
+            pull_request = job.pull_request_id,
+            "merged PR not in the database; no survey"
+        );
         return Ok(None);
     };
     let cfg = &ctx.config;
@@ -156,17 +140,6 @@ async fn create(
     Ok(Some(survey_id))
 }
 
-#[derive(sqlx::FromRow)]
-struct MemberRow {
-    active: bool,
-    opted_out: bool,
-    email: Option<String>,
-    slack_user_id: Option<String>,
-    slack_tz: Option<String>,
-    slack_tz_offset: Option<i32>,
-    slack_tz_checked_at: Option<DateTime<Utc>>,
-}
-
 /// A member's Slack zone is read again after this long (people travel, move, or set it late).
 const ZONE_FRESH_FOR: chrono::Duration = chrono::Duration::days(7);
 
@@ -225,13 +198,7 @@ async fn ask_if_due(
     p: &Participant,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
-    let member: Option<MemberRow> = sqlx::query_as(
-        "SELECT active, opted_out, email, slack_user_id, slack_tz, slack_tz_offset, slack_tz_checked_at FROM members WHERE installation_id = $1 AND github_id = $2",
-    )
-    .bind(survey.installation_id)
-    .bind(p.github_id)
-    .fetch_optional(&ctx.pool)
-    .await?;
+    let member = members::slack_profile(&ctx.pool, survey.installation_id, p.github_id).await?;
     if surveys::person_opted_out(&ctx.pool, survey.installation_id, p.github_id).await? {
         return skip(ctx, survey, p, "opted out").await;
     }
@@ -353,7 +320,7 @@ async fn resolve_slack_user(
     slack: &SlackClient,
     survey: &Survey,
     p: &Participant,
-    member: Option<&MemberRow>,
+    member: Option<&members::SlackProfile>,
     outside: Option<&surveys::OutsidePerson>,
     now: DateTime<Utc>,
 ) -> Result<Option<(String, Zone)>, SurveyError> {
@@ -385,17 +352,14 @@ async fn resolve_slack_user(
         match slack.lookup_by_email(&email).await {
             Ok(u) if !u.deleted && !u.is_bot => {
                 zone = Some(Zone::from_slack(u.tz.as_deref(), u.tz_offset, default_zone));
-                sqlx::query(
-                    r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'email', slack_unmapped_reason = NULL,
-                           slack_tz = $4, slack_tz_offset = $5, slack_tz_checked_at = now()
-                       WHERE installation_id = $1 AND github_id = $2"#,
+                members::map_slack_by_email(
+                    &ctx.pool,
+                    survey.installation_id,
+                    p.github_id,
+                    &u.id,
+                    u.tz.as_deref(),
+                    u.tz_offset,
                 )
-                .bind(survey.installation_id)
-                .bind(p.github_id)
-                .bind(&u.id)
-                .bind(u.tz.as_deref())
-                .bind(u.tz_offset)
-                .execute(&ctx.pool)
                 .await?;
                 user_id = Some(u.id);
             }
@@ -422,14 +386,13 @@ async fn resolve_slack_user(
         None => {
             // Unknown or a week old: read it again (at send time, not once for ever).
             let info = slack.user_info(&user_id).await?;
-            sqlx::query(
-                "UPDATE members SET slack_tz = $3, slack_tz_offset = $4, slack_tz_checked_at = now() WHERE installation_id = $1 AND github_id = $2",
+            members::set_slack_zone(
+                &ctx.pool,
+                survey.installation_id,
+                p.github_id,
+                info.tz.as_deref(),
+                info.tz_offset,
             )
-            .bind(survey.installation_id)
-            .bind(p.github_id)
-            .bind(info.tz.as_deref())
-            .bind(info.tz_offset)
-            .execute(&ctx.pool)
             .await?;
             Zone::from_slack(info.tz.as_deref(), info.tz_offset, default_zone)
         }
@@ -443,12 +406,7 @@ async fn unmapped(
     p: &Participant,
     reason: &str,
 ) -> Result<Option<(String, Zone)>, SurveyError> {
-    sqlx::query("UPDATE members SET slack_unmapped_reason = $3 WHERE installation_id = $1 AND github_id = $2")
-        .bind(survey.installation_id)
-        .bind(p.github_id)
-        .bind(reason)
-        .execute(&ctx.pool)
-        .await?;
+    members::set_unmapped_reason(&ctx.pool, survey.installation_id, p.github_id, reason).await?;
     surveys::skip_participant(
         &ctx.pool,
         survey.id,

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::config::AdminConfig;
 use crate::github::client::{GithubApi, GithubClient};
-use crate::github::sync::Syncer;
+use crate::queue::catch_up::CatchUp;
 
 use super::AppState;
 
@@ -29,7 +29,7 @@ pub struct AdminContext {
     /// Prefix of our Redis keys (login rate limits).
     pub prefix: String,
     /// Present when the GitHub App identity is configured ("Sync now").
-    pub syncer: Option<Syncer>,
+    pub syncer: Option<CatchUp>,
     /// The process's GitHub client: OAuth sign-in (needs no App identity).
     pub github_api: GithubApi,
     /// Present when the GitHub App identity is configured ("Ask GitHub to redeliver").
@@ -40,7 +40,7 @@ impl AdminContext {
     pub fn new(
         config: AdminConfig,
         prefix: &str,
-        syncer: Option<Syncer>,
+        syncer: Option<CatchUp>,
         github_api: GithubApi,
         github: Option<GithubClient>,
     ) -> Self {

@@ -716,7 +716,7 @@ pub async fn ask_redelivery(
     guid: &str,
 ) -> Result<i64, RedeliverError> {
     use crate::github::client::Auth;
-    use crate::github::redelivery;
+    use crate::sync::redelivery;
     use octocrab::models::hooks::Delivery;
     let mut url = Some(client.url("/app/hook/deliveries?per_page=100"));
     let mut found: Option<(i64, Option<String>)> = None;

@@ -14,11 +14,14 @@ use serde_json::Value;
 use sqlx::PgPool;
 use thiserror::Error;
 
-use super::client::{Auth, GithubClient, GithubError, Response};
-use super::events::{Installation, Issue, PullRequest, Repository, User};
-use super::rest::{self, InstallationRepositories, UserProfile};
+pub mod redelivery;
+
+use crate::github::client::{Auth, GithubClient, GithubError, Response};
+use crate::github::events::{Installation, Issue, PullRequest, Repository, User};
+use crate::github::rest::{self, InstallationRepositories, UserProfile};
 use crate::ids::InstallationId;
-use crate::queue::{Queues, maintenance};
+use crate::lock::RedisLock;
+use crate::store::installations::InstallationStatus;
 use crate::store::members::{self, MembershipState};
 use crate::store::sync::{self as state, RunCounters, WatermarkKind};
 use crate::store::{installations, issues, merged, pulls};
@@ -67,14 +70,25 @@ pub struct SyncSettings {
     pub initial_lookback: Duration,
 }
 
-/// Everything a sync needs.
-#[derive(Clone, Debug)]
+/// Everything a sync needs. Merges it finds go to the outbox (`store::merged`); handing them to
+/// the survey queue is the caller's step (`queue::catch_up`), so this layer knows no queue.
+#[derive(Clone)]
 pub struct Syncer {
     pub client: GithubClient,
     pub pool: PgPool,
-    pub queues: Queues,
+    /// For the one-sync-per-installation lock.
+    pub redis: redis::aio::ConnectionManager,
     pub prefix: String,
     pub settings: SyncSettings,
+}
+
+impl std::fmt::Debug for Syncer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Syncer")
+            .field("prefix", &self.prefix)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signals that stop a run early without it being an error.
@@ -190,17 +204,14 @@ impl Syncer {
         &self,
         installation: InstallationId,
     ) -> Result<SyncOutcome, SyncError> {
-        let status: Option<(String, String, Option<String>)> = sqlx::query_as(
-            "SELECT status, account_login, account_type FROM installations WHERE id = $1",
-        )
-        .bind(installation.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some((status, account_login, account_type)) = status else {
+        let Some(account) = installations::account(&self.pool, installation).await? else {
             return Ok(SyncOutcome::Skipped("unknown installation".into()));
         };
-        if status != "active" {
-            return Ok(SyncOutcome::Skipped(format!("installation is {status}")));
+        if account.status != InstallationStatus::Active {
+            return Ok(SyncOutcome::Skipped(format!(
+                "installation is {}",
+                account.status
+            )));
         }
         if let Some(last) = state::last_run(&self.pool, installation).await?
             && let Some(until) = last.paused_until.filter(|u| *u > Utc::now())
@@ -210,19 +221,13 @@ impl Syncer {
                 counters: RunCounters::default(),
             });
         }
-        let mut conn = self.queues.connection();
-        let owner = uuid::Uuid::new_v4().to_string();
-        let acquired: Option<String> = redis::cmd("SET")
-            .arg(self.lock_key(installation))
-            .arg(&owner)
-            .arg("NX")
-            .arg("PX")
-            .arg(30 * 60 * 1000)
-            .query_async(&mut conn)
-            .await?;
-        if acquired.is_none() {
+        let mut conn = self.redis.clone();
+        let lock_ttl = Duration::from_secs(30 * 60);
+        let Some(lock) =
+            RedisLock::try_acquire(&mut conn, self.lock_key(installation), lock_ttl).await?
+        else {
             return Ok(SyncOutcome::AlreadyRunning);
-        }
+        };
         let started = Utc::now();
         let run_id = state::start_run(&self.pool, installation, started).await?;
         let mut run = Run {
@@ -232,8 +237,7 @@ impl Syncer {
             counters: RunCounters::default(),
             pause_after: None,
         };
-        let is_org = account_type.as_deref() != Some("User");
-        let result = run.all(&account_login, is_org).await;
+        let result = run.all(&account.account_login, account.is_org()).await;
         let counters = run.counters;
         let outcome = match result {
             Ok(()) => {
@@ -253,8 +257,7 @@ impl Syncer {
                 Err(e)
             }
         };
-        super::client::release_lock(&mut conn, &self.lock_key(installation), &owner).await?;
-        maintenance::relay_merged(&self.pool, &self.queues, 500).await;
+        lock.release(&mut conn).await?;
         outcome
     }
 
@@ -308,18 +311,8 @@ impl Syncer {
             seen.extend(ids);
             url = response.next;
         }
-        sqlx::query(
-            r#"UPDATE installations SET status = 'deleted', deleted_at = COALESCE(deleted_at, now()), updated_at = now()
-               WHERE status <> 'deleted' AND id <> ALL($1)"#,
-        )
-        .bind(&seen)
-        .execute(&self.pool)
-        .await?;
-        let active: Vec<i64> =
-            sqlx::query_scalar("SELECT id FROM installations WHERE status = 'active' ORDER BY id")
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(active.into_iter().map(InstallationId).collect())
+        installations::mark_deleted_unless_listed(&self.pool, &seen).await?;
+        Ok(installations::active_ids(&self.pool).await?)
     }
 }
 
@@ -342,18 +335,14 @@ impl Run<'_> {
             self.missing_emails().await?;
             self.check_pause()?;
         }
-        let repos: Vec<(i64, String, String, bool)> = sqlx::query_as(
-            "SELECT id, name, full_name, private FROM repositories WHERE installation_id = $1 AND active ORDER BY id",
-        )
-        .bind(self.installation.0)
-        .fetch_all(&self.syncer.pool)
-        .await?;
-        for (id, name, full_name, private) in repos {
+        let repos =
+            installations::active_repositories(&self.syncer.pool, self.installation).await?;
+        for stored in repos {
             let repo = Repository {
-                id,
-                name,
-                full_name,
-                private,
+                id: stored.id,
+                name: stored.name,
+                full_name: stored.full_name,
+                private: stored.private,
                 default_branch: None,
             };
             self.pull_requests(&repo).await?;
@@ -409,16 +398,14 @@ impl Run<'_> {
             .url("/installation/repositories?per_page=100");
         let started = self.started;
         let listed = self.walk_list(first, ListKind::Repositories).await?;
-        let removed = sqlx::query(
-            r#"UPDATE repositories SET active = false, removed_at = COALESCE(removed_at, $3), updated_at = now()
-               WHERE installation_id = $1 AND active AND id <> ALL($2) AND (gh_updated_at IS NULL OR gh_updated_at < $3)"#,
+        let removed = installations::deactivate_repositories_unless_listed(
+            &self.syncer.pool,
+            self.installation,
+            &listed,
+            started,
         )
-        .bind(self.installation.0)
-        .bind(&listed)
-        .bind(started)
-        .execute(&self.syncer.pool)
         .await?;
-        self.counters.deactivated += removed.rows_affected() as i32;
+        self.counters.deactivated += removed as i32;
         Ok(())
     }
 
@@ -508,15 +495,7 @@ impl Run<'_> {
 
     async fn members(&mut self, org: &str) -> Result<(), Stop> {
         // What we know before the run: to tell new members (who need details) from known ones.
-        let known: Known = sqlx::query_as::<_, (i64, String, bool)>(
-            "SELECT github_id, login, active FROM members WHERE installation_id = $1",
-        )
-        .bind(self.installation.0)
-        .fetch_all(&self.syncer.pool)
-        .await?
-        .into_iter()
-        .map(|(id, login, active)| (id, (login, active)))
-        .collect();
+        let known: Known = members::known(&self.syncer.pool, self.installation).await?;
         let first = self
             .syncer
             .client
@@ -529,17 +508,14 @@ impl Run<'_> {
             .map(|(id, _)| *id)
             .collect();
         if !gone.is_empty() {
-            let res = sqlx::query(
-                r#"UPDATE members SET active = false, state = 'inactive',
-                       inactive_since = COALESCE(inactive_since, $3), membership_observed_at = $3, updated_at = now()
-                   WHERE installation_id = $1 AND github_id = ANY($2) AND active AND membership_observed_at < $3"#,
+            let changed = members::deactivate_missing(
+                &self.syncer.pool,
+                self.installation,
+                &gone,
+                self.started,
             )
-            .bind(self.installation.0)
-            .bind(&gone)
-            .bind(self.started)
-            .execute(&self.syncer.pool)
             .await?;
-            self.counters.deactivated += res.rows_affected() as i32;
+            self.counters.deactivated += changed as i32;
         }
         Ok(())
     }
@@ -637,12 +613,7 @@ impl Run<'_> {
             return Ok(());
         }
         let pool = self.syncer.pool.clone();
-        let have_reviews: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM reviews WHERE pull_request_id = $1)")
-                .bind(pr.id)
-                .fetch_one(&pool)
-                .await?;
-        if !have_reviews {
+        if !pulls::has_reviews(&pool, pr.id).await? {
             let url = self.syncer.client.url(&format!(
                 "/repos/{}/pulls/{}/reviews?per_page=100",
                 repo.full_name, pr.number

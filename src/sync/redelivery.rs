@@ -6,9 +6,10 @@ use octocrab::models::hooks::Delivery;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use super::client::{Auth, GithubClient};
-use super::sync::SyncError;
+use super::SyncError;
+use crate::github::client::{Auth, GithubClient};
 use crate::ids::InstallationId;
+use crate::store::deliveries;
 use crate::store::sync as state;
 
 const CHECKPOINT: &str = "hook_deliveries_checked_until";
@@ -92,13 +93,7 @@ pub async fn redeliver_failed(
         if tries.iter().any(|t| (200..300).contains(&t.status_code)) {
             continue;
         }
-        let processed: bool = sqlx::query_scalar(
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1 AND status IN ('processed', 'ignored'))",
-        )
-        .bind(guid)
-        .fetch_one(pool)
-        .await?;
-        if processed {
+        if deliveries::is_done(pool, guid).await? {
             continue;
         }
         let Some(latest) = tries.iter().max_by_key(|t| t.delivered_at) else {
