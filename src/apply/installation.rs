@@ -7,8 +7,9 @@ use crate::github::events::{
     AppAuthorizationEvent, InstallationEvent, InstallationRepositoriesEvent,
     InstallationTargetEvent,
 };
+use crate::github::records::repository_records;
 use crate::ids::InstallationId;
-use crate::store::installations;
+use crate::store::installations::{self, InstallationStatus};
 
 pub(super) async fn installation(
     conn: &mut PgConnection,
@@ -16,17 +17,28 @@ pub(super) async fn installation(
     ctx: DeliveryContext,
 ) -> Result<Outcome, sqlx::Error> {
     let status = match e.action.as_str() {
-        "created" | "new_permissions_accepted" | "unsuspend" => "active",
-        "suspend" => "suspended",
-        "deleted" => "deleted",
+        "created" | "new_permissions_accepted" | "unsuspend" => InstallationStatus::Active,
+        "suspend" => InstallationStatus::Suspended,
+        "deleted" => InstallationStatus::Deleted,
         other => return Ok(Outcome::ignored("installation", other)),
     };
-    let written =
-        installations::upsert(&mut *conn, &e.installation, status, ctx.received_at).await?;
+    let written = installations::upsert(
+        &mut *conn,
+        &e.installation.record(),
+        status,
+        ctx.received_at,
+    )
+    .await?;
     if e.action == "created" && written {
         let id = InstallationId(e.installation.id);
-        installations::set_repositories(&mut *conn, id, &e.repositories, true, ctx.received_at)
-            .await?;
+        installations::set_repositories(
+            &mut *conn,
+            id,
+            &repository_records(&e.repositories),
+            true,
+            ctx.received_at,
+        )
+        .await?;
     }
     Ok(Outcome::Applied)
 }
@@ -49,7 +61,7 @@ pub(super) async fn repositories(
             installations::set_repositories(
                 &mut *conn,
                 id,
-                &e.repositories_added,
+                &repository_records(&e.repositories_added),
                 true,
                 ctx.received_at,
             )
@@ -57,7 +69,7 @@ pub(super) async fn repositories(
             installations::set_repositories(
                 &mut *conn,
                 id,
-                &e.repositories_removed,
+                &repository_records(&e.repositories_removed),
                 false,
                 ctx.received_at,
             )

@@ -18,7 +18,7 @@ pub(super) async fn apply(
     if e.issue.pull_request.is_some() {
         return Ok(Outcome::Ignored("issue is a pull request".into()));
     }
-    issues::upsert(&mut *conn, inst, &e.repository, &e.issue).await?;
+    issues::upsert(&mut *conn, inst, e.repository.record(), &e.issue.record()).await?;
     match e.action.as_str() {
         "deleted" => issues::mark_gone(&mut *conn, e.issue.id, Some(ctx.received_at), None).await?,
         "transferred" => {

@@ -25,7 +25,7 @@ pub(super) async fn apply(
         &mut *conn,
         inst,
         e.repository.id,
-        &e.member,
+        e.member.person(),
         permission,
         active,
         ctx.received_at,

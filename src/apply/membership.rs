@@ -20,12 +20,12 @@ pub(super) async fn apply(
         other => return Ok(Outcome::ignored("membership", other)),
     };
     installations::ensure(&mut *conn, inst, &e.organization.login).await?;
-    teams::ensure(&mut *conn, inst, &e.team).await?;
+    teams::ensure(&mut *conn, inst, e.team.record()).await?;
     teams::set_member(
         &mut *conn,
         inst,
         e.team.id,
-        &e.member,
+        e.member.person(),
         active,
         ctx.received_at,
     )

@@ -36,6 +36,14 @@ pub(super) async fn apply(
     };
     installations::ensure(&mut *conn, inst, &e.organization.login).await?;
     let role = membership.and_then(|m| m.role.as_deref());
-    members::set_membership(&mut *conn, inst, user, role, state, ctx.received_at).await?;
+    members::set_membership(
+        &mut *conn,
+        inst,
+        user.person(),
+        role,
+        state,
+        ctx.received_at,
+    )
+    .await?;
     Ok(Outcome::Applied)
 }

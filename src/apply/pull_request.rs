@@ -15,7 +15,7 @@ pub(super) async fn apply(
         return Ok(no_installation());
     };
     let pr = &e.pull_request;
-    pulls::upsert(&mut *conn, inst, &e.repository, pr).await?;
+    pulls::upsert(&mut *conn, inst, e.repository.record(), &pr.record()).await?;
     if pr.is_merged() {
         merged::record(
             &mut *conn,

@@ -19,7 +19,20 @@ pub(super) async fn apply(
         "dismissed" => Some(ctx.received_at),
         other => return Ok(Outcome::ignored("pull_request_review", other)),
     };
-    pulls::insert_if_absent(&mut *conn, inst, &e.repository, &e.pull_request).await?;
-    pulls::upsert_review(&mut *conn, inst, e.pull_request.id, &e.review, dismissed_at).await?;
+    pulls::insert_if_absent(
+        &mut *conn,
+        inst,
+        e.repository.record(),
+        &e.pull_request.record(),
+    )
+    .await?;
+    pulls::upsert_review(
+        &mut *conn,
+        inst,
+        e.pull_request.id,
+        &e.review.record(),
+        dismissed_at,
+    )
+    .await?;
     Ok(Outcome::Applied)
 }

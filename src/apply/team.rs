@@ -17,10 +17,10 @@ pub(super) async fn apply(
     installations::ensure(&mut *conn, inst, &e.organization.login).await?;
     match e.action.as_str() {
         "created" | "edited" => {
-            teams::upsert(&mut *conn, inst, &e.team, false, ctx.received_at).await?;
+            teams::upsert(&mut *conn, inst, e.team.record(), false, ctx.received_at).await?;
         }
         "deleted" => {
-            teams::upsert(&mut *conn, inst, &e.team, true, ctx.received_at).await?;
+            teams::upsert(&mut *conn, inst, e.team.record(), true, ctx.received_at).await?;
         }
         "added_to_repository" | "removed_from_repository" => {
             let Some(repo) = &e.repository else {
@@ -29,7 +29,7 @@ pub(super) async fn apply(
                     e.action
                 )));
             };
-            teams::ensure(&mut *conn, inst, &e.team).await?;
+            teams::ensure(&mut *conn, inst, e.team.record()).await?;
             let active = e.action == "added_to_repository";
             teams::set_repository(
                 &mut *conn,

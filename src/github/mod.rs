@@ -4,5 +4,6 @@
 pub mod app_auth;
 pub mod client;
 pub mod events;
+pub mod records;
 pub mod rest;
 pub mod signature;

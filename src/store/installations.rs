@@ -1,10 +1,9 @@
 //! Installations (one per account that installed the app) and their repositories.
 
 use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::PgExecutor;
 
-use crate::github::events::{Installation, RepositoryStub};
+use super::records::{InstallationRecord, RepositoryRecord};
 use crate::ids::InstallationId;
 
 /// Makes sure an installation row exists before rows that reference it, when an event about an
@@ -28,11 +27,11 @@ pub async fn ensure(
 /// Ignored when GitHub's `updated_at` is older than the stored one; `deleted` is final.
 pub async fn upsert(
     db: impl PgExecutor<'_>,
-    inst: &Installation,
-    status: &str,
+    inst: &InstallationRecord<'_>,
+    status: InstallationStatus,
     observed_at: DateTime<Utc>,
 ) -> Result<bool, sqlx::Error> {
-    let account = inst.account.as_ref();
+    let suspended = status == InstallationStatus::Suspended;
     let updated_at = inst.updated_at.unwrap_or(observed_at);
     let res = sqlx::query(
         r#"INSERT INTO installations (id, account_id, account_login, account_type, target_type,
@@ -60,30 +59,22 @@ pub async fn upsert(
               OR EXCLUDED.status = 'deleted'"#,
     )
     .bind(inst.id)
-    .bind(account.map(|a| a.id))
-    .bind(account.map(|a| a.login.as_str()).unwrap_or(""))
-    .bind(account.and_then(|a| a.kind.as_deref()))
-    .bind(inst.target_type.as_deref())
-    .bind(inst.repository_selection.as_deref())
-    .bind(non_null(&inst.permissions, "{}"))
-    .bind(non_null(&inst.events, "[]"))
+    .bind(inst.account_id)
+    .bind(inst.account_login)
+    .bind(inst.account_type)
+    .bind(inst.target_type)
+    .bind(inst.repository_selection)
+    .bind(&inst.permissions)
+    .bind(&inst.events)
     .bind(status)
-    .bind(if status == "suspended" { inst.suspended_at.or(Some(observed_at)) } else { None })
-    .bind(if status == "suspended" { inst.suspended_by.as_ref().map(|a| a.login.as_str()) } else { None })
+    .bind(if suspended { inst.suspended_at.or(Some(observed_at)) } else { None })
+    .bind(if suspended { inst.suspended_by } else { None })
     .bind(inst.created_at)
     .bind(updated_at)
     .bind(observed_at)
     .execute(db)
     .await?;
     Ok(res.rows_affected() > 0)
-}
-
-fn non_null(v: &Value, empty: &str) -> Value {
-    if v.is_null() {
-        serde_json::from_str(empty).unwrap_or(Value::Null)
-    } else {
-        v.clone()
-    }
 }
 
 /// Renames the installation's account (org renamed, or installation target renamed).
@@ -104,7 +95,7 @@ pub async fn rename_account(
 pub async fn set_repositories(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    repos: &[RepositoryStub],
+    repos: &[RepositoryRecord<'_>],
     active: bool,
     observed_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -112,8 +103,8 @@ pub async fn set_repositories(
         return Ok(());
     }
     let ids: Vec<i64> = repos.iter().map(|r| r.id).collect();
-    let names: Vec<&str> = repos.iter().map(|r| r.name.as_str()).collect();
-    let full: Vec<&str> = repos.iter().map(|r| r.full_name.as_str()).collect();
+    let names: Vec<&str> = repos.iter().map(|r| r.name).collect();
+    let full: Vec<&str> = repos.iter().map(|r| r.full_name).collect();
     let private: Vec<bool> = repos.iter().map(|r| r.private).collect();
     sqlx::query(
         r#"INSERT INTO repositories (id, installation_id, name, full_name, private, active, removed_at, gh_updated_at)

@@ -4,25 +4,19 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use sqlx::PgExecutor;
 
-use crate::github::events::{Issue, Repository};
+use super::records::{IssueRecord, RepositoryRecord};
 use crate::ids::InstallationId;
 
 /// Upserts an issue; an older `updated_at` than stored changes nothing. Returns whether written.
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    repo: &Repository,
-    issue: &Issue,
+    repo: RepositoryRecord<'_>,
+    issue: &IssueRecord<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let labels = Value::Array(issue.labels.iter().map(|l| json!(l.name)).collect());
-    let assignees = Value::Array(issue.assignees.iter().map(|u| json!(u.login)).collect());
-    let issue_type = issue.issue_type.as_ref().and_then(|t| {
-        t.get("name")
-            .and_then(Value::as_str)
-            .or_else(|| t.as_str())
-            .map(str::to_owned)
-    });
-    let author = issue.user.as_ref();
+    let labels = Value::Array(issue.labels.iter().map(|l| json!(l)).collect());
+    let assignees = Value::Array(issue.assignees.iter().map(|u| json!(u)).collect());
+    let author = issue.author.as_ref();
     let res = sqlx::query(
         r#"INSERT INTO issues (id, installation_id, repository_id, repository_full_name, number, title,
                state, state_reason, locked, author_id, author_login, html_url, labels, assignees,
@@ -46,19 +40,19 @@ pub async fn upsert(
     .bind(issue.id)
     .bind(installation.0)
     .bind(repo.id)
-    .bind(&repo.full_name)
+    .bind(repo.full_name)
     .bind(issue.number)
-    .bind(&issue.title)
-    .bind(&issue.state)
-    .bind(issue.state_reason.as_deref())
+    .bind(issue.title)
+    .bind(issue.state)
+    .bind(issue.state_reason)
     .bind(issue.locked)
     .bind(author.map(|u| u.id))
-    .bind(author.map(|u| u.login.as_str()))
-    .bind(issue.html_url.as_deref())
+    .bind(author.map(|u| u.login))
+    .bind(issue.html_url)
     .bind(labels)
     .bind(assignees)
-    .bind(issue.milestone.as_ref().map(|m| m.title.as_str()))
-    .bind(issue_type)
+    .bind(issue.milestone)
+    .bind(issue.issue_type)
     .bind(issue.created_at)
     .bind(issue.updated_at)
     .bind(issue.closed_at)

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::github::events::User;
+use super::records::Person;
 use crate::ids::InstallationId;
 
 /// What an event says about a person's org membership.
@@ -31,7 +31,7 @@ impl MembershipState {
 pub async fn set_membership(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    user: &User,
+    user: Person<'_>,
     role: Option<&str>,
     state: MembershipState,
     observed_at: DateTime<Utc>,
@@ -59,10 +59,10 @@ pub async fn set_membership(
     )
     .bind(installation.0)
     .bind(user.id)
-    .bind(&user.login)
-    .bind(user.name.as_deref())
-    .bind(user.email.as_deref())
-    .bind(user.kind.as_deref())
+    .bind(user.login)
+    .bind(user.name)
+    .bind(user.email)
+    .bind(user.kind)
     .bind(role)
     .bind(state.as_str())
     .bind(observed_at)
@@ -76,7 +76,7 @@ pub async fn set_collaborator(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
     repository_id: i64,
-    user: &User,
+    user: Person<'_>,
     permission: Option<&str>,
     active: bool,
     observed_at: DateTime<Utc>,
@@ -96,7 +96,7 @@ pub async fn set_collaborator(
     .bind(repository_id)
     .bind(user.id)
     .bind(installation.0)
-    .bind(&user.login)
+    .bind(user.login)
     .bind(permission)
     .bind(active)
     .bind(observed_at)

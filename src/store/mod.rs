@@ -8,6 +8,7 @@ pub mod issues;
 pub mod members;
 pub mod merged;
 pub mod pulls;
+pub mod records;
 pub mod surveys;
 pub mod sync;
 pub mod teams;

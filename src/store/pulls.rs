@@ -12,15 +12,12 @@
 use serde_json::{Value, json};
 use sqlx::PgExecutor;
 
-use crate::github::events::{PullRequest, Repository, Review, User};
+use super::records::{PullRecord, RepositoryRecord, ReviewRecord};
 use crate::ids::InstallationId;
 
-fn logins(users: &[User]) -> Value {
-    Value::Array(users.iter().map(|u| json!(u.login)).collect())
-}
-
-fn reviewer_names(values: &[Value], key: &str) -> Value {
-    Value::Array(values.iter().filter_map(|v| v.get(key).cloned()).collect())
+/// A JSON array of strings, as the `labels`, `assignees` and requested-reviewer columns hold.
+fn strings(names: &[&str]) -> Value {
+    Value::Array(names.iter().map(|n| json!(n)).collect())
 }
 
 /// Upserts a pull request; a payload whose `updated_at` is older than the stored one changes nothing.
@@ -28,11 +25,10 @@ fn reviewer_names(values: &[Value], key: &str) -> Value {
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    repo: &Repository,
-    pr: &PullRequest,
+    repo: RepositoryRecord<'_>,
+    pr: &PullRecord<'_>,
 ) -> Result<bool, sqlx::Error> {
-    let labels: Value = Value::Array(pr.labels.iter().map(|l| json!(l.name)).collect());
-    let author = pr.user.as_ref();
+    let author = pr.author.as_ref();
     let res = sqlx::query(
         r#"INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
                title, state, draft, locked, author_id, author_login, author_type, html_url,
@@ -71,29 +67,29 @@ pub async fn upsert(
     .bind(pr.id)
     .bind(installation.0)
     .bind(repo.id)
-    .bind(&repo.full_name)
+    .bind(repo.full_name)
     .bind(pr.number)
-    .bind(&pr.title)
-    .bind(&pr.state)
+    .bind(pr.title)
+    .bind(pr.state)
     .bind(pr.draft)
     .bind(pr.locked)
     .bind(author.map(|u| u.id))
-    .bind(author.map(|u| u.login.as_str()))
-    .bind(author.and_then(|u| u.kind.as_deref()))
-    .bind(pr.html_url.as_deref())
-    .bind(&pr.head.name)
-    .bind(&pr.head.sha)
-    .bind(&pr.base.name)
-    .bind(pr.is_merged())
+    .bind(author.map(|u| u.login))
+    .bind(author.and_then(|u| u.kind))
+    .bind(pr.html_url)
+    .bind(pr.head_ref)
+    .bind(pr.head_sha)
+    .bind(pr.base_ref)
+    .bind(pr.merged)
     .bind(pr.merged_at)
-    .bind(pr.merged_by.as_ref().map(|u| u.login.as_str()))
-    .bind(pr.merge_commit_sha.as_deref().filter(|_| pr.is_merged()))
-    .bind(labels)
-    .bind(logins(&pr.assignees))
-    .bind(reviewer_names(&pr.requested_reviewers, "login"))
-    .bind(reviewer_names(&pr.requested_teams, "slug"))
-    .bind(pr.milestone.as_ref().map(|m| m.title.as_str()))
-    .bind(pr.auto_merge.as_ref().is_some_and(|v| !v.is_null()))
+    .bind(pr.merged_by_login)
+    .bind(pr.merge_commit_sha)
+    .bind(strings(&pr.labels))
+    .bind(strings(&pr.assignees))
+    .bind(strings(&pr.requested_reviewers))
+    .bind(strings(&pr.requested_teams))
+    .bind(pr.milestone)
+    .bind(pr.auto_merge)
     .bind(pr.additions)
     .bind(pr.deletions)
     .bind(pr.changed_files)
@@ -110,10 +106,10 @@ pub async fn upsert(
 pub async fn insert_if_absent(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    repo: &Repository,
-    pr: &PullRequest,
+    repo: RepositoryRecord<'_>,
+    pr: &PullRecord<'_>,
 ) -> Result<(), sqlx::Error> {
-    let author = pr.user.as_ref();
+    let author = pr.author.as_ref();
     sqlx::query(
         r#"INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
                title, state, draft, author_id, author_login, author_type, html_url, head_ref, head_sha,
@@ -125,19 +121,19 @@ pub async fn insert_if_absent(
     .bind(pr.id)
     .bind(installation.0)
     .bind(repo.id)
-    .bind(&repo.full_name)
+    .bind(repo.full_name)
     .bind(pr.number)
-    .bind(&pr.title)
-    .bind(&pr.state)
+    .bind(pr.title)
+    .bind(pr.state)
     .bind(pr.draft)
     .bind(author.map(|u| u.id))
-    .bind(author.map(|u| u.login.as_str()))
-    .bind(author.and_then(|u| u.kind.as_deref()))
-    .bind(pr.html_url.as_deref())
-    .bind(&pr.head.name)
-    .bind(&pr.head.sha)
-    .bind(&pr.base.name)
-    .bind(pr.is_merged())
+    .bind(author.map(|u| u.login))
+    .bind(author.and_then(|u| u.kind))
+    .bind(pr.html_url)
+    .bind(pr.head_ref)
+    .bind(pr.head_sha)
+    .bind(pr.base_ref)
+    .bind(pr.merged)
     .bind(pr.merged_at)
     .bind(pr.created_at)
     .bind(pr.updated_at)
@@ -151,10 +147,10 @@ pub async fn upsert_review(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
     pull_request_id: i64,
-    review: &Review,
+    review: &ReviewRecord<'_>,
     dismissed_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), sqlx::Error> {
-    let user = review.user.as_ref();
+    let user = review.reviewer.as_ref();
     sqlx::query(
         r#"INSERT INTO reviews (id, pull_request_id, installation_id, reviewer_id, reviewer_login,
                reviewer_type, state, body, commit_id, html_url, submitted_at, dismissed_at)
@@ -171,12 +167,12 @@ pub async fn upsert_review(
     .bind(pull_request_id)
     .bind(installation.0)
     .bind(user.map(|u| u.id))
-    .bind(user.map(|u| u.login.as_str()))
-    .bind(user.and_then(|u| u.kind.as_deref()))
-    .bind(review.state.to_ascii_lowercase())
-    .bind(review.body.as_deref())
-    .bind(review.commit_id.as_deref())
-    .bind(review.html_url.as_deref())
+    .bind(user.map(|u| u.login))
+    .bind(user.and_then(|u| u.kind))
+    .bind(&review.state)
+    .bind(review.body)
+    .bind(review.commit_id)
+    .bind(review.html_url)
     .bind(review.submitted_at)
     .bind(dismissed_at)
     .execute(db)

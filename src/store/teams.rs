@@ -3,14 +3,14 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
-use crate::github::events::{Team, User};
+use super::records::{Person, TeamRecord};
 use crate::ids::InstallationId;
 
 /// Upserts a team as of `observed_at`; `deleted` marks it gone (and is never undone by an older event).
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    team: &Team,
+    team: TeamRecord<'_>,
     deleted: bool,
     observed_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -32,12 +32,12 @@ pub async fn upsert(
     )
     .bind(team.id)
     .bind(installation.0)
-    .bind(&team.slug)
-    .bind(&team.name)
-    .bind(team.description.as_deref())
-    .bind(team.privacy.as_deref())
-    .bind(team.permission.as_deref())
-    .bind(team.parent.as_ref().map(|p| p.id))
+    .bind(team.slug)
+    .bind(team.name)
+    .bind(team.description)
+    .bind(team.privacy)
+    .bind(team.permission)
+    .bind(team.parent_id)
     .bind(deleted)
     .bind(observed_at)
     .execute(db)
@@ -49,7 +49,7 @@ pub async fn upsert(
 pub async fn ensure(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
-    team: &Team,
+    team: TeamRecord<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         r#"INSERT INTO teams (id, installation_id, slug, name) VALUES ($1, $2, $3, $4)
@@ -57,8 +57,8 @@ pub async fn ensure(
     )
     .bind(team.id)
     .bind(installation.0)
-    .bind(&team.slug)
-    .bind(&team.name)
+    .bind(team.slug)
+    .bind(team.name)
     .execute(db)
     .await?;
     Ok(())
@@ -69,7 +69,7 @@ pub async fn set_member(
     db: impl PgExecutor<'_>,
     installation: InstallationId,
     team_id: i64,
-    user: &User,
+    user: Person<'_>,
     active: bool,
     observed_at: DateTime<Utc>,
 ) -> Result<(), sqlx::Error> {
@@ -84,7 +84,7 @@ pub async fn set_member(
     .bind(team_id)
     .bind(user.id)
     .bind(installation.0)
-    .bind(&user.login)
+    .bind(user.login)
     .bind(active)
     .bind(observed_at)
     .execute(db)

@@ -18,6 +18,7 @@ pub mod redelivery;
 
 use crate::github::client::{Auth, GithubClient, GithubError, Response};
 use crate::github::events::{Installation, Issue, PullRequest, Repository, User};
+use crate::github::records::repository_records;
 use crate::github::rest::{self, InstallationRepositories, UserProfile};
 use crate::ids::InstallationId;
 use crate::lock::RedisLock;
@@ -290,11 +291,11 @@ impl Syncer {
             let mut ids = Vec::with_capacity(list.len());
             for inst in &list {
                 let status = if inst.suspended_at.is_some() {
-                    "suspended"
+                    InstallationStatus::Suspended
                 } else {
-                    "active"
+                    InstallationStatus::Active
                 };
-                installations::upsert(&self.pool, inst, status, now).await?;
+                installations::upsert(&self.pool, &inst.record(), status, now).await?;
                 ids.push(inst.id);
             }
             if let Some(etag) = &response.etag {
@@ -415,7 +416,7 @@ impl Run<'_> {
         installations::set_repositories(
             &self.syncer.pool,
             self.installation,
-            &repositories,
+            &repository_records(&repositories),
             true,
             self.started,
         )
@@ -446,7 +447,7 @@ impl Run<'_> {
             members::set_membership(
                 &self.syncer.pool,
                 self.installation,
-                &user,
+                user.person(),
                 None,
                 MembershipState::Active,
                 self.started,
@@ -578,7 +579,7 @@ impl Run<'_> {
             let pr: octocrab::models::pulls::PullRequest = serde_json::from_value(item)?;
             let pr: PullRequest = rest::pull_request(&pr)?;
             newest = newest.max(Some(pr.updated_at));
-            if pulls::upsert(&pool, self.installation, repo, &pr).await? {
+            if pulls::upsert(&pool, self.installation, repo.record(), &pr.record()).await? {
                 self.counters.updated += 1;
             }
             self.merged_pull_request(repo, &pr).await?;
@@ -622,7 +623,8 @@ impl Run<'_> {
             let reviews: Vec<octocrab::models::pulls::Review> =
                 serde_json::from_value(response.body.unwrap_or(Value::Null))?;
             for review in reviews.iter().map(rest::review) {
-                pulls::upsert_review(&pool, self.installation, pr.id, &review, None).await?;
+                pulls::upsert_review(&pool, self.installation, pr.id, &review.record(), None)
+                    .await?;
             }
         }
         if merged::record(
@@ -679,7 +681,7 @@ impl Run<'_> {
             newest = newest.max(Some(issue.updated_at));
             // GitHub lists pull requests among issues; those are synced as pull requests.
             if issue.pull_request.is_none()
-                && issues::upsert(&pool, self.installation, repo, &issue).await?
+                && issues::upsert(&pool, self.installation, repo.record(), &issue.record()).await?
             {
                 self.counters.updated += 1;
             }
