@@ -4,6 +4,7 @@
 pub mod app_auth;
 pub mod client;
 pub mod events;
+pub mod manual_redelivery;
 pub mod redelivery;
 pub mod rest;
 pub mod signature;
