@@ -175,9 +175,6 @@ pub async fn is_active(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::E
 
 // Admin page reads
 
-/// Rows per page of every admin list.
-pub const ADMIN_PAGE: i64 = 50;
-
 /// An installation as the admin page lists it: counts and its last sync run.
 #[derive(Debug, sqlx::FromRow)]
 pub struct AdminInstallationRow {
@@ -198,10 +195,11 @@ pub struct AdminInstallationRow {
 }
 
 /// Installations in `scope` (all when `None`) with their repository and member counts and last
-/// sync run, by account login; [`ADMIN_PAGE`] + 1 rows (the extra one says there is more).
+/// sync run, by account login; `limit` rows from `offset`.
 pub async fn admin_list(
     db: impl PgExecutor<'_>,
     scope: Option<&[i64]>,
+    limit: i64,
     offset: i64,
 ) -> Result<Vec<AdminInstallationRow>, sqlx::Error> {
     sqlx::query_as(
@@ -217,7 +215,7 @@ pub async fn admin_list(
            ORDER BY lower(i.account_login), i.id LIMIT $2 OFFSET $3"#,
     )
     .bind(scope)
-    .bind(ADMIN_PAGE + 1)
+    .bind(limit)
     .bind(offset)
     .fetch_all(db)
     .await

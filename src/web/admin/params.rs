@@ -7,6 +7,9 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use super::AdminError;
 use crate::store::deliveries::Status;
 
+/// Rows per page of every admin list.
+pub const PAGE: i64 = 50;
+
 /// Everything but RFC 3986's unreserved characters is escaped (safe in a path and a query).
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

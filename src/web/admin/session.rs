@@ -1,6 +1,7 @@
 //! Admin sessions: the cookie holds a random id signed with HMAC-SHA256 (`SESSION_SECRET`); the
 //! session itself (who, which installations, CSRF token, OAuth state) lives in Postgres keyed by
-//! the id's SHA-256, so a leaked table cannot be replayed as cookies and sign-out is real.
+//! the id's SHA-256 (`store::admin_sessions`), so a leaked table cannot be replayed as cookies and
+//! sign-out is real. This file signs and reads cookies, and is the `Admin` extractor.
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::FromRequestParts;

@@ -11,10 +11,9 @@ use super::{CsrfForm, PageQuery, scope};
 use crate::github::manual_redelivery;
 use crate::queue::requeue::{self, RequeueError};
 use crate::store::deliveries::{self, AdminDeliveryFilter, Status, StoredDelivery};
-use crate::store::installations::ADMIN_PAGE;
 use crate::web::AppState;
 use crate::web::admin::AdminError;
-use crate::web::admin::params::{self, nonempty, urlencode};
+use crate::web::admin::params::{self, PAGE, nonempty, urlencode};
 use crate::web::admin::session::{Admin, Session};
 use crate::web::admin::views::{self, deliveries::DeliveryFilters, deliveries::Detail};
 
@@ -55,9 +54,9 @@ pub async fn list(
         to: params::parse_time(q.to.as_deref())?,
         before: params::delivery_cursor(q.before.as_deref())?,
     };
-    let mut rows = deliveries::admin_list(&state.pool, scope(&s), &filter, ADMIN_PAGE + 1).await?;
-    let more = rows.len() as i64 > ADMIN_PAGE;
-    rows.truncate(ADMIN_PAGE as usize);
+    let mut rows = deliveries::admin_list(&state.pool, scope(&s), &filter, PAGE + 1).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
     let next = rows
         .last()
         .filter(|_| more)

@@ -7,10 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{CsrfForm, PageQuery, installation_in_scope, scope};
 use crate::ids::InstallationId;
-use crate::store::installations::{self, ADMIN_PAGE};
+use crate::store::installations;
 use crate::web::AppState;
+use crate::web::admin::params::{self, PAGE};
 use crate::web::admin::session::Admin;
-use crate::web::admin::{AdminError, params, views};
+use crate::web::admin::{AdminError, views};
 
 /// `GET /admin/installations`.
 pub async fn list(
@@ -19,9 +20,10 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
     let page_no = params::page_no(q.page);
-    let mut rows = installations::admin_list(&state.pool, scope(&s), page_no * ADMIN_PAGE).await?;
-    let more = rows.len() as i64 > ADMIN_PAGE;
-    rows.truncate(ADMIN_PAGE as usize);
+    let mut rows =
+        installations::admin_list(&state.pool, scope(&s), PAGE + 1, page_no * PAGE).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
     let can_sync = state.admin.syncer.is_some();
     let body = views::installations::installations(
         &s,

@@ -7,11 +7,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{MemberForm, installation_in_scope, scope};
-use crate::store::installations::{self, ADMIN_PAGE};
+use crate::store::installations;
 use crate::store::members::{self, AdminMemberFilter};
 use crate::web::AppState;
 use crate::web::admin::AdminError;
-use crate::web::admin::params::{self, MemberAction, nonempty, urlencode};
+use crate::web::admin::params::{self, MemberAction, PAGE, nonempty, urlencode};
 use crate::web::admin::session::Admin;
 use crate::web::admin::views::{self, members::MemberFilters, members::Members};
 
@@ -50,17 +50,11 @@ pub async fn list(
         search,
         unmapped,
     };
-    let mut rows = members::admin_list(
-        &state.pool,
-        scope(&s),
-        filter,
-        ADMIN_PAGE + 1,
-        page_no * ADMIN_PAGE,
-    )
-    .await?;
-    let more = rows.len() as i64 > ADMIN_PAGE;
-    rows.truncate(ADMIN_PAGE as usize);
-    let orgs = installations::admin_list(&state.pool, scope(&s), 0).await?;
+    let mut rows =
+        members::admin_list(&state.pool, scope(&s), filter, PAGE + 1, page_no * PAGE).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
+    let orgs = installations::admin_list(&state.pool, scope(&s), PAGE + 1, 0).await?;
     let mut base = format!(
         "/admin/members?installation={}&q={}",
         installation.map(|i| i.to_string()).unwrap_or_default(),

@@ -5,9 +5,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::scope;
 use crate::store::deliveries::{self, AdminDeliveryFilter, Status};
-use crate::store::installations::{self, ADMIN_PAGE};
+use crate::store::installations;
 use crate::web::AppState;
 use crate::web::admin::AdminError;
+use crate::web::admin::params::PAGE;
 use crate::web::admin::session::Admin;
 use crate::web::admin::views::{self, overview::Overview};
 
@@ -38,8 +39,7 @@ pub async fn overview(
         };
         failures.extend(deliveries::admin_list(&state.pool, scope(&s), &filter, FAILURES).await?);
     }
-    let mut installations = installations::admin_list(&state.pool, scope(&s), 0).await?;
-    installations.truncate(ADMIN_PAGE as usize);
+    let installations = installations::admin_list(&state.pool, scope(&s), PAGE, 0).await?;
     let body = views::overview::overview(
         &s,
         &Overview {

@@ -5,9 +5,9 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::scope;
-use crate::store::installations::ADMIN_PAGE;
 use crate::store::surveys;
 use crate::web::AppState;
+use crate::web::admin::params::PAGE;
 use crate::web::admin::session::Admin;
 use crate::web::admin::{AdminError, views};
 
@@ -23,9 +23,9 @@ pub async fn list(
     Admin(s): Admin,
     Query(q): Query<SurveysQuery>,
 ) -> Result<Response, AdminError> {
-    let mut rows = surveys::admin_list(&state.pool, scope(&s), q.before, ADMIN_PAGE + 1).await?;
-    let more = rows.len() as i64 > ADMIN_PAGE;
-    rows.truncate(ADMIN_PAGE as usize);
+    let mut rows = surveys::admin_list(&state.pool, scope(&s), q.before, PAGE + 1).await?;
+    let more = rows.len() as i64 > PAGE;
+    rows.truncate(PAGE as usize);
     let body = views::surveys::list(&rows, more);
     Ok(views::page(&s, "surveys", "Surveys", body).into_response())
 }
