@@ -221,3 +221,144 @@ pub async fn is_done(db: impl PgExecutor<'_>, id: &str) -> Result<bool, sqlx::Er
     .fetch_one(db)
     .await
 }
+
+// Admin page reads
+
+impl TryFrom<String> for Status {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::parse(&s).ok_or_else(|| format!("unknown delivery status {s:?}"))
+    }
+}
+
+impl Status {
+    /// Every status, in the order the admin page's filter offers them.
+    pub const ALL: [Status; 6] = [
+        Status::Queued,
+        Status::Processed,
+        Status::Ignored,
+        Status::Failed,
+        Status::Dead,
+        Status::Rejected,
+    ];
+
+    /// Gave up or is waiting for a retry: an operator may queue it again.
+    pub fn is_replayable(self) -> bool {
+        matches!(self, Status::Failed | Status::Dead)
+    }
+}
+
+/// How many deliveries of one status.
+#[derive(Debug, FromRow)]
+pub struct StatusCount {
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    pub count: i64,
+}
+
+/// Deliveries of the last 24 hours in `scope` (all when `None`) by status.
+pub async fn admin_counts_by_status(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+) -> Result<Vec<StatusCount>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, count(*) AS count FROM deliveries WHERE received_at > now() - interval '24 hours'
+         AND ($1::bigint[] IS NULL OR installation_id = ANY($1)) GROUP BY status ORDER BY status",
+    )
+    .bind(scope)
+    .fetch_all(db)
+    .await
+}
+
+/// A delivery as the admin list shows it.
+#[derive(Debug, FromRow)]
+pub struct AdminDeliveryRow {
+    pub id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub installation_id: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    pub attempts: i32,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// Filters of the admin delivery list.
+#[derive(Debug, Default)]
+pub struct AdminDeliveryFilter<'a> {
+    pub event: Option<&'a str>,
+    pub action: Option<&'a str>,
+    pub status: Option<Status>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Keyset cursor: rows strictly older than (received_at, id).
+    pub before: Option<(DateTime<Utc>, String)>,
+}
+
+/// Deliveries in `scope` (all when `None`) matching `f`, newest first, at most `limit`.
+pub async fn admin_list(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+    f: &AdminDeliveryFilter<'_>,
+    limit: i64,
+) -> Result<Vec<AdminDeliveryRow>, sqlx::Error> {
+    let (before_at, before_id) = match &f.before {
+        Some((at, id)) => (Some(*at), Some(id.as_str())),
+        None => (None, None),
+    };
+    sqlx::query_as(
+        r#"SELECT id, event, action, installation_id, status, attempts, last_error, received_at
+           FROM deliveries
+           WHERE ($1::bigint[] IS NULL OR installation_id = ANY($1))
+             AND ($2::text IS NULL OR event = $2)
+             AND ($3::text IS NULL OR action = $3)
+             AND ($4::text IS NULL OR status = $4)
+             AND ($5::timestamptz IS NULL OR received_at >= $5)
+             AND ($6::timestamptz IS NULL OR received_at < $6)
+             AND ($7::timestamptz IS NULL OR (received_at, id) < ($7, $8))
+           ORDER BY received_at DESC, id DESC LIMIT $9"#,
+    )
+    .bind(scope)
+    .bind(f.event)
+    .bind(f.action)
+    .bind(f.status.map(Status::as_str))
+    .bind(f.from)
+    .bind(f.to)
+    .bind(before_at)
+    .bind(before_id)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// When GitHub was last asked to redeliver `guid`: (hook delivery id, requested at).
+pub async fn redelivery_request(
+    db: impl PgExecutor<'_>,
+    guid: &str,
+) -> Result<Option<(i64, DateTime<Utc>)>, sqlx::Error> {
+    sqlx::query_as("SELECT hook_delivery_id, requested_at FROM redelivery_requests WHERE guid = $1")
+        .bind(guid)
+        .fetch_optional(db)
+        .await
+}
+
+/// Records an admin's request that GitHub redeliver `guid` (a repeat updates the time).
+pub async fn record_redelivery_request(
+    db: impl PgExecutor<'_>,
+    guid: &str,
+    hook_delivery_id: i64,
+    event: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO redelivery_requests (guid, hook_delivery_id, event) VALUES ($1, $2, $3)
+         ON CONFLICT (guid) DO UPDATE SET hook_delivery_id = $2, requested_at = now()",
+    )
+    .bind(guid)
+    .bind(hook_delivery_id)
+    .bind(event)
+    .execute(db)
+    .await?;
+    Ok(())
+}

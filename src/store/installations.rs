@@ -301,3 +301,80 @@ pub async fn deactivate_repositories_unless_listed(
     .await?;
     Ok(res.rows_affected())
 }
+
+// Admin page reads
+
+/// An installation as the admin page lists it: counts and its last sync run.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AdminInstallationRow {
+    pub id: i64,
+    pub account_login: String,
+    pub status: String,
+    pub repositories: i64,
+    pub members: i64,
+    pub run_started: Option<DateTime<Utc>>,
+    pub run_finished: Option<DateTime<Utc>>,
+    pub run_status: Option<String>,
+    pub run_error: Option<String>,
+    pub created: Option<i32>,
+    pub updated: Option<i32>,
+    pub deactivated: Option<i32>,
+    pub api_calls: Option<i32>,
+    pub not_modified: Option<i32>,
+}
+
+/// Installations in `scope` (all when `None`) with their repository and member counts and last
+/// sync run, by account login; `limit` rows from `offset`.
+pub async fn admin_list(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AdminInstallationRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT i.id, i.account_login, i.status,
+                  (SELECT count(*) FROM repositories r WHERE r.installation_id = i.id AND r.active) AS repositories,
+                  (SELECT count(*) FROM members m WHERE m.installation_id = i.id AND m.active) AS members,
+                  r.started_at AS run_started, r.finished_at AS run_finished, r.status AS run_status,
+                  r.error AS run_error, r.created, r.updated, r.deactivated, r.api_calls, r.not_modified
+           FROM installations i
+           LEFT JOIN LATERAL (SELECT * FROM sync_runs s WHERE s.installation_id = i.id
+                              ORDER BY s.started_at DESC LIMIT 1) r ON true
+           WHERE ($1::bigint[] IS NULL OR i.id = ANY($1))
+           ORDER BY lower(i.account_login), i.id LIMIT $2 OFFSET $3"#,
+    )
+    .bind(scope)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// Whether installation `id` is known (in any status).
+pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM installations WHERE id = $1)")
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// An installation someone signing in with GitHub may administer.
+#[derive(Debug, sqlx::FromRow)]
+pub struct SignInCandidate {
+    pub id: i64,
+    pub account_login: String,
+    /// `Organization` or `User`.
+    pub account_type: Option<String>,
+    pub account_id: Option<i64>,
+}
+
+/// Every installation not deleted: whose admins may sign in is asked of GitHub per row.
+pub async fn sign_in_candidates(
+    db: impl PgExecutor<'_>,
+) -> Result<Vec<SignInCandidate>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_login, account_type, account_id FROM installations WHERE status <> 'deleted'",
+    )
+    .fetch_all(db)
+    .await
+}

@@ -292,3 +292,130 @@ pub async fn set_unmapped_reason(
     .await?;
     Ok(())
 }
+
+// Admin page reads
+
+/// A member as the admin page lists them.
+#[derive(Debug, sqlx::FromRow)]
+pub struct AdminMemberRow {
+    pub installation_id: i64,
+    pub account_login: String,
+    pub github_id: i64,
+    pub login: String,
+    pub name: Option<String>,
+    pub active: bool,
+    pub slack_user_id: Option<String>,
+    pub slack_mapping_source: Option<String>,
+    pub slack_unmapped_reason: Option<String>,
+    pub opted_out: bool,
+}
+
+/// What the admin member list is filtered by.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AdminMemberFilter<'a> {
+    /// One installation (already checked to be in scope).
+    pub installation: Option<i64>,
+    /// Matches login or name (a substring, `%` and `_` taken literally).
+    pub search: Option<&'a str>,
+    /// Only those without a Slack user.
+    pub unmapped: bool,
+}
+
+/// Members of the installations in `scope` (all when `None`) matching `f`, by login; `limit`
+/// rows from `offset`.
+pub async fn admin_list(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+    f: AdminMemberFilter<'_>,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AdminMemberRow>, sqlx::Error> {
+    let pattern = f.search.map(|q| {
+        format!(
+            "%{}%",
+            q.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    sqlx::query_as(
+        r#"SELECT m.installation_id, i.account_login, m.github_id, m.login, m.name, m.active,
+                  m.slack_user_id, m.slack_mapping_source, m.slack_unmapped_reason, m.opted_out
+           FROM members m JOIN installations i ON i.id = m.installation_id
+           WHERE ($1::bigint[] IS NULL OR m.installation_id = ANY($1))
+             AND ($2::bigint IS NULL OR m.installation_id = $2)
+             AND ($3::text IS NULL OR m.login ILIKE $3 OR m.name ILIKE $3)
+             AND (NOT $4 OR m.slack_user_id IS NULL)
+           ORDER BY lower(m.login), m.installation_id LIMIT $5 OFFSET $6"#,
+    )
+    .bind(scope)
+    .bind(f.installation)
+    .bind(pattern)
+    .bind(f.unmapped)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(db)
+    .await
+}
+
+/// An admin (de)activating a member by hand; false if there is no such member.
+pub async fn admin_toggle_active(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE members SET active = NOT active,
+            state = CASE WHEN active THEN 'inactive' ELSE 'active' END,
+            inactive_since = CASE WHEN active THEN now() ELSE NULL END, updated_at = now()
+         WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// An admin opting a member out, or asking them back (which wins, in this org, over their own
+/// earlier "Don't ask me again"); false if there is no such member.
+pub async fn admin_toggle_opt_out(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE members SET opted_out = NOT opted_out,
+            opted_out_at = CASE WHEN opted_out THEN NULL ELSE now() END,
+            opted_in_by_admin_at = CASE WHEN opted_out THEN now() ELSE NULL END, updated_at = now()
+         WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}
+
+/// An admin's Slack mapping for a member (`None` clears it, noting why); false if there is no
+/// such member.
+pub async fn admin_map_slack(
+    db: impl PgExecutor<'_>,
+    installation_id: i64,
+    github_id: i64,
+    slack_user_id: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        "UPDATE members SET slack_user_id = $3,
+            slack_mapping_source = CASE WHEN $3::text IS NULL THEN NULL ELSE 'manual' END,
+            slack_unmapped_reason = CASE WHEN $3::text IS NULL THEN 'cleared by an admin' ELSE NULL END,
+            updated_at = now()
+         WHERE installation_id = $1 AND github_id = $2",
+    )
+    .bind(installation_id)
+    .bind(github_id)
+    .bind(slack_user_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}

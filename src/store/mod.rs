@@ -2,6 +2,8 @@
 //! Every write is idempotent (upserts keyed by GitHub ids) and order-safe (guarded by GitHub's
 //! `updated_at`, or by when we observed the fact where GitHub gives no timestamp).
 
+pub mod admin_sessions;
+pub mod admin_stats;
 pub mod deliveries;
 pub mod installations;
 pub mod issues;
@@ -28,4 +30,12 @@ pub async fn connect(url: &str, max: u32) -> Result<PgPool, sqlx::Error> {
 /// Applies pending migrations (run at start-up of every role and by `mergecast migrate`).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::migrate!("./migrations").run(pool).await
+}
+
+/// Whether Postgres answers (`SELECT 1`): readiness probes and the admin overview.
+pub async fn ping(db: impl sqlx::PgExecutor<'_>) -> Result<(), sqlx::Error> {
+    sqlx::query_scalar::<_, i32>("SELECT 1")
+        .fetch_one(db)
+        .await?;
+    Ok(())
 }

@@ -987,3 +987,93 @@ pub async fn set_click_outcome(
         .await?;
     Ok(())
 }
+
+// Admin page reads
+
+/// A survey as the admin page shows it: counts of who was asked, answered, and saw the reveal.
+#[derive(Debug, FromRow)]
+pub struct AdminSurveyRow {
+    pub id: i64,
+    pub installation_id: i64,
+    pub repository_full_name: String,
+    pub number: i32,
+    pub title: String,
+    pub html_url: Option<String>,
+    pub merged_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub asked: i64,
+    pub answered: i64,
+    pub revealed: i64,
+    pub errors: i64,
+}
+
+const ADMIN_SURVEY_COLUMNS: &str = r#"s.id, s.installation_id, s.repository_full_name, s.number, s.title,
+    s.html_url, s.merged_at, s.status, s.last_error,
+    (SELECT count(*) FROM survey_participants p WHERE p.survey_id = s.id AND p.asked_at IS NOT NULL) AS asked,
+    (SELECT count(*) FROM survey_participants p WHERE p.survey_id = s.id AND p.answered_at IS NOT NULL) AS answered,
+    (SELECT count(*) FROM survey_participants p WHERE p.survey_id = s.id AND p.revealed_at IS NOT NULL) AS revealed,
+    (SELECT count(*) FROM survey_participants p WHERE p.survey_id = s.id AND p.last_error IS NOT NULL) AS errors"#;
+
+/// Surveys of the installations in `scope` (all when `None`), newest first, older than `before`
+/// (keyset on id); at most `limit`.
+pub async fn admin_list(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AdminSurveyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ADMIN_SURVEY_COLUMNS} FROM surveys s
+         WHERE ($1::bigint[] IS NULL OR s.installation_id = ANY($1)) AND ($2::bigint IS NULL OR s.id < $2)
+         ORDER BY s.id DESC LIMIT $3"
+    ))
+    .bind(scope)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// One survey, if it belongs to an installation in `scope`.
+pub async fn admin_get(
+    db: impl PgExecutor<'_>,
+    scope: Option<&[i64]>,
+    id: i64,
+) -> Result<Option<AdminSurveyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ADMIN_SURVEY_COLUMNS} FROM surveys s
+         WHERE ($1::bigint[] IS NULL OR s.installation_id = ANY($1)) AND s.id = $2"
+    ))
+    .bind(scope)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// A participant as admins may see them: whether they answered, never what.
+#[derive(Debug, FromRow)]
+pub struct AdminParticipantRow {
+    pub login: String,
+    pub role: String,
+    pub skip_reason: Option<String>,
+    pub asked: bool,
+    pub answered: bool,
+    pub revealed: bool,
+    pub last_error: Option<String>,
+}
+
+/// The participants of `survey` (already checked to be in scope), by role then login.
+pub async fn admin_participants(
+    db: impl PgExecutor<'_>,
+    survey: i64,
+) -> Result<Vec<AdminParticipantRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT login, role, skip_reason, asked_at IS NOT NULL AS asked,
+                answered_at IS NOT NULL AS answered, revealed_at IS NOT NULL AS revealed, last_error
+         FROM survey_participants WHERE survey_id = $1 ORDER BY role, login",
+    )
+    .bind(survey)
+    .fetch_all(db)
+    .await
+}

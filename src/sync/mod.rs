@@ -14,6 +14,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 use thiserror::Error;
 
+pub mod manual_redelivery;
 pub mod redelivery;
 
 use crate::github::client::{Auth, GithubClient, GithubError, Response};

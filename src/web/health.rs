@@ -15,12 +15,9 @@ pub async fn healthz() -> &'static str {
 
 /// Ready: Postgres and Redis both answer; otherwise 503 naming which one does not.
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
-    let pg = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
-    )
-    .await
-    .is_ok_and(|r| r.is_ok());
+    let pg = tokio::time::timeout(Duration::from_secs(2), crate::store::ping(&state.pool))
+        .await
+        .is_ok_and(|r| r.is_ok());
     let redis = state.queues.ping().await.is_ok();
     let body = format!(
         "postgres: {}\nredis: {}\n",

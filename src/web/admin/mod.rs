@@ -1,19 +1,26 @@
 //! The admin pages under `/admin`: server-rendered HTML (maud), embedded CSS, no JavaScript
 //! needed. Every query is scoped by the session's installations (the operator sees all); another
 //! org's objects answer 404, and secrets are never rendered.
+//!
+//! `handlers` read the request and call `store` (all SQL lives there) or the domain; `views`
+//! render; `params` turns input into typed values; `session` and `throttle` guard sign-in. This
+//! file holds what they share: the context, the error type and the router.
 
-pub mod charts;
-pub mod login;
-pub mod outside;
-pub mod pages;
-pub mod queries;
+pub mod handlers;
+pub mod params;
 pub mod session;
+pub mod throttle;
+pub mod views;
+
+/// The weekly stats where they used to be (`web::admin::queries`); they live in `store`.
+pub mod queries {
+    pub use crate::store::admin_stats::{MIN_PEOPLE, WeekStats, weekly_stats};
+}
 
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use maud::{DOCTYPE, Markup, html};
 use thiserror::Error;
 
 use crate::config::AdminConfig;
@@ -95,27 +102,29 @@ impl IntoResponse for AdminError {
                 )
             }
         };
-        let body = bare_page(
-            "Error",
-            html! { main { h1 { (status.as_u16()) } p { (message) } p { a href="/admin" { "Back" } } } },
-        );
-        (status, body).into_response()
+        (status, views::error_page(status.as_u16(), &message)).into_response()
     }
 }
 
 /// The admin routes (mounted by `web::router`).
 pub fn router() -> Router<AppState> {
+    use handlers::{
+        deliveries, installations, login, members, oauth, outside, overview, stats, surveys,
+    };
     Router::new()
-        .route("/admin", get(pages::overview))
-        .route("/admin/", get(pages::overview))
+        .route("/admin", get(overview::overview))
+        .route("/admin/", get(overview::overview))
         .route("/admin/assets/admin.css", get(css))
         .route("/admin/login", get(login::page).post(login::password))
-        .route("/admin/login/github", post(login::github_start))
-        .route("/admin/oauth/callback", get(login::github_callback))
+        .route("/admin/login/github", post(oauth::start))
+        .route("/admin/oauth/callback", get(oauth::callback))
         .route("/admin/logout", post(login::logout))
-        .route("/admin/installations", get(pages::installations))
-        .route("/admin/installations/{id}/sync", post(pages::sync_now))
-        .route("/admin/members", get(pages::members))
+        .route("/admin/installations", get(installations::list))
+        .route(
+            "/admin/installations/{id}/sync",
+            post(installations::sync_now),
+        )
+        .route("/admin/members", get(members::list))
         .route("/admin/outside", get(outside::list))
         .route(
             "/admin/outside/{installation}/{github_id}",
@@ -123,16 +132,19 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/admin/members/{installation}/{github_id}",
-            post(pages::member_update),
+            post(members::update),
         )
-        .route("/admin/deliveries", get(pages::deliveries))
-        .route("/admin/deliveries/{id}", get(pages::delivery))
-        .route("/admin/deliveries/{id}/replay", post(pages::replay))
-        .route("/admin/deliveries/{id}/redeliver", post(pages::redeliver))
-        .route("/admin/surveys", get(pages::surveys))
-        .route("/admin/surveys/{id}", get(pages::survey))
-        .route("/admin/stats", get(pages::stats))
-        .route("/admin/stats.csv", get(pages::stats_csv))
+        .route("/admin/deliveries", get(deliveries::list))
+        .route("/admin/deliveries/{id}", get(deliveries::detail))
+        .route("/admin/deliveries/{id}/replay", post(deliveries::replay))
+        .route(
+            "/admin/deliveries/{id}/redeliver",
+            post(deliveries::redeliver),
+        )
+        .route("/admin/surveys", get(surveys::list))
+        .route("/admin/surveys/{id}", get(surveys::detail))
+        .route("/admin/stats", get(stats::page))
+        .route("/admin/stats.csv", get(stats::csv))
 }
 
 const CSS: &str = include_str!("admin.css");
@@ -145,63 +157,4 @@ async fn css() -> impl IntoResponse {
         ],
         CSS,
     )
-}
-
-/// A page without navigation (sign-in, errors).
-pub fn bare_page(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="same-origin";
-                title { (title) " · Mergecast admin" }
-                link rel="stylesheet" href="/admin/assets/admin.css";
-            }
-            body { (body) }
-        }
-    }
-}
-
-/// A page with the navigation bar and the sign-out button.
-pub fn page(session: &session::Session, active: &str, title: &str, body: Markup) -> Markup {
-    let links = [
-        ("overview", "/admin", "Overview"),
-        ("installations", "/admin/installations", "Installations"),
-        ("members", "/admin/members", "Members"),
-        ("outside", "/admin/outside", "Outside collaborators"),
-        ("deliveries", "/admin/deliveries", "Deliveries"),
-        ("surveys", "/admin/surveys", "Surveys"),
-        ("stats", "/admin/stats", "Stats"),
-    ];
-    bare_page(
-        title,
-        html! {
-            header.top {
-                strong.brand { "Mergecast" }
-                nav {
-                    @for (key, href, label) in links {
-                        a href=(href) class=[(key == active).then_some("active")] { (label) }
-                    }
-                }
-                form.signout method="post" action="/admin/logout" {
-                    input type="hidden" name="csrf" value=(session.csrf);
-                    span.who {
-                        @if session.is_operator() { "operator" } @else { (session.login.as_deref().unwrap_or("")) }
-                    }
-                    button type="submit" { "Sign out" }
-                }
-            }
-            main {
-                h1 { (title) }
-                (body)
-            }
-        },
-    )
-}
-
-/// A hidden CSRF field for a form.
-pub fn csrf_field(session: &session::Session) -> Markup {
-    html! { input type="hidden" name="csrf" value=(session.csrf); }
 }

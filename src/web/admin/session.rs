@@ -1,6 +1,7 @@
 //! Admin sessions: the cookie holds a random id signed with HMAC-SHA256 (`SESSION_SECRET`); the
 //! session itself (who, which installations, CSRF token, OAuth state) lives in Postgres keyed by
-//! the id's SHA-256, so a leaked table cannot be replayed as cookies and sign-out is real.
+//! the id's SHA-256 (`store::admin_sessions`), so a leaked table cannot be replayed as cookies and
+//! sign-out is real. This file signs and reads cookies, and is the `Admin` extractor.
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::FromRequestParts;
@@ -9,10 +10,11 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use super::AdminError;
+use crate::store::admin_sessions::{self as store, NewSession, SessionKind, SessionRow};
 use crate::web::AppState;
 
 /// Name of the session cookie.
@@ -24,39 +26,11 @@ pub const ABSOLUTE_DAYS: i64 = 7;
 /// A pre-sign-in session (CSRF token, OAuth state) lives this long.
 const PENDING_MINUTES: i64 = 30;
 
-/// Who is signed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Pending,
-    Operator,
-    Github,
-}
-
-impl Kind {
-    fn as_str(self) -> &'static str {
-        match self {
-            Kind::Pending => "pending",
-            Kind::Operator => "operator",
-            Kind::Github => "github",
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct Row {
-    id_hash: String,
-    kind: String,
-    login: Option<String>,
-    installation_ids: Option<Vec<i64>>,
-    csrf_token: String,
-    oauth_state: Option<String>,
-}
-
 /// A loaded session.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub id_hash: String,
-    pub kind: Kind,
+    pub kind: SessionKind,
     pub login: Option<String>,
     /// Installations visible to this session; `None` = all (operator).
     pub scope: Option<Vec<i64>>,
@@ -64,21 +38,16 @@ pub struct Session {
     pub oauth_state: Option<String>,
 }
 
-impl From<Row> for Session {
-    fn from(r: Row) -> Self {
-        let kind = match r.kind.as_str() {
-            "operator" => Kind::Operator,
-            "github" => Kind::Github,
-            _ => Kind::Pending,
-        };
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
         // Only the operator sees everything; anyone else with no list sees nothing.
-        let scope = match kind {
-            Kind::Operator => None,
+        let scope = match r.kind {
+            SessionKind::Operator => None,
             _ => Some(r.installation_ids.unwrap_or_default()),
         };
         Self {
             id_hash: r.id_hash,
-            kind,
+            kind: r.kind,
             login: r.login,
             scope,
             csrf: r.csrf_token,
@@ -106,7 +75,7 @@ impl Session {
     }
 
     pub fn is_operator(&self) -> bool {
-        self.kind == Kind::Operator
+        self.kind == SessionKind::Operator
     }
 }
 
@@ -166,36 +135,31 @@ pub fn set_cookie(secret: &[u8], id: Option<&str>, secure: bool) -> HeaderValue 
     HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-const COLUMNS: &str = "id_hash, kind, login, installation_ids, csrf_token, oauth_state";
-
 /// Creates a session; returns the raw id (for the cookie) and the session.
 pub async fn create(
     pool: &PgPool,
-    kind: Kind,
+    kind: SessionKind,
     login: Option<&str>,
     github_user_id: Option<i64>,
     scope: Option<&[i64]>,
 ) -> Result<(String, Session), sqlx::Error> {
-    sqlx::query("DELETE FROM admin_sessions WHERE expires_at < now()")
-        .execute(pool)
-        .await?;
     let id = random_token();
     let lifetime = match kind {
-        Kind::Pending => format!("{PENDING_MINUTES} minutes"),
+        SessionKind::Pending => format!("{PENDING_MINUTES} minutes"),
         _ => format!("{ABSOLUTE_DAYS} days"),
     };
-    let row: Row = sqlx::query_as(&format!(
-        "INSERT INTO admin_sessions (id_hash, kind, login, github_user_id, installation_ids, csrf_token, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval) RETURNING {COLUMNS}"
-    ))
-    .bind(hash_id(&id))
-    .bind(kind.as_str())
-    .bind(login)
-    .bind(github_user_id)
-    .bind(scope)
-    .bind(random_token())
-    .bind(lifetime)
-    .fetch_one(pool)
+    let row = store::create(
+        pool,
+        NewSession {
+            id_hash: &hash_id(&id),
+            kind,
+            login,
+            github_user_id,
+            installation_ids: scope,
+            csrf_token: &random_token(),
+            lifetime: &lifetime,
+        },
+    )
     .await?;
     Ok((id, row.into()))
 }
@@ -209,53 +173,8 @@ pub async fn from_headers(
     let Some(id) = cookie_value(headers).and_then(|v| verify(secret, &v)) else {
         return Ok(None);
     };
-    let row: Option<Row> = sqlx::query_as(&format!(
-        "UPDATE admin_sessions SET last_seen_at = now()
-         WHERE id_hash = $1 AND expires_at > now()
-           AND (kind = 'pending' OR last_seen_at > now() - make_interval(hours => $2))
-         RETURNING {COLUMNS}"
-    ))
-    .bind(hash_id(&id))
-    .bind(IDLE_HOURS as i32)
-    .fetch_optional(pool)
-    .await?;
+    let row = store::touch(pool, &hash_id(&id), IDLE_HOURS as i32).await?;
     Ok(row.map(Session::from))
-}
-
-/// Ends a session (sign-out, or a pending one replaced by a signed-in one).
-pub async fn delete(pool: &PgPool, id_hash: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1")
-        .bind(id_hash)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Stores a fresh OAuth `state` on a pending session.
-pub async fn set_oauth_state(pool: &PgPool, id_hash: &str, state: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE admin_sessions SET oauth_state = $2 WHERE id_hash = $1")
-        .bind(id_hash)
-        .bind(state)
-        .execute(pool)
-        .await?;
-    Ok(())
-}
-
-/// Consumes the OAuth `state` (single use): true when it matched.
-pub async fn take_oauth_state(
-    pool: &PgPool,
-    id_hash: &str,
-    state: &str,
-) -> Result<bool, sqlx::Error> {
-    let taken: Option<String> = sqlx::query_scalar(
-        "UPDATE admin_sessions SET oauth_state = NULL
-         WHERE id_hash = $1 AND oauth_state IS NOT NULL AND oauth_state = $2 RETURNING id_hash",
-    )
-    .bind(id_hash)
-    .bind(state)
-    .fetch_optional(pool)
-    .await?;
-    Ok(taken.is_some())
 }
 
 /// A signed-in admin (operator or org admin); anything else is sent to the sign-in page.
@@ -272,7 +191,7 @@ impl FromRequestParts<AppState> for Admin {
             return Err(Redirect::to("/admin/login").into_response());
         };
         match from_headers(&state.pool, secret, &parts.headers).await {
-            Ok(Some(s)) if s.kind != Kind::Pending => Ok(Admin(s)),
+            Ok(Some(s)) if s.kind != SessionKind::Pending => Ok(Admin(s)),
             Ok(_) => Err(Redirect::to("/admin/login").into_response()),
             Err(e) => Err(AdminError::from(e).into_response()),
         }

@@ -1,4 +1,5 @@
-//! Small inline SVG charts drawn on the server (no JavaScript, no chart library).
+//! Small inline SVG charts drawn on the server, so the stats page needs no JavaScript and no
+//! chart library.
 
 use maud::{Markup, html};
 

@@ -1,0 +1,176 @@
+//! Signing in and out: the sign-in page, the operator's password (argon2, rate-limited per
+//! client IP and per account) and sign-out. Every form carries the pending session's CSRF token,
+//! and a successful sign-in always gets a brand-new session id (see also `oauth`).
+
+use std::net::SocketAddr;
+
+use axum::Form;
+use axum::extract::{ConnectInfo, FromRequest, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::CsrfForm;
+use crate::config::verify_password;
+use crate::store::admin_sessions::{self, SessionKind};
+use crate::web::AppState;
+use crate::web::admin::session::{self, Admin, Session};
+use crate::web::admin::throttle::count_attempt;
+use crate::web::admin::{AdminError, views};
+
+pub(super) fn secret(state: &AppState) -> &[u8] {
+    state.admin.config.session_secret.as_deref().unwrap_or(&[])
+}
+
+/// The pending (not signed-in) session of this request, if any.
+pub(super) async fn pending_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, AdminError> {
+    Ok(session::from_headers(&state.pool, secret(state), headers)
+        .await?
+        .filter(|s| s.kind == SessionKind::Pending))
+}
+
+/// The pending session of this browser, creating one (with its cookie) when absent.
+async fn pending_or_new(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Session, Option<String>), AdminError> {
+    if let Some(s) = pending_session(state, headers).await? {
+        return Ok((s, None));
+    }
+    let (id, s) = session::create(&state.pool, SessionKind::Pending, None, None, None).await?;
+    Ok((s, Some(id)))
+}
+
+fn with_cookie(state: &AppState, new_id: Option<String>, response: Response) -> Response {
+    let mut response = response;
+    if let Some(id) = new_id {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            session::set_cookie(
+                secret(state),
+                Some(&id),
+                state.admin.config.secure_cookies(),
+            ),
+        );
+    }
+    response
+}
+
+pub(super) fn not_configured() -> Response {
+    views::login::not_configured().into_response()
+}
+
+/// `GET /admin/login`.
+pub async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, AdminError> {
+    if !state.admin.config.sign_in_enabled() {
+        return Ok(not_configured());
+    }
+    if let Some(s) = session::from_headers(&state.pool, secret(&state), &headers).await?
+        && s.kind != SessionKind::Pending
+    {
+        return Ok(Redirect::to("/admin").into_response());
+    }
+    let (s, new_id) = pending_or_new(&state, &headers).await?;
+    let body = views::login::form(&state.admin.config, &s, None);
+    Ok(with_cookie(&state, new_id, body.into_response()))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+}
+
+/// The peer address (behind a proxy, the proxy's: then the per-IP limit is shared).
+fn client_ip(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `POST /admin/login`: the operator's password.
+pub async fn password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: axum::extract::Request,
+) -> Result<Response, AdminError> {
+    let ip = client_ip(request.extensions());
+    let Form(form) = Form::<PasswordForm>::from_request(request, &())
+        .await
+        .map_err(|_| AdminError::BadRequest("expected a form".into()))?;
+    let Some(hash) = state.admin.config.password_hash.clone() else {
+        return Ok(not_configured());
+    };
+    let Some(s) = pending_session(&state, &headers).await? else {
+        return Err(AdminError::Csrf);
+    };
+    s.check_csrf(&form.csrf)?;
+    count_attempt(&state, &format!("ip:{ip}")).await?;
+    count_attempt(&state, "user:operator").await?;
+    let password = form.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
+        .await
+        .unwrap_or(false);
+    if !ok {
+        tracing::warn!(%ip, "admin: wrong operator password");
+        let body = views::login::form(&state.admin.config, &s, Some("Wrong password."));
+        return Ok((StatusCode::UNAUTHORIZED, body).into_response());
+    }
+    signed_in(
+        &state,
+        &s,
+        SessionKind::Operator,
+        Some("operator"),
+        None,
+        None,
+    )
+    .await
+}
+
+/// Replaces the pending session with a signed-in one (a new id: no session fixation).
+pub(super) async fn signed_in(
+    state: &AppState,
+    pending: &Session,
+    kind: SessionKind,
+    login: Option<&str>,
+    github_user_id: Option<i64>,
+    scope: Option<&[i64]>,
+) -> Result<Response, AdminError> {
+    admin_sessions::delete(&state.pool, &pending.id_hash).await?;
+    let (id, _) = session::create(&state.pool, kind, login, github_user_id, scope).await?;
+    tracing::info!(
+        kind = kind.as_str(),
+        login = login.unwrap_or(""),
+        "admin: signed in"
+    );
+    Ok(with_cookie(
+        state,
+        Some(id),
+        Redirect::to("/admin").into_response(),
+    ))
+}
+
+/// `POST /admin/logout`: deletes the session.
+pub async fn logout(
+    State(state): State<AppState>,
+    Admin(s): Admin,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AdminError> {
+    s.check_csrf(&form.csrf)?;
+    admin_sessions::delete(&state.pool, &s.id_hash).await?;
+    let mut response = Redirect::to("/admin/login").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        session::set_cookie(secret(&state), None, state.admin.config.secure_cookies()),
+    );
+    Ok(response)
+}

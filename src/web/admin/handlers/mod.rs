@@ -1,0 +1,66 @@
+//! The admin pages' axum handlers, one file per page. Each is thin: read the input (into typed
+//! values, see `params`), check the session's scope, call `store` or the domain, render a view.
+//! What they share (forms, scope checks) is here.
+
+pub mod deliveries;
+pub mod installations;
+pub mod login;
+pub mod members;
+pub mod oauth;
+pub mod outside;
+pub mod overview;
+pub mod stats;
+pub mod surveys;
+
+use serde::Deserialize;
+use sqlx::PgPool;
+
+use super::AdminError;
+use super::session::Session;
+use crate::store::installations as installation_rows;
+
+/// The installations the session sees, as every scoped query takes it (`None` = all).
+pub(crate) fn scope(s: &Session) -> Option<&[i64]> {
+    s.scope.as_deref()
+}
+
+/// `?page=` and the `?notice=` shown after a redirect.
+#[derive(Deserialize, Default)]
+pub struct PageQuery {
+    #[serde(default)]
+    pub page: Option<i64>,
+    #[serde(default)]
+    pub notice: Option<String>,
+}
+
+/// A form that carries only its CSRF token.
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// The member and outside-collaborator row forms.
+#[derive(Deserialize)]
+pub struct MemberForm {
+    #[serde(default)]
+    pub csrf: String,
+    /// A `params::MemberAction`, read by the handler (so an unknown one is a 400).
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub slack_user_id: Option<String>,
+}
+
+/// 404 unless `id` is a known installation this session may see.
+pub(crate) async fn installation_in_scope(
+    pool: &PgPool,
+    s: &Session,
+    id: i64,
+) -> Result<(), AdminError> {
+    if s.allows(id) && installation_rows::exists(pool, id).await? {
+        Ok(())
+    } else {
+        Err(AdminError::NotFound)
+    }
+}

@@ -1,0 +1,185 @@
+//! Reading the admin pages' input, in one place: query-string and form values become typed
+//! values (times, enums, cursors) or a clear 400, and the one `urlencode` every link uses.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+use super::AdminError;
+use crate::store::deliveries::Status;
+
+/// Rows per page of every admin list.
+pub const PAGE: i64 = 50;
+
+/// Everything but RFC 3986's unreserved characters is escaped (safe in a path and a query).
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes `s` for a URL path segment or query value.
+pub fn urlencode(s: &str) -> String {
+    utf8_percent_encode(s, COMPONENT).to_string()
+}
+
+/// The trimmed value, or `None` when absent or blank (an empty form field means "any").
+pub fn nonempty(v: Option<&str>) -> Option<&str> {
+    v.map(str::trim).filter(|v| !v.is_empty())
+}
+
+/// Accepts `2026-11-22`, `2026-11-22T10:30` (the browser's datetime-local) or RFC 3339.
+pub fn parse_time(raw: Option<&str>) -> Result<Option<DateTime<Utc>>, AdminError> {
+    let Some(raw) = nonempty(raw) else {
+        return Ok(None);
+    };
+    if let Ok(t) = DateTime::parse_from_rfc3339(raw) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    if let Ok(t) = NaiveDateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M") {
+        return Ok(Some(t.and_utc()));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).map(|t| t.and_utc()));
+    }
+    Err(AdminError::BadRequest(format!(
+        "Cannot read the time {raw:?}."
+    )))
+}
+
+/// A delivery status filter: blank is "any", an unknown status is refused.
+pub fn delivery_status(raw: Option<&str>) -> Result<Option<Status>, AdminError> {
+    nonempty(raw)
+        .map(|v| {
+            Status::parse(v)
+                .ok_or_else(|| AdminError::BadRequest(format!("Unknown delivery status {v:?}.")))
+        })
+        .transpose()
+}
+
+/// The delivery list's keyset cursor, `received_at|id`.
+pub fn delivery_cursor(raw: Option<&str>) -> Result<Option<(DateTime<Utc>, String)>, AdminError> {
+    let Some(cursor) = nonempty(raw) else {
+        return Ok(None);
+    };
+    let bad = || AdminError::BadRequest("Bad page cursor.".into());
+    let (at, id) = cursor.split_once('|').ok_or_else(bad)?;
+    let at = parse_time(Some(at))?.ok_or_else(bad)?;
+    Ok(Some((at, id.to_owned())))
+}
+
+/// Writes the delivery list's keyset cursor read by [`delivery_cursor`].
+pub fn write_delivery_cursor(at: DateTime<Utc>, id: &str) -> String {
+    format!("{}|{id}", at.to_rfc3339())
+}
+
+/// A page number (`?page=`), never negative.
+pub fn page_no(raw: Option<i64>) -> i64 {
+    raw.unwrap_or(0).max(0)
+}
+
+/// What a member (or outside collaborator) form asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberAction {
+    ToggleActive,
+    ToggleOptOut,
+    /// Map to (or, blank, unmap from) a Slack user.
+    Slack,
+}
+
+impl MemberAction {
+    pub fn parse(raw: &str) -> Result<Self, AdminError> {
+        match raw {
+            "toggle_active" => Ok(Self::ToggleActive),
+            "toggle_opt_out" => Ok(Self::ToggleOptOut),
+            "slack" => Ok(Self::Slack),
+            _ => Err(AdminError::BadRequest("Unknown action.".into())),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ToggleActive => "toggle_active",
+            Self::ToggleOptOut => "toggle_opt_out",
+            Self::Slack => "slack",
+        }
+    }
+}
+
+/// The Slack user id typed in (`None` when cleared), refused unless it looks like one.
+pub fn slack_user_id(raw: Option<&str>) -> Result<Option<&str>, AdminError> {
+    match nonempty(raw) {
+        Some(id) if !valid_slack_id(id) => Err(AdminError::BadRequest(
+            "A Slack user id looks like U0123ABCD.".into(),
+        )),
+        other => Ok(other),
+    }
+}
+
+/// Slack user ids look like `U0123ABCD` (or `W...` on Enterprise Grid).
+fn valid_slack_id(id: &str) -> bool {
+    (id.starts_with('U') || id.starts_with('W'))
+        && (3..=20).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urlencode_escapes_all_but_unreserved() {
+        assert_eq!(urlencode("a-b_c.d~e"), "a-b_c.d~e");
+        assert_eq!(urlencode("a b/c|d+é"), "a%20b%2Fc%7Cd%2B%C3%A9");
+    }
+
+    #[test]
+    fn times_in_three_shapes() {
+        let day = parse_time(Some("2026-11-22")).ok().flatten();
+        let local = parse_time(Some("2026-11-22T00:00")).ok().flatten();
+        let rfc = parse_time(Some("2026-11-22T00:00:00Z")).ok().flatten();
+        assert!(day.is_some() && day == local && local == rfc);
+        assert!(matches!(parse_time(Some(" ")), Ok(None)));
+        assert!(parse_time(Some("yesterday")).is_err());
+    }
+
+    #[test]
+    fn unknown_status_and_action_are_refused() {
+        assert!(matches!(
+            delivery_status(Some("dead")),
+            Ok(Some(Status::Dead))
+        ));
+        assert!(matches!(delivery_status(Some("")), Ok(None)));
+        assert!(matches!(
+            delivery_status(Some("deadish")),
+            Err(AdminError::BadRequest(_))
+        ));
+        assert!(MemberAction::parse("drop_table").is_err());
+        assert_eq!(
+            MemberAction::parse("slack").map(MemberAction::as_str).ok(),
+            Some("slack")
+        );
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let at = parse_time(Some("2026-11-22T10:30")).ok().flatten();
+        let at = at.unwrap_or_default();
+        let raw = write_delivery_cursor(at, "dlv-1");
+        assert!(
+            matches!(delivery_cursor(Some(&raw)), Ok(Some((t, id))) if t == at && id == "dlv-1")
+        );
+        assert!(delivery_cursor(Some("nonsense")).is_err());
+    }
+
+    #[test]
+    fn slack_ids() {
+        assert!(matches!(
+            slack_user_id(Some(" U0BOB123 ")),
+            Ok(Some("U0BOB123"))
+        ));
+        assert!(matches!(slack_user_id(Some("")), Ok(None)));
+        assert!(slack_user_id(Some("<script>")).is_err());
+    }
+}

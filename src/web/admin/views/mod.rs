@@ -1,0 +1,88 @@
+//! The admin pages' HTML (maud), one file per page plus the shared layout and widgets. Views
+//! only render what handlers give them: no SQL, no session look-ups, no parsing of input.
+
+pub mod charts;
+pub mod deliveries;
+pub mod installations;
+pub mod login;
+pub mod members;
+pub mod overview;
+pub mod stats;
+pub mod surveys;
+pub mod widgets;
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::session::Session;
+
+/// A page without navigation (sign-in, errors).
+pub fn bare_page(title: &str, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="same-origin";
+                title { (title) " · Mergecast admin" }
+                link rel="stylesheet" href="/admin/assets/admin.css";
+            }
+            body { (body) }
+        }
+    }
+}
+
+/// A page with the navigation bar and the sign-out button.
+pub fn page(session: &Session, active: &str, title: &str, body: Markup) -> Markup {
+    let links = [
+        ("overview", "/admin", "Overview"),
+        ("installations", "/admin/installations", "Installations"),
+        ("members", "/admin/members", "Members"),
+        ("outside", "/admin/outside", "Outside collaborators"),
+        ("deliveries", "/admin/deliveries", "Deliveries"),
+        ("surveys", "/admin/surveys", "Surveys"),
+        ("stats", "/admin/stats", "Stats"),
+    ];
+    bare_page(
+        title,
+        html! {
+            header.top {
+                strong.brand { "Mergecast" }
+                nav {
+                    @for (key, href, label) in links {
+                        a href=(href) class=[(key == active).then_some("active")] { (label) }
+                    }
+                }
+                form.signout method="post" action="/admin/logout" {
+                    input type="hidden" name="csrf" value=(session.csrf);
+                    span.who {
+                        @if session.is_operator() { "operator" } @else { (session.login.as_deref().unwrap_or("")) }
+                    }
+                    button type="submit" { "Sign out" }
+                }
+            }
+            main {
+                h1 { (title) }
+                (body)
+            }
+        },
+    )
+}
+
+/// The error page: the status code, a short message and a way back.
+pub fn error_page(status: u16, message: &str) -> Markup {
+    bare_page(
+        "Error",
+        html! { main { h1 { (status) } p { (message) } p { a href="/admin" { "Back" } } } },
+    )
+}
+
+/// A hidden CSRF field for a form.
+pub fn csrf_field(session: &Session) -> Markup {
+    html! { input type="hidden" name="csrf" value=(session.csrf); }
+}
+
+/// The "Saved" / "Sync started" line after a redirect, if any.
+pub fn notice(n: Option<&str>) -> Markup {
+    html! { @if let Some(n) = n { p.notice role="status" { (n) } } }
+}
