@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Generate GitHub webhook payload fixtures for Mergecast.
+"""Generate synthesized GitHub webhook payload fixtures for Mergecast.
 
-Writes one JSON body per (event, action) into fixtures/github/, named
+Writes one JSON body per handled (event, action) into fixtures/github/, named
 `<event>.<action>.json` (the X-GitHub-Event header value is the part of the file
-name before the first dot).  Payloads follow the shapes GitHub documents at
-https://docs.github.com/en/webhooks/webhook-events-and-payloads (cross-checked
-against the webhook schemas GitHub publishes in its REST API description):
-whole objects, not trimmed.
+name before the first dot).  These bodies are invented, not captured from GitHub:
+made-up ids, logins and timestamps telling one consistent story for the
+end-to-end tests, modelled on the payload shapes GitHub documents at
+https://docs.github.com/en/webhooks/webhook-events-and-payloads.  GitHub's own
+published examples live in fixtures/github/examples/ (see fixtures/README.md),
+and the parser is tested against those; the pairs marked "lacking" there are
+the ones only this script covers.
 
 All ids, logins, timestamps and shas are deterministic, so re-running the
 script reproduces the same bytes.  Python 3.11, standard library only.
@@ -1294,8 +1297,9 @@ def readme(files: dict[str, dict]) -> str:
     issue_order = ", ".join(f"`{a}`" for a in ISSUE_TIMELINE)
     return f"""# GitHub webhook fixtures
 
-Request bodies of GitHub App webhook deliveries, one file per (event, action), shaped like
-GitHub's documented payloads
+Synthesized request bodies of GitHub App webhook deliveries, one file per handled (event,
+action): invented, not captured from GitHub (GitHub's published examples are in `examples/`,
+see `../README.md`), shaped like GitHub's documented payloads
 (<https://docs.github.com/en/webhooks/webhook-events-and-payloads>) with whole objects:
 full `repository` (owner, `*_url` templates, timestamps, visibility, default_branch, ...),
 `organization`, `sender`, user objects (including `user_view_type`), pull requests with full

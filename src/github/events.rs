@@ -146,6 +146,8 @@ pub struct RepositoryStub {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Team {
     pub id: i64,
+    /// Empty on the stub of a deleted team in `membership.removed` (only `id`, `name`, `deleted`).
+    #[serde(default)]
     pub slug: String,
     pub name: String,
     #[serde(default)]
@@ -236,6 +238,9 @@ pub struct Issue {
     pub id: i64,
     pub number: i32,
     pub title: String,
+    /// Empty when the payload omits it: GitHub's schema does not require it, and its published
+    /// `issues.pinned` / `unpinned` examples have none. The store keeps the known state then.
+    #[serde(default)]
     pub state: String,
     #[serde(default)]
     pub state_reason: Option<String>,
