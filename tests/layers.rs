@@ -188,7 +188,10 @@ fn only_the_queue_knows_apalis() {
             }
         }
     }
-    assert!(outside.is_empty(), "apalis named outside src/queue: {outside:?}");
+    assert!(
+        outside.is_empty(),
+        "apalis named outside src/queue: {outside:?}"
+    );
 }
 
 #[test]

@@ -1029,7 +1029,7 @@ async fn the_tick_is_fair_across_orgs(pool: PgPool) {
         for n in 0..count {
             let id =
                 insert_survey(&pool, installation, installation * 1_000_000 + n, n as i32).await;
-            surveys::add_participant(&pool, id, 1, "a", "author", None)
+            surveys::add_participant(&pool, id, 1, "a", surveys::Role::Author, None)
                 .await
                 .unwrap();
             lone = id;
@@ -1057,7 +1057,7 @@ async fn insert_survey(pool: &PgPool, installation: i64, pull_request_id: i64, n
             author_github_id: Some(MONA),
             author_login: Some("mona"),
             merged_at: Some(now),
-            status: "open",
+            status: mergecast::store::surveys::SurveyStatus::Open,
             skip_reason: None,
             remind_at: now + chrono::Duration::hours(24),
             closes_at: now + chrono::Duration::hours(72),

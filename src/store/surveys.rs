@@ -3,6 +3,62 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
+/// Where a survey is (the schema's `surveys.status` check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SurveyStatus {
+    /// Created while Slack was not configured; asked once it is.
+    WaitingForSlack,
+    Open,
+    /// Both sides answered and were told; late reviewers may still join.
+    Revealed,
+    Closed,
+    /// Excluded (repository, label, bot author): nobody is asked.
+    Skipped,
+}
+
+impl SurveyStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WaitingForSlack => "waiting_for_slack",
+            Self::Open => "open",
+            Self::Revealed => "revealed",
+            Self::Closed => "closed",
+            Self::Skipped => "skipped",
+        }
+    }
+
+    /// Whether people may still be added and asked.
+    pub fn takes_participants(self) -> bool {
+        matches!(self, Self::WaitingForSlack | Self::Open | Self::Revealed)
+    }
+}
+
+/// A participant's side of the survey (the schema's `survey_participants.role` check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Role {
+    Author,
+    Reviewer,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Author => "author",
+            Self::Reviewer => "reviewer",
+        }
+    }
+
+    /// The side whose answers this one is revealed against.
+    pub fn other(self) -> Self {
+        match self {
+            Self::Author => Self::Reviewer,
+            Self::Reviewer => Self::Author,
+        }
+    }
+}
+
 /// A survey row as the flow needs it.
 #[derive(Debug, Clone, FromRow)]
 pub struct Survey {
@@ -15,7 +71,7 @@ pub struct Survey {
     pub html_url: Option<String>,
     pub author_github_id: Option<i64>,
     pub author_login: Option<String>,
-    pub status: String,
+    pub status: SurveyStatus,
     pub closes_at: DateTime<Utc>,
 }
 
@@ -27,7 +83,7 @@ pub struct Participant {
     pub survey_id: i64,
     pub github_id: i64,
     pub login: String,
-    pub role: String,
+    pub role: Role,
     pub slack_user_id: Option<String>,
     pub skip_reason: Option<String>,
     pub dm_channel: Option<String>,
@@ -57,7 +113,7 @@ pub struct NewSurvey<'a> {
     pub author_github_id: Option<i64>,
     pub author_login: Option<&'a str>,
     pub merged_at: Option<DateTime<Utc>>,
-    pub status: &'a str,
+    pub status: SurveyStatus,
     pub skip_reason: Option<&'a str>,
     pub remind_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
@@ -118,7 +174,7 @@ pub async fn add_participant(
     survey_id: i64,
     github_id: i64,
     login: &str,
-    role: &str,
+    role: Role,
     skip_reason: Option<&str>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -323,7 +379,17 @@ pub async fn skip_participant(
 
 /// Closes a survey that is still taking answers; false if it was closed (or skipped) already.
 pub async fn close(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-    set_status(db, id, &["open", "revealed", "waiting_for_slack"], "closed").await
+    set_status(
+        db,
+        id,
+        &[
+            SurveyStatus::Open,
+            SurveyStatus::Revealed,
+            SurveyStatus::WaitingForSlack,
+        ],
+        SurveyStatus::Closed,
+    )
+    .await
 }
 
 /// Passes over a participant whose reveal Slack refused for good, with Slack's code.
@@ -621,10 +687,10 @@ pub async fn mark_reminded(
 pub async fn set_status(
     db: impl PgExecutor<'_>,
     survey_id: i64,
-    from: &[&str],
-    to: &str,
+    from: &[SurveyStatus],
+    to: SurveyStatus,
 ) -> Result<bool, sqlx::Error> {
-    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let res = sqlx::query(
         r#"UPDATE surveys SET status = $3, closed_at = CASE WHEN $3 = 'closed' THEN now() ELSE closed_at END
            WHERE id = $1 AND status = ANY($2)"#,

@@ -151,10 +151,20 @@ pub async fn start_run(
         .await
 }
 
+/// How a sync run ended (the schema's `sync_runs.status` check; `running` until then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Success,
+    Error,
+    Paused,
+}
+
 pub async fn finish_run(
     db: impl PgExecutor<'_>,
     run_id: i64,
-    status: &str,
+    status: RunStatus,
     error: Option<&str>,
     c: RunCounters,
     paused_until: Option<DateTime<Utc>>,
@@ -181,7 +191,7 @@ pub async fn finish_run(
 #[derive(Debug, Clone, FromRow)]
 pub struct LastRun {
     pub started_at: DateTime<Utc>,
-    pub status: String,
+    pub status: RunStatus,
     pub paused_until: Option<DateTime<Utc>>,
 }
 

@@ -6,7 +6,7 @@ use crate::slack::client::{Content, SlackClient};
 use crate::slack::interactions::{Action, AiAnswer, Click};
 use crate::slack::messages::{self, Guess};
 use crate::store::installations;
-use crate::store::surveys::{self, Participant, Survey};
+use crate::store::surveys::{self, Participant, Role, Survey, SurveyStatus};
 
 /// What a click did (for tests and logs).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +60,7 @@ async fn apply_click(
             click.message_ts.clone().unwrap_or_default(),
         ),
     };
-    if survey.status == "closed" {
+    if survey.status == SurveyStatus::Closed {
         let content = messages::notice(
             &pr,
             "This survey is closed; answers are no longer recorded.",
@@ -80,7 +80,7 @@ async fn apply_click(
             slack.update(&channel, &ts, content).await?;
             return Ok(ClickOutcome::OptedOut);
         }
-        Action::AuthorAi(answer) if p.role == "author" => surveys::record_answer(
+        Action::AuthorAi(answer) if p.role == Role::Author => surveys::record_answer(
             &ctx.pool,
             survey.id,
             p.github_id,
@@ -89,13 +89,13 @@ async fn apply_click(
         )
         .await?
         .differs(),
-        Action::ReviewerGuess(guess) if p.role == "reviewer" => {
+        Action::ReviewerGuess(guess) if p.role == Role::Reviewer => {
             let value = if guess { "yes" } else { "no" };
             surveys::record_answer(&ctx.pool, survey.id, p.github_id, value, &click.id)
                 .await?
                 .differs()
         }
-        Action::ReviewerQuality(q) if p.role == "reviewer" => {
+        Action::ReviewerQuality(q) if p.role == Role::Reviewer => {
             surveys::record_quality(&ctx.pool, survey.id, p.github_id, q, &click.id)
                 .await?
                 .differs()
@@ -163,8 +163,8 @@ async fn show_recorded(
         if shown.as_ref() == Some(&state) {
             return Ok(());
         }
-        let counterpart = super::counterpart(&ctx.pool, survey.id, &fresh.role).await?;
-        let content = if fresh.role == "author" {
+        let counterpart = super::counterpart(&ctx.pool, survey.id, fresh.role).await?;
+        let content = if fresh.role == Role::Author {
             match fresh.answer.as_deref().and_then(AiAnswer::parse) {
                 Some(answer) => messages::author_confirmed(&pr, answer, counterpart),
                 None => return Ok(()),
@@ -188,13 +188,13 @@ pub async fn reveal_if_ready(
     closing: bool,
 ) -> Result<(), SurveyError> {
     let participants = surveys::participants(&ctx.pool, survey.id).await?;
-    let author = participants.iter().find(|p| p.role == "author");
+    let author = participants.iter().find(|p| p.role == Role::Author);
     let author_answer = author
         .and_then(|a| a.answer.as_deref())
         .and_then(AiAnswer::parse);
     let guesses: Vec<&Participant> = participants
         .iter()
-        .filter(|p| p.role == "reviewer" && p.answer.is_some())
+        .filter(|p| p.role == Role::Reviewer && p.answer.is_some())
         .collect();
     let complete = author_answer.is_some() && !guesses.is_empty();
     if !installations::is_active(&ctx.pool, survey.installation_id).await? {
@@ -256,7 +256,13 @@ pub async fn reveal_if_ready(
         }
     }
     if complete {
-        surveys::set_status(&ctx.pool, survey.id, &["open"], "revealed").await?;
+        surveys::set_status(
+            &ctx.pool,
+            survey.id,
+            &[SurveyStatus::Open],
+            SurveyStatus::Revealed,
+        )
+        .await?;
     }
     surveys::clear_resolved_error(&ctx.pool, survey.id).await?;
     retry_later.map_or(Ok(()), Err)

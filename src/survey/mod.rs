@@ -19,7 +19,7 @@ use crate::config::SurveyConfig;
 use crate::github::client::GithubClient;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::messages::{Counterpart, PullRequestRef};
-use crate::store::surveys::{self, Survey};
+use crate::store::surveys::{self, Role, Survey};
 
 /// Everything the flow needs.
 #[derive(Clone, Debug)]
@@ -68,13 +68,9 @@ pub fn pr_ref(s: &Survey) -> PullRequestRef<'_> {
 pub async fn counterpart(
     pool: &PgPool,
     survey_id: i64,
-    role: &str,
+    role: Role,
 ) -> Result<Counterpart, SurveyError> {
-    let other = if role == "author" {
-        "reviewer"
-    } else {
-        "author"
-    };
+    let other = role.other();
     let asked = surveys::participants(pool, survey_id)
         .await?
         .iter()

@@ -12,7 +12,7 @@ use crate::ids::InstallationId;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::messages;
 use crate::store::merged::PullRequestMerged;
-use crate::store::surveys::{self, NewSurvey, Participant, Survey};
+use crate::store::surveys::{self, NewSurvey, Participant, Role, Survey, SurveyStatus};
 use crate::store::{installations, members, pulls};
 
 /// Handles `PullRequestMerged`: creates the survey and asks whoever can be asked now.
@@ -42,14 +42,12 @@ pub async fn on_merged(
 /// often arrive merge first), submitted after it, or redelivered late. Safe to run any number of
 /// times; skipped and closed surveys get nobody.
 pub async fn add_participants(ctx: &SurveyContext, survey: &Survey) -> Result<(), SurveyError> {
-    if !matches!(
-        survey.status.as_str(),
-        "open" | "revealed" | "waiting_for_slack"
-    ) {
+    if !survey.status.takes_participants() {
         return Ok(());
     }
     if let (Some(author_id), Some(login)) = (survey.author_github_id, &survey.author_login) {
-        surveys::add_participant(&ctx.pool, survey.id, author_id, login, "author", None).await?;
+        surveys::add_participant(&ctx.pool, survey.id, author_id, login, Role::Author, None)
+            .await?;
     }
     for r in surveys::reviewers(&ctx.pool, survey.pull_request_id).await? {
         if Some(r.github_id) == survey.author_github_id {
@@ -61,7 +59,7 @@ pub async fn add_participants(ctx: &SurveyContext, survey: &Survey) -> Result<()
             survey.id,
             r.github_id,
             &r.login,
-            "reviewer",
+            Role::Reviewer,
             reason,
         )
         .await?;
@@ -106,9 +104,9 @@ async fn create(
             .map(|label| format!("label {label} excluded"))
     };
     let status = match (&skip, &ctx.slack) {
-        (Some(_), _) => "skipped",
-        (None, None) => "waiting_for_slack",
-        (None, Some(_)) => "open",
+        (Some(_), _) => SurveyStatus::Skipped,
+        (None, None) => SurveyStatus::WaitingForSlack,
+        (None, Some(_)) => SurveyStatus::Open,
     };
     let remind = chrono::Duration::from_std(cfg.remind_after).unwrap_or_default();
     let ttl = chrono::Duration::from_std(cfg.ttl).unwrap_or_default();
@@ -158,9 +156,15 @@ pub async fn advance(
     if !installations::is_active(&ctx.pool, survey.installation_id).await? {
         return Ok(()); // suspended or deleted: nobody is asked (a suspended org resumes later)
     }
-    if survey.status == "waiting_for_slack" {
-        surveys::set_status(&ctx.pool, survey_id, &["waiting_for_slack"], "open").await?;
-    } else if !matches!(survey.status.as_str(), "open" | "revealed") {
+    if survey.status == SurveyStatus::WaitingForSlack {
+        surveys::set_status(
+            &ctx.pool,
+            survey_id,
+            &[SurveyStatus::WaitingForSlack],
+            SurveyStatus::Open,
+        )
+        .await?;
+    } else if !matches!(survey.status, SurveyStatus::Open | SurveyStatus::Revealed) {
         return Ok(());
     }
     let mut first_error = None;
@@ -248,8 +252,8 @@ async fn ask_if_due(
         return Ok(());
     }
     let channel = slack.open_dm(&slack_user).await?;
-    let counterpart = super::counterpart(&ctx.pool, survey.id, &p.role).await?;
-    let content = if p.role == "author" {
+    let counterpart = super::counterpart(&ctx.pool, survey.id, p.role).await?;
+    let content = if p.role == Role::Author {
         messages::author_ask(&pr_ref(survey), counterpart)
     } else {
         messages::reviewer_ask(&pr_ref(survey), None, None, counterpart)
@@ -337,7 +341,7 @@ async fn resolve_slack_user(
         .map(|m| Zone::from_slack(m.slack_tz.as_deref(), m.slack_tz_offset, default_zone));
     if user_id.is_none() {
         let mut email = member.and_then(|m| m.email.clone());
-        if email.is_none() && p.role == "author" {
+        if email.is_none() && p.role == Role::Author {
             email = author_commit_email(ctx, survey, p.github_id).await;
         }
         let Some(email) = email else {

@@ -25,7 +25,7 @@ use crate::ids::InstallationId;
 use crate::lock::RedisLock;
 use crate::store::installations::InstallationStatus;
 use crate::store::members::{self, MembershipState};
-use crate::store::sync::{self as state, RunCounters, WatermarkKind};
+use crate::store::sync::{self as state, RunCounters, RunStatus, WatermarkKind};
 use crate::store::{installations, issues, merged, pulls};
 
 /// A member's profile without a public email is read again after this long.
@@ -243,19 +243,34 @@ impl Syncer {
         let counters = run.counters;
         let outcome = match result {
             Ok(()) => {
-                state::finish_run(&self.pool, run_id, "success", None, counters, None).await?;
+                state::finish_run(&self.pool, run_id, RunStatus::Success, None, counters, None)
+                    .await?;
                 Ok(SyncOutcome::Done(counters))
             }
             Err(Stop::Paused(until)) => {
                 tracing::warn!(installation = installation.0, %until, "sync paused by rate limit");
-                state::finish_run(&self.pool, run_id, "paused", None, counters, Some(until))
-                    .await?;
+                state::finish_run(
+                    &self.pool,
+                    run_id,
+                    RunStatus::Paused,
+                    None,
+                    counters,
+                    Some(until),
+                )
+                .await?;
                 Ok(SyncOutcome::Paused { until, counters })
             }
             Err(Stop::Failed(e)) => {
                 let message = e.to_string();
-                state::finish_run(&self.pool, run_id, "error", Some(&message), counters, None)
-                    .await?;
+                state::finish_run(
+                    &self.pool,
+                    run_id,
+                    RunStatus::Error,
+                    Some(&message),
+                    counters,
+                    None,
+                )
+                .await?;
                 Err(e)
             }
         };
