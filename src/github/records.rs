@@ -34,20 +34,18 @@ impl Repository {
     }
 }
 
-impl RepositoryStub {
-    pub fn record(&self) -> RepositoryRecord<'_> {
-        RepositoryRecord {
-            id: self.id,
-            name: &self.name,
-            full_name: &self.full_name,
-            private: self.private,
-        }
-    }
-}
-
-/// The store's records of a payload's repository list.
+/// The store's records of a payload's repository list (the short form installation payloads
+/// carry: the same four fields).
 pub fn repository_records(stubs: &[RepositoryStub]) -> Vec<RepositoryRecord<'_>> {
-    stubs.iter().map(RepositoryStub::record).collect()
+    stubs
+        .iter()
+        .map(|r| RepositoryRecord {
+            id: r.id,
+            name: &r.name,
+            full_name: &r.full_name,
+            private: r.private,
+        })
+        .collect()
 }
 
 /// A JSON value that must not be null: `empty` stands in for null.

@@ -9,7 +9,6 @@ use redis::Script;
 use sqlx::PgPool;
 
 use super::Queues;
-use super::jobs::PullRequestMerged;
 use crate::store::{deliveries, merged};
 
 /// Pushes recorded-but-unqueued merges to the survey queue and marks them queued.
@@ -24,14 +23,7 @@ pub async fn relay_merged(pool: &PgPool, queues: &Queues, limit: i64) -> usize {
     };
     let mut relayed = 0;
     for row in rows {
-        let job = PullRequestMerged {
-            installation_id: row.installation_id,
-            pull_request_id: row.pull_request_id,
-            repository_id: row.repository_id,
-            number: row.number,
-            merged_at: row.merged_at,
-        };
-        if let Err(e) = queues.enqueue_merged(&job).await {
+        if let Err(e) = queues.enqueue_merged(&row.job()).await {
             tracing::warn!(error = %e, "merged outbox: redis refused; will retry");
             break;
         }
@@ -56,14 +48,7 @@ pub async fn relay_one(pool: &PgPool, queues: &Queues, pull_request_id: i64) {
             return;
         }
     };
-    let job = PullRequestMerged {
-        installation_id: row.installation_id,
-        pull_request_id: row.pull_request_id,
-        repository_id: row.repository_id,
-        number: row.number,
-        merged_at: row.merged_at,
-    };
-    match queues.enqueue_merged(&job).await {
+    match queues.enqueue_merged(&row.job()).await {
         Ok(_) => {
             if let Err(e) = merged::mark_enqueued(pool, pull_request_id).await {
                 tracing::warn!(error = %e, "merged outbox: cannot mark; the sweep will");

@@ -27,6 +27,19 @@ pub struct MergedRow {
     pub merged_at: Option<DateTime<Utc>>,
 }
 
+impl MergedRow {
+    /// The job this outbox row stands for.
+    pub fn job(&self) -> PullRequestMerged {
+        PullRequestMerged {
+            installation_id: self.installation_id,
+            pull_request_id: self.pull_request_id,
+            repository_id: self.repository_id,
+            number: self.number,
+            merged_at: self.merged_at,
+        }
+    }
+}
+
 /// Records a merge; true only the first time for this pull request, whatever the redeliveries.
 pub async fn record(
     db: impl PgExecutor<'_>,
