@@ -287,14 +287,7 @@ impl Syncer {
         let now = Utc::now();
         while let Some(current) = url.take() {
             let cached = state::cached_page(&self.pool, app, &current).await?;
-            let response = self
-                .client
-                .get(
-                    Auth::App,
-                    &current,
-                    cached.as_ref().map(|c| c.etag.as_str()),
-                )
-                .await?;
+            let response = app_get(&self.client, &current, cached.as_ref()).await?;
             if response.not_modified() {
                 let cached = cached.unwrap_or_else(unreachable_cache);
                 seen.extend(cached.item_ids.iter().copied());
@@ -331,6 +324,17 @@ impl Syncer {
         installations::mark_deleted_unless_listed(&self.pool, &seen).await?;
         Ok(installations::active_ids(&self.pool).await?)
     }
+}
+
+/// An app-level (JWT) GET, conditional on the cached page's ETag when there is one.
+async fn app_get(
+    client: &GithubClient,
+    url: &str,
+    cached: Option<&state::CachedPage>,
+) -> Result<Response, GithubError> {
+    client
+        .get(Auth::App, url, cached.map(|c| c.etag.as_str()))
+        .await
 }
 
 /// A 304 without a cached page cannot happen (we only send `If-None-Match` from the cache).

@@ -63,13 +63,7 @@ pub async fn redeliver_failed(
             None
         };
         report.api_calls += 1;
-        let response = client
-            .get(
-                Auth::App,
-                &current,
-                cached.as_ref().map(|c| c.etag.as_str()),
-            )
-            .await?;
+        let response = super::app_get(client, &current, cached.as_ref()).await?;
         if response.not_modified() {
             break;
         }
