@@ -31,27 +31,9 @@ pub fn config(vars: &[(&str, String)]) -> Config {
         .expect("bench configuration")
 }
 
-/// Deletes every key under `prefix` with SCAN (no blocking KEYS on a shared server).
+/// Deletes every key under `prefix` (and its apalis registry entries).
 pub async fn delete_keys(conn: &mut redis::aio::ConnectionManager, prefix: &str) {
-    let mut cursor: u64 = 0;
-    loop {
-        let Ok((next, keys)): Result<(u64, Vec<String>), _> = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(format!("{prefix}*"))
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(conn)
-            .await
-        else {
-            return;
-        };
-        if !keys.is_empty() {
-            let _: Result<(), _> = redis::cmd("UNLINK").arg(&keys).query_async(conn).await;
-        }
-        if next == 0 {
-            return;
-        }
-        cursor = next;
+    if let Err(e) = mergecast::queue::purge::purge_prefix(conn, prefix).await {
+        eprintln!("cleaning Redis keys under {prefix}: {e}");
     }
 }

@@ -582,68 +582,10 @@ fn ancestors() -> Vec<u32> {
     out
 }
 
-/// Deletes every key under `prefix:` (SCAN + UNLINK) and our worker-set entries in apalis's
-/// global queue registry; returns how many keys are left under the prefix.
+/// Deletes every key under `prefix:` and our entries in apalis's global queue registry; returns
+/// how many keys are left under the prefix.
 async fn delete_redis_keys(redis_url: &str, prefix: &str) -> Result<usize, redis::RedisError> {
     let client = redis::Client::open(redis_url)?;
     let mut conn = client.get_multiplexed_async_connection().await?;
-    let pattern = format!("{prefix}:*");
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        if !keys.is_empty() {
-            redis::cmd("UNLINK")
-                .arg(&keys)
-                .query_async::<()>(&mut conn)
-                .await?;
-        }
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    // apalis-redis registers every queue's worker set (deliveries, merged PRs, Slack clicks, ...)
-    // in this shared zset; remove only the members under our prefix.
-    let registered: Vec<String> = redis::cmd("ZRANGE")
-        .arg("core:apalis:queues:list")
-        .arg(0)
-        .arg(-1)
-        .query_async(&mut conn)
-        .await?;
-    let ours: Vec<&String> = registered
-        .iter()
-        .filter(|m| m.starts_with(&format!("{prefix}:")))
-        .collect();
-    if !ours.is_empty() {
-        redis::cmd("ZREM")
-            .arg("core:apalis:queues:list")
-            .arg(&ours)
-            .query_async::<()>(&mut conn)
-            .await?;
-    }
-    let mut left = 0;
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<String>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(&pattern)
-            .arg("COUNT")
-            .arg(1000)
-            .query_async(&mut conn)
-            .await?;
-        left += keys.len();
-        if next == 0 {
-            break;
-        }
-        cursor = next;
-    }
-    Ok(left)
+    mergecast::queue::purge::purge_prefix(&mut conn, &format!("{prefix}:")).await
 }

@@ -10,6 +10,7 @@ pub mod catch_up;
 pub mod delivery_worker;
 pub mod jobs;
 pub mod maintenance;
+pub mod purge;
 pub mod requeue;
 pub mod survey_workers;
 
