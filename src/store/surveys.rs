@@ -703,10 +703,20 @@ pub async fn set_status(
     Ok(res.rows_affected() == 1)
 }
 
+/// Where a once-only Slack message is (the schema's `slack_messages.state` check).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum SendState {
+    /// Claimed; the call may or may not have reached Slack.
+    Sending,
+    Sent,
+    Failed,
+}
+
 /// State of a once-only Slack message.
 #[derive(Debug, Clone, FromRow)]
 pub struct MessageRecord {
-    pub state: String,
+    pub state: SendState,
     pub channel: Option<String>,
     pub ts: Option<String>,
     pub created_at: DateTime<Utc>,

@@ -9,7 +9,7 @@ use chrono::{Duration, Utc};
 
 use super::{SurveyContext, SurveyError};
 use crate::slack::client::{Content, Posted, SlackClient};
-use crate::store::surveys;
+use crate::store::surveys::{self, SendState};
 
 /// A message to send once.
 pub struct Once<'a> {
@@ -42,12 +42,12 @@ pub async fn send_once(
         let Some(record) = surveys::message(pool, &msg.key).await? else {
             return Ok(None);
         };
-        if record.state == "sent" {
+        if record.state == SendState::Sent {
             return Ok(None);
         }
         // Another worker may be sending right now: only take over an attempt that is a minute old.
         let stale_before = Utc::now() - Duration::seconds(60);
-        if record.state == "sending" && record.created_at >= stale_before {
+        if record.state == SendState::Sending && record.created_at >= stale_before {
             return Err(SurveyError::Busy(msg.key));
         }
         if !surveys::reclaim_message(pool, &msg.key, stale_before).await? {
