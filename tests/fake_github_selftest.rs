@@ -1,7 +1,7 @@
 //! Checks the fake GitHub itself, so the integration tests that lean on it can trust that it
 //! enforces GitHub's rules (and not just whatever the client happens to do).
 
-#[path = "support/fake_github.rs"]
+#[path = "support/fake_github/mod.rs"]
 mod fake_github;
 
 use chrono::{Duration, Utc};
