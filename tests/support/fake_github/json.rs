@@ -181,7 +181,7 @@ pub(super) fn pull_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, p: &Pull) -> V
     let head = json!({
         "label": format!("{}:{head_ref}", repo.owner),
         "ref": head_ref,
-        "sha": fake_sha(&format!("head:{}", p.id)),
+        "sha": head_sha(p),
     });
     let base = json!({
         "label": format!("{}:main", repo.owner),
@@ -196,7 +196,7 @@ pub(super) fn pull_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, p: &Pull) -> V
         "issue_url": format!("{api}/issues/{}", p.number),
         "number": p.number,
         "state": p.state,
-        "locked": false,
+        "locked": p.locked,
         "title": p.title,
         "user": simple_user(cx, model, p.author_id),
         "body": null,
@@ -205,18 +205,23 @@ pub(super) fn pull_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, p: &Pull) -> V
         "closed_at": ts_opt(p.closed_at),
         "merged_at": ts_opt(p.merged_at),
         "merge_commit_sha": p.merged_at.map(|_| fake_sha(&format!("merge:{}", p.id))),
-        "assignee": null,
-        "assignees": [],
-        "requested_reviewers": [],
+        "assignee": p.assignees.first().map(|&id| simple_user(cx, model, id)),
+        "assignees": users(cx, model, &p.assignees),
+        "requested_reviewers": users(cx, model, &p.requested_reviewers),
         "requested_teams": [],
-        "labels": [],
-        "milestone": null,
+        "labels": p.labels.iter().map(|l| label_json(&api, l)).collect::<Vec<_>>(),
+        "milestone": p.milestone.as_ref().map(|title| milestone_json(&api, title)),
         "draft": p.draft,
         "head": head,
         "base": base,
         "author_association": "MEMBER",
-        "auto_merge": null,
-        "active_lock_reason": null,
+        "auto_merge": p.auto_merge.then(|| json!({
+            "enabled_by": simple_user(cx, model, p.author_id),
+            "merge_method": "squash",
+            "commit_title": null,
+            "commit_message": null,
+        })),
+        "active_lock_reason": p.locked.then_some("resolved"),
     })
 }
 
@@ -241,7 +246,7 @@ pub(super) fn review_json(
         "pull_request_url": format!("{}/repos/{full_name}/pulls/{}", cx.base, pull.number),
         "author_association": "MEMBER",
         "submitted_at": ts(r.submitted_at),
-        "commit_id": fake_sha(&format!("head:{}", pull.id)),
+        "commit_id": head_sha(pull),
     })
 }
 
@@ -267,6 +272,53 @@ pub(super) fn commit_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, c: &Commit) 
         "author": author,
         "committer": author,
         "parents": [],
+    })
+}
+
+/// The head commit of a pull request's branch: a new one after each push.
+pub(super) fn head_sha(p: &Pull) -> String {
+    if p.pushes == 0 {
+        fake_sha(&format!("head:{}", p.id))
+    } else {
+        fake_sha(&format!("head:{}:{}", p.id, p.pushes))
+    }
+}
+
+/// Simple users for `ids`, in order.
+pub(super) fn users(cx: &Ctx<'_>, model: &Model, ids: &[i64]) -> Vec<Value> {
+    ids.iter().map(|&id| simple_user(cx, model, id)).collect()
+}
+
+/// A milestone as issues and pull requests embed it:
+/// https://docs.github.com/en/rest/issues/milestones#get-a-milestone
+pub(super) fn milestone_json(repo_api: &str, title: &str) -> Value {
+    let number =
+        i64::from_str_radix(&hex::encode(Sha256::digest(title.as_bytes()))[..4], 16).unwrap_or(1);
+    json!({
+        "url": format!("{repo_api}/milestones/{number}"),
+        "id": number,
+        "number": number,
+        "title": title,
+        "description": null,
+        "state": "open",
+        "open_issues": 1,
+        "closed_issues": 0,
+        "due_on": null,
+    })
+}
+
+/// An issue type as issues embed it (`type`):
+/// https://docs.github.com/en/rest/orgs/issue-types
+pub(super) fn issue_type_json(name: &str) -> Value {
+    let id =
+        i64::from_str_radix(&hex::encode(Sha256::digest(name.as_bytes()))[..6], 16).unwrap_or(1);
+    json!({
+        "id": id,
+        "node_id": format!("IT_kwDO{id}"),
+        "name": name,
+        "description": null,
+        "color": "gray",
+        "is_enabled": true,
     })
 }
 
@@ -302,10 +354,11 @@ pub(super) fn issue_json(cx: &Ctx<'_>, model: &Model, repo: &Repo, i: &Issue) ->
         "labels": i.labels.iter().map(|l| label_json(&api, l)).collect::<Vec<_>>(),
         "state": i.state,
         "state_reason": state_reason,
-        "locked": false,
-        "assignee": null,
-        "assignees": [],
-        "milestone": null,
+        "locked": i.locked,
+        "assignee": i.assignees.first().map(|&id| simple_user(cx, model, id)),
+        "assignees": users(cx, model, &i.assignees),
+        "milestone": i.milestone.as_ref().map(|title| milestone_json(&api, title)),
+        "type": i.issue_type.as_ref().map(|name| issue_type_json(name)),
         "comments": 0,
         "created_at": ts(i.created_at),
         "updated_at": ts(i.updated_at),

@@ -8,7 +8,8 @@
 //! The parts: [`model`] (the state tests arrange), [`http`] (the server loop, replies, rate
 //! limits, ETags), [`auth`] (app JWTs and installation tokens), [`routes`] (one function per
 //! endpoint), [`paging`] (query strings and `Link` pagination), [`json`] (GitHub's JSON shapes),
-//! [`oauth`] (the admin sign-in's web flow) and [`foreign`] (a host that is not GitHub).
+//! [`oauth`] (the admin sign-in's web flow), [`foreign`] (a host that is not GitHub) and
+//! [`webhooks`] (delivery bodies rendered from the same model).
 
 #![allow(dead_code)]
 
@@ -20,16 +21,22 @@ mod model;
 mod oauth;
 mod paging;
 mod routes;
+mod webhooks;
 
 // Not every test uses every type of the fake.
 #[allow(unused_imports)]
 pub use foreign::{ForeignHost, ForeignRequest};
 #[allow(unused_imports)]
 pub use model::{
-    Commit, HookDelivery, Installation, Issue, Model, Pull, RateLimit, Repo, RequestLog, Review,
-    SecondaryLimit, Token, User, now,
+    Collaborator, Commit, HookDelivery, Installation, Invitation, Issue, Model, Pull, RateLimit,
+    Repo, RequestLog, Review, SecondaryLimit, Team, Token, User, now,
 };
 pub use oauth::OAuth;
+#[allow(unused_imports)]
+pub use webhooks::{
+    CollaboratorAction, InstallationAction, IssueAction, OrgAction, PullAction, ReviewAction,
+    TeamAction, Webhook,
+};
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -109,7 +116,10 @@ impl FakeGithub {
             .await
             .expect("bind fake GitHub");
         let url = format!("http://{}", listener.local_addr().expect("local addr"));
-        let model = Arc::new(Mutex::new(Model::default()));
+        let mut model = Model::default();
+        model.api_url = url.clone();
+        model.app_id = app_id;
+        let model = Arc::new(Mutex::new(model));
         let state = Arc::new(Server {
             url: url.clone(),
             app_id,

@@ -55,6 +55,16 @@ pub struct Model {
     /// GitHub itself links to its own API host:
     /// https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
     pub link_origin: Option<String>,
+    /// The org's teams (webhooks only: the REST fake serves no team endpoint).
+    pub teams: Vec<Team>,
+    /// Outside collaborators of repositories (webhooks only).
+    pub collaborators: Vec<Collaborator>,
+    /// Pending org invitations (webhooks only).
+    pub invitations: Vec<Invitation>,
+    /// The fake's base URL and app id, which the webhook bodies embed (set by
+    /// [`super::FakeGithub::start`]).
+    pub api_url: String,
+    pub app_id: i64,
     next_id: i64,
 }
 
@@ -82,6 +92,11 @@ impl Default for Model {
             require_user_agent: true,
             github_link_paths: false,
             link_origin: None,
+            teams: Vec::new(),
+            collaborators: Vec::new(),
+            invitations: Vec::new(),
+            api_url: "https://api.github.com".into(),
+            app_id: 0,
             next_id: 1_000_000,
         }
     }
@@ -164,6 +179,15 @@ pub struct Pull {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub merged_by: Option<i64>,
+    pub locked: bool,
+    pub labels: Vec<String>,
+    pub assignees: Vec<i64>,
+    pub requested_reviewers: Vec<i64>,
+    pub milestone: Option<String>,
+    pub auto_merge: bool,
+    /// Bumped by each push (`synchronize`); the head SHA derives from it.
+    pub pushes: u32,
 }
 
 impl Pull {
@@ -205,6 +229,11 @@ pub struct Issue {
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub is_pull_request: bool,
+    pub locked: bool,
+    pub assignees: Vec<i64>,
+    pub milestone: Option<String>,
+    /// The issue type's name (`Bug`, `Task`, ...), if set.
+    pub issue_type: Option<String>,
 }
 
 impl Issue {
@@ -222,6 +251,10 @@ impl Issue {
             updated_at: pull.updated_at,
             closed_at: pull.closed_at,
             is_pull_request: true,
+            locked: pull.locked,
+            assignees: pull.assignees.clone(),
+            milestone: pull.milestone.clone(),
+            issue_type: None,
         }
     }
 }
@@ -403,6 +436,14 @@ impl Model {
             created_at: at,
             updated_at: at,
             closed_at: None,
+            merged_by: None,
+            locked: false,
+            labels: Vec::new(),
+            assignees: Vec::new(),
+            requested_reviewers: Vec::new(),
+            milestone: None,
+            auto_merge: false,
+            pushes: 0,
         });
         self.pulls.last_mut().expect("just pushed")
     }
@@ -437,6 +478,10 @@ impl Model {
             updated_at: at,
             closed_at: None,
             is_pull_request: false,
+            locked: false,
+            assignees: Vec::new(),
+            milestone: None,
+            issue_type: None,
         });
         self.issues.last_mut().expect("just pushed")
     }
@@ -551,4 +596,39 @@ impl Model {
                 }
         })
     }
+}
+
+/// A team of an organization.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: i64,
+    pub org: String,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `closed` or `secret`.
+    pub privacy: String,
+    pub members: Vec<i64>,
+    /// Repository id -> the team's permission on it (`pull`, `push`, `admin`, ...).
+    pub repos: Vec<(i64, String)>,
+}
+
+/// Someone given access to one repository (a `member` event's subject).
+#[derive(Debug, Clone)]
+pub struct Collaborator {
+    pub repo_id: i64,
+    pub user_id: i64,
+    /// `read`, `triage`, `write`, `maintain` or `admin`.
+    pub permission: String,
+}
+
+/// An invitation to join an organization, for a GitHub account.
+#[derive(Debug, Clone)]
+pub struct Invitation {
+    pub id: i64,
+    pub org: String,
+    pub user_id: i64,
+    pub inviter_id: i64,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
 }
