@@ -627,8 +627,7 @@ impl Model {
         let name = match &action {
             TeamAction::Created => "created",
             TeamAction::Edited(description) => {
-                let old =
-                    std::mem::replace(&mut self.team(id).description, Some(description.clone()));
+                let old = self.team(id).description.replace(description.clone());
                 changes = Some(json!({ "description": { "from": old } }));
                 "edited"
             }
