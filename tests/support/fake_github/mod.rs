@@ -5,11 +5,11 @@
 //! time limits, expiring installation tokens, `Link` pagination with absolute URLs, weak `ETag`s
 //! with free 304s, primary and secondary rate limits, and GitHub's JSON shapes.
 //!
-//! The parts: [`model`] (the state tests arrange), [`http`] (the server loop, replies, rate
-//! limits, ETags), [`auth`] (app JWTs and installation tokens), [`routes`] (one function per
-//! endpoint), [`paging`] (query strings and `Link` pagination), [`json`] (GitHub's JSON shapes),
-//! [`oauth`] (the admin sign-in's web flow), [`foreign`] (a host that is not GitHub) and
-//! [`webhooks`] (delivery bodies rendered from the same model).
+//! The parts: [`model`] (the state tests arrange, made of [`records`]), [`http`] (the server
+//! loop, replies, rate limits, ETags), [`auth`] (app JWTs and installation tokens), [`routes`]
+//! (one function per endpoint), [`paging`] (query strings and `Link` pagination), [`json`]
+//! (GitHub's JSON shapes), [`oauth`] (the admin sign-in's web flow), [`foreign`] (a host that is
+//! not GitHub) and [`webhooks`] (delivery bodies rendered from the same model).
 
 #![allow(dead_code)]
 
@@ -20,6 +20,7 @@ mod json;
 mod model;
 mod oauth;
 mod paging;
+mod records;
 mod routes;
 mod webhooks;
 
