@@ -8,7 +8,7 @@
 
 mod common;
 
-#[path = "../tests/support/fake_slack.rs"]
+#[path = "../tests/support/fake_slack/mod.rs"]
 mod fake_slack;
 
 use std::collections::HashMap;

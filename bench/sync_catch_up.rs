@@ -7,7 +7,7 @@
 
 mod common;
 
-#[path = "../tests/support/fake_github.rs"]
+#[path = "../tests/support/fake_github/mod.rs"]
 mod fake_github;
 
 use std::time::Instant;

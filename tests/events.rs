@@ -1,434 +1,335 @@
-//! Every handled event, delivered signed through HTTP, queued in Redis, applied by the worker:
-//! the database ends up as GitHub's payloads say.
+//! Every handled event, rendered by the fake GitHub from its model, signed, delivered through
+//! HTTP, queued in Redis and applied by the worker: the database ends up as GitHub says.
 
 mod support;
 
+use mergecast::store::deliveries::Status;
+use mergecast::store::installations::InstallationStatus;
+use serde_json::json;
 use sqlx::PgPool;
-use std::time::Duration;
+use support::fake_github::{
+    CollaboratorAction, InstallationAction, IssueAction, PullAction, ReviewAction, TeamAction,
+    Webhook,
+};
+use support::scenario::github::ReviewState;
+use support::scenario::{HUBOT, INSTALLATION, MONA, OCTOCAT, ORG, OUTSIDER, Scenario};
 
-use support::{TestApp, wait_until};
-
-const INSTALLATION: i64 = 41234567;
-const PR_ID: i64 = 279147437;
-const ISSUE_ID: i64 = 1347;
-const OCTOCAT: i64 = 1000002;
-const HUBOT: i64 = 1000001;
 const TEAM: i64 = 2001;
 
-async fn installation_status(app: &TestApp) -> (String, String) {
-    sqlx::query_as("SELECT status, account_login FROM installations WHERE id = $1")
-        .bind(INSTALLATION)
-        .fetch_one(&app.pool)
+/// Only the webhooks: no Slack, no catch-up, not installed yet.
+async fn events_only(pool: PgPool) -> Scenario {
+    Scenario::builder(pool)
+        .without_slack()
+        .without_catch_up()
+        .not_installed()
+        .start()
         .await
-        .unwrap()
 }
 
 #[sqlx::test]
 async fn installation_lifecycle(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("installation.created").await;
+    let s = events_only(pool).await;
+    s.github(|m| m.add_repo(INSTALLATION, ORG, "docs").id);
+    s.installation_event(InstallationAction::Created).await;
+    let inst = s.installation().await;
     assert_eq!(
-        installation_status(&app).await,
-        ("active".into(), "octo-org".into())
+        (inst.status, inst.account_login.as_str()),
+        (InstallationStatus::Active, ORG)
     );
     assert_eq!(
-        app.count("SELECT count(*) FROM repositories WHERE active")
-            .await,
+        s.repositories().await.iter().filter(|r| r.active).count(),
         2
     );
 
-    app.deliver_and_apply("installation.new_permissions_accepted")
+    s.installation_event(InstallationAction::NewPermissionsAccepted)
         .await;
-    app.deliver_and_apply("installation.suspend").await;
-    let suspended: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("SELECT suspended_at FROM installations")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!(installation_status(&app).await.0, "suspended");
-    assert!(suspended.is_some());
+    s.installation_event(InstallationAction::Suspend).await;
+    let inst = s.installation().await;
+    assert_eq!(inst.status, InstallationStatus::Suspended);
+    assert!(inst.suspended_at.is_some());
 
-    app.deliver_and_apply("installation.unsuspend").await;
-    assert_eq!(installation_status(&app).await.0, "active");
+    let unsuspend = s.installation_event(InstallationAction::Unsuspend).await;
+    assert_eq!(s.installation().await.status, InstallationStatus::Active);
 
-    app.deliver_and_apply("installation_repositories.removed")
-        .await;
-    app.deliver_and_apply("installation_repositories.added")
-        .await;
-    assert!(app.count("SELECT count(*) FROM repositories").await >= 2);
+    s.remove_repo(s.repo).await;
+    s.add_repo("infra").await;
+    assert!(s.repositories().await.len() >= 2);
 
-    app.deliver_and_apply("installation_target.renamed").await;
-    app.deliver_and_apply("github_app_authorization.revoked")
-        .await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM revoked_authorizations")
-            .await,
-        1
-    );
+    s.rename_installation_target("octo-org-renamed").await;
+    s.revoke_authorization(OCTOCAT).await;
+    assert!(s.revoked_at(OCTOCAT).await.is_some());
 
-    app.deliver_and_apply("installation.deleted").await;
-    assert_eq!(installation_status(&app).await.0, "deleted");
+    s.installation_event(InstallationAction::Deleted).await;
+    assert_eq!(s.installation().await.status, InstallationStatus::Deleted);
     // A late, older event cannot resurrect a deleted installation.
-    app.deliver_and_apply("installation.unsuspend").await;
-    assert_eq!(installation_status(&app).await.0, "deleted");
-    app.stop().await;
+    s.send_again(&unsuspend).await;
+    assert_eq!(s.installation().await.status, InstallationStatus::Deleted);
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn repositories_added_and_removed(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("installation_repositories.added")
-        .await;
-    let added: Vec<(i64, bool)> = sqlx::query_as("SELECT id, active FROM repositories ORDER BY id")
-        .fetch_all(&app.pool)
-        .await
-        .unwrap();
-    assert!(!added.is_empty() && added.iter().all(|(_, a)| *a));
-    app.deliver_and_apply("installation_repositories.removed")
-        .await;
+    let s = events_only(pool).await;
+    let (infra, _) = s.add_repo("infra").await;
+    let added = s.repositories().await;
+    assert!(!added.is_empty() && added.iter().all(|r| r.active));
+    s.remove_repo(infra).await;
+    let removed = s.repositories().await;
     assert!(
-        app.count("SELECT count(*) FROM repositories WHERE NOT active AND removed_at IS NOT NULL")
-            .await
-            >= 1
+        removed
+            .iter()
+            .any(|r| r.id == infra && !r.active && r.removed_at.is_some())
     );
-    app.stop().await;
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn org_members_join_leave_and_are_never_deleted(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("organization.member_added").await;
-    let (login, active): (String, bool) =
-        sqlx::query_as("SELECT login, active FROM members WHERE github_id = $1")
-            .bind(OCTOCAT)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((login.as_str(), active), ("octocat", true));
+    let s = events_only(pool).await;
+    s.add_member(OCTOCAT).await;
+    let octocat = s.member(OCTOCAT).await.expect("octocat stored");
+    assert_eq!((octocat.login.as_str(), octocat.active), ("octocat", true));
 
-    app.deliver_and_apply("organization.member_removed").await;
-    let (active, since): (bool, Option<chrono::DateTime<chrono::Utc>>) =
-        sqlx::query_as("SELECT active, inactive_since FROM members WHERE github_id = $1")
-            .bind(HUBOT)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    s.remove_member(HUBOT).await;
+    let hubot = s.member(HUBOT).await.expect("hubot kept");
     assert!(
-        !active && since.is_some(),
+        !hubot.active && hubot.inactive_since.is_some(),
         "removed member is kept, inactive, with a timestamp"
     );
 
-    app.deliver_and_apply("organization.member_invited").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM members WHERE state = 'invited' AND NOT active")
-            .await,
-        1
-    );
+    s.invite(OUTSIDER).await;
+    let invited: Vec<_> = s
+        .members()
+        .await
+        .into_iter()
+        .filter(|m| m.state == "invited" && !m.active)
+        .collect();
+    assert_eq!(invited.len(), 1);
 
-    app.deliver_and_apply("organization.renamed").await;
-    assert_eq!(app.count("SELECT count(*) FROM members").await, 3);
-    app.stop().await;
+    s.org_event(support::fake_github::OrgAction::Renamed(
+        "octo-org-renamed".into(),
+    ))
+    .await;
+    assert_eq!(s.members().await.len(), 3);
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn repository_collaborators(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("member.added").await;
-    app.deliver_and_apply("member.edited").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM repository_collaborators WHERE active")
-            .await,
-        1
-    );
-    app.deliver_and_apply("member.removed").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM repository_collaborators WHERE NOT active")
-            .await,
-        1
-    );
-    app.stop().await;
+    let s = events_only(pool).await;
+    let repo = s.repo;
+    s.collaborator(repo, OUTSIDER, CollaboratorAction::Added("write".into()))
+        .await;
+    s.collaborator(repo, OUTSIDER, CollaboratorAction::Edited("admin".into()))
+        .await;
+    let active = |all: Vec<mergecast::store::members::Collaborator>, active: bool| {
+        all.iter().filter(|c| c.active == active).count()
+    };
+    assert_eq!(active(s.collaborators(repo).await, true), 1);
+    s.collaborator(repo, OUTSIDER, CollaboratorAction::Removed)
+        .await;
+    assert_eq!(active(s.collaborators(repo).await, false), 1);
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn teams_membership_and_repositories(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("team.created").await;
-    app.deliver_and_apply("team.edited").await;
-    assert_eq!(
-        app.count(&format!(
-            "SELECT count(*) FROM teams WHERE id = {TEAM} AND deleted_at IS NULL"
-        ))
-        .await,
-        1
-    );
-    app.deliver_and_apply("membership.added").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM team_members WHERE active")
-            .await,
-        1
-    );
-    app.deliver_and_apply("membership.removed").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM team_members WHERE NOT active")
-            .await,
-        1
-    );
-    app.deliver_and_apply("team.added_to_repository").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM team_repositories WHERE active")
-            .await,
-        1
-    );
-    app.deliver_and_apply("team.removed_from_repository").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM team_repositories WHERE NOT active")
-            .await,
-        1
-    );
-    app.deliver_and_apply("team.deleted").await;
-    assert_eq!(
-        app.count("SELECT count(*) FROM teams WHERE deleted_at IS NOT NULL")
-            .await,
-        1
-    );
-    app.stop().await;
-}
+    let s = events_only(pool).await;
+    s.create_team(TEAM, "justice-league").await;
+    s.team_event(TEAM, TeamAction::Edited("Saves the day".into()))
+        .await;
+    let team = s.team(TEAM).await.expect("team stored");
+    assert!(team.deleted_at.is_none());
 
-const PR_ACTIONS: &[&str] = &[
-    "opened",
-    "edited",
-    "labeled",
-    "unlabeled",
-    "assigned",
-    "unassigned",
-    "milestoned",
-    "demilestoned",
-    "converted_to_draft",
-    "ready_for_review",
-    "review_requested",
-    "review_request_removed",
-    "locked",
-    "unlocked",
-    "closed_unmerged",
-    "reopened",
-    "synchronize",
-    "auto_merge_enabled",
-    "auto_merge_disabled",
-    "enqueued",
-    "dequeued",
-    "closed_merged",
-];
+    s.team_membership(TEAM, OCTOCAT, true).await;
+    let members = s.team_members(TEAM).await;
+    assert_eq!(members.iter().filter(|m| m.active).count(), 1);
+    s.team_membership(TEAM, OCTOCAT, false).await;
+    let members = s.team_members(TEAM).await;
+    assert_eq!(members.iter().filter(|m| !m.active).count(), 1);
+
+    s.team_event(TEAM, TeamAction::AddedToRepository(s.repo, "push".into()))
+        .await;
+    let repos = s.team_repositories(TEAM).await;
+    assert_eq!(repos.iter().filter(|r| r.active).count(), 1);
+    s.team_event(TEAM, TeamAction::RemovedFromRepository(s.repo))
+        .await;
+    let repos = s.team_repositories(TEAM).await;
+    assert_eq!(repos.iter().filter(|r| !r.active).count(), 1);
+
+    s.team_event(TEAM, TeamAction::Deleted).await;
+    assert!(s.team(TEAM).await.expect("kept").deleted_at.is_some());
+    s.stop().await;
+}
 
 #[sqlx::test]
 async fn pull_request_every_action_then_merge_emits_once(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    for action in PR_ACTIONS {
-        let id = app
-            .deliver_and_apply(&format!("pull_request.{action}"))
-            .await;
-        assert_eq!(
-            app.delivery_status(&id).await.as_deref(),
-            Some("processed"),
-            "{action}"
-        );
-        if *action == "labeled" {
-            let labels: serde_json::Value = sqlx::query_scalar("SELECT labels FROM pull_requests")
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
-            assert!(
-                !labels.as_array().unwrap().is_empty(),
-                "labeled PR has labels"
-            );
-        }
-        if *action == "converted_to_draft" {
-            assert_eq!(
-                app.count("SELECT count(*) FROM pull_requests WHERE draft")
-                    .await,
-                1
-            );
-        }
-        if *action == "closed_unmerged" {
-            assert_eq!(
-                app.count(
-                    "SELECT count(*) FROM pull_requests WHERE state = 'closed' AND NOT merged"
-                )
-                .await,
-                1
-            );
-            assert_eq!(
-                app.count("SELECT count(*) FROM merged_pull_requests").await,
-                0
-            );
+    let s = events_only(pool).await;
+    let pr = s.open_pr(MONA).await;
+    let actions = [
+        PullAction::Edited("A better title".into()),
+        PullAction::Labeled("bug".into()),
+        PullAction::Unlabeled("bug".into()),
+        PullAction::Assigned(OCTOCAT.github_id),
+        PullAction::Unassigned(OCTOCAT.github_id),
+        PullAction::Milestoned("v1.0".into()),
+        PullAction::Demilestoned,
+        PullAction::ConvertedToDraft,
+        PullAction::ReadyForReview,
+        PullAction::ReviewRequested(HUBOT.github_id),
+        PullAction::ReviewRequestRemoved(HUBOT.github_id),
+        PullAction::Locked,
+        PullAction::Unlocked,
+        PullAction::Closed,
+        PullAction::Reopened,
+        PullAction::Synchronize,
+        PullAction::AutoMergeEnabled,
+        PullAction::AutoMergeDisabled,
+        PullAction::Enqueued,
+        PullAction::Dequeued,
+    ];
+    for action in actions {
+        let delivery = s.pr_event(pr, action.clone()).await;
+        assert_eq!(delivery.status, Status::Processed, "{action:?}");
+        let stored = s.pr(pr).await;
+        match action {
+            PullAction::Labeled(_) => {
+                assert!(!stored.labels.is_empty(), "labeled PR has labels")
+            }
+            PullAction::ConvertedToDraft => assert!(stored.draft),
+            PullAction::Closed => {
+                assert_eq!((stored.state.as_str(), stored.merged), ("closed", false));
+                assert!(s.merged().await.is_empty());
+            }
+            _ => {}
         }
     }
-    let (state, merged, number): (String, bool, i32) =
-        sqlx::query_as("SELECT state, merged, number FROM pull_requests WHERE id = $1")
-            .bind(PR_ID)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((state.as_str(), merged, number), ("closed", true, 42));
-    // The outbox relay runs right after the applying transaction commits: wait for it.
-    wait_until("the merge relayed", Duration::from_secs(20), || async {
-        app.count("SELECT count(*) FROM merged_pull_requests WHERE enqueued_at IS NOT NULL")
-            .await
-            == 1
-    })
-    .await;
-    assert_eq!(app.merged_jobs().await, 1);
-
-    // GitHub redelivers the merge (same id) and also sends it again as a new delivery.
-    app.deliver_and_apply("pull_request.closed_merged").await;
+    let merge = s.merge(pr).await;
+    assert_eq!(merge.status, Status::Processed);
+    let stored = s.pr(pr).await;
     assert_eq!(
-        app.count("SELECT count(*) FROM merged_pull_requests").await,
-        1
+        (stored.state.as_str(), stored.merged, stored.number),
+        ("closed", true, pr.number)
     );
+    // The outbox relay runs right after the applying transaction commits: wait for it.
+    s.wait_merges_relayed(1).await;
+    assert_eq!(s.merged_jobs().await, 1);
+
+    // GitHub sends the merge again as a new delivery.
+    s.send_again(&merge).await;
+    assert_eq!(s.merged().await.len(), 1);
     assert_eq!(
-        app.merged_jobs().await,
+        s.merged_jobs().await,
         1,
         "PullRequestMerged is emitted once per PR"
     );
-    app.stop().await;
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn reviews_submitted_edited_dismissed(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("pull_request_review.submitted").await;
-    let (state, login): (String, String) =
-        sqlx::query_as("SELECT state, reviewer_login FROM reviews WHERE id = 80")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert_eq!((state.as_str(), login.as_str()), ("approved", "hubot"));
+    let s = events_only(pool).await;
+    // A pull request the app has not heard of: the review brings it.
+    let pr = s.github(|m| {
+        let pull = m.add_pull(s.repo, MONA.github_id);
+        support::scenario::github::PrRef {
+            id: pull.id,
+            number: pull.number,
+            repo: pull.repo_id,
+        }
+    });
+    let review = s.review(pr, HUBOT, ReviewState::Approved).await;
+    let stored = s.stored_review(review).await;
     assert_eq!(
-        app.count("SELECT count(*) FROM pull_requests").await,
-        1,
-        "review creates its PR if unseen"
+        (stored.state.as_str(), stored.reviewer_login.as_deref()),
+        ("approved", Some("hubot"))
     );
-    app.deliver_and_apply("pull_request_review.dismissed").await;
-    // An edit delivered after the dismissal does not undo it.
-    app.deliver_and_apply("pull_request_review.edited").await;
-    let state: String = sqlx::query_scalar("SELECT state FROM reviews WHERE id = 80")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
-    assert_eq!(state, "dismissed");
-    app.stop().await;
-}
+    assert_eq!(s.pr(pr).await.id, pr.id, "review creates its PR if unseen");
 
-const ISSUE_ACTIONS: &[&str] = &[
-    "opened",
-    "edited",
-    "labeled",
-    "unlabeled",
-    "assigned",
-    "unassigned",
-    "typed",
-    "untyped",
-    "milestoned",
-    "demilestoned",
-    "pinned",
-    "unpinned",
-    "locked",
-    "unlocked",
-    "closed",
-    "reopened",
-    "transferred",
-    "deleted",
-];
+    // An edit made before the dismissal and delivered after it does not undo it.
+    let edit = s.github(|m| m.review_hook(review.id, ReviewAction::Edited("LGTM!".into())));
+    s.review_event(review, ReviewAction::Dismissed).await;
+    s.send(edit).await;
+    assert_eq!(s.stored_review(review).await.state, "dismissed");
+    s.stop().await;
+}
 
 #[sqlx::test]
 async fn issues_every_action(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    for action in ISSUE_ACTIONS {
-        let id = app.deliver_and_apply(&format!("issues.{action}")).await;
-        assert_eq!(
-            app.delivery_status(&id).await.as_deref(),
-            Some("processed"),
-            "{action}"
-        );
-        match *action {
-            "labeled" => assert_eq!(
-                app.count("SELECT count(*) FROM issues WHERE labels ? 'bug'")
-                    .await,
-                1
-            ),
-            "assigned" => assert_eq!(
-                app.count("SELECT count(*) FROM issues WHERE assignees ? 'octocat'")
-                    .await,
-                1
-            ),
-            "pinned" => assert_eq!(
-                app.count("SELECT count(*) FROM issues WHERE pinned").await,
-                1
-            ),
-            "closed" => assert_eq!(
-                app.count("SELECT count(*) FROM issues WHERE state = 'closed'")
-                    .await,
-                1
-            ),
-            "transferred" => assert_eq!(
-                app.count("SELECT count(*) FROM issues WHERE transferred_to = 'octo-org/infra'")
-                    .await,
-                1
-            ),
+    let s = events_only(pool).await;
+    let infra = s.github(|m| m.add_repo(INSTALLATION, ORG, "infra").id);
+    let issue = s.open_issue(MONA).await;
+    let actions = [
+        IssueAction::Edited("A sharper title".into()),
+        IssueAction::Labeled("bug".into()),
+        IssueAction::Unlabeled("bug".into()),
+        IssueAction::Assigned(OCTOCAT.github_id),
+        IssueAction::Unassigned(OCTOCAT.github_id),
+        IssueAction::Typed("Bug".into()),
+        IssueAction::Untyped,
+        IssueAction::Milestoned("v1.0".into()),
+        IssueAction::Demilestoned,
+        IssueAction::Pinned,
+        IssueAction::Unpinned,
+        IssueAction::Locked,
+        IssueAction::Unlocked,
+        IssueAction::Closed,
+        IssueAction::Reopened,
+        IssueAction::Transferred(infra),
+        IssueAction::Deleted,
+    ];
+    for action in actions {
+        let delivery = s.issue_event(issue, action.clone()).await;
+        assert_eq!(delivery.status, Status::Processed, "{action:?}");
+        let stored = s.issue(issue).await;
+        match action {
+            IssueAction::Labeled(_) => assert!(stored.labels.contains(&"bug".to_string())),
+            IssueAction::Assigned(_) => {
+                assert!(stored.assignees.contains(&"octocat".to_string()))
+            }
+            IssueAction::Pinned => assert!(stored.pinned),
+            IssueAction::Closed => assert_eq!(stored.state, "closed"),
+            IssueAction::Transferred(_) => {
+                assert_eq!(stored.transferred_to.as_deref(), Some("octo-org/infra"))
+            }
             _ => {}
         }
     }
-    let deleted: Option<chrono::DateTime<chrono::Utc>> =
-        sqlx::query_scalar("SELECT deleted_at FROM issues WHERE id = $1")
-            .bind(ISSUE_ID)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-    assert!(deleted.is_some(), "deleted issues are kept and marked");
-    app.stop().await;
+    assert!(
+        s.issue(issue).await.deleted_at.is_some(),
+        "deleted issues are kept and marked"
+    );
+    s.stop().await;
 }
 
 #[sqlx::test]
 async fn unknown_events_and_actions_are_recorded_not_failed(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    let (status, id) = app
-        .deliver(
-            "deployment_status",
-            br#"{"action":"created","installation":{"id":1}}"#,
-        )
-        .await;
-    assert_eq!(status, 202);
-    app.wait_for_status(&id, &["ignored"]).await;
+    let s = events_only(pool).await;
+    let unknown = Webhook {
+        event: "deployment_status",
+        body: json!({ "action": "created", "installation": { "id": 1 } }),
+    };
+    assert_eq!(s.send(unknown).await.status, Status::Ignored);
 
-    let (status, id) = app.deliver("team", br#"{"action":"renamed_in_the_future","installation":{"id":1},"team":{"id":1,"slug":"a","name":"a"},"organization":{"id":1,"login":"o"}}"#).await;
-    assert_eq!(status, 202);
-    app.wait_for_status(&id, &["ignored"]).await;
+    s.github(|m| {
+        m.add_team(ORG, TEAM, "justice-league");
+    });
+    let mut future_team = s.github(|m| m.team_hook(TEAM, TeamAction::Created));
+    future_team.body["action"] = json!("renamed_in_the_future");
+    assert_eq!(s.send(future_team).await.status, Status::Ignored);
 
     // A known event with an action added by GitHub later still updates the PR it carries.
-    let body = String::from_utf8(support::fixture("pull_request.opened"))
-        .unwrap()
-        .replacen(
-            "\"action\": \"opened\"",
-            "\"action\": \"some_future_action\"",
-            1,
-        );
-    let (status, id) = app.deliver("pull_request", body.as_bytes()).await;
-    assert_eq!(status, 202);
-    app.wait_for_status(&id, &["processed"]).await;
-    assert_eq!(app.count("SELECT count(*) FROM pull_requests").await, 1);
-    app.stop().await;
-}
-
-#[sqlx::test]
-async fn every_fixture_is_processed(pool: PgPool) {
-    let app = TestApp::spawn(pool).await;
-    for name in support::fixture_names() {
-        if name.starts_with("ping") {
-            assert_eq!(app.deliver_fixture(&name).await.0, 200);
-            continue;
-        }
-        let id = app.deliver_and_apply(&name).await;
-        let status = app.delivery_status(&id).await.unwrap();
-        assert_eq!(status, "processed", "fixture {name}");
-    }
-    app.stop().await;
+    let (pr, mut future_pr) = s.github(|m| {
+        let id = m.add_pull(s.repo, MONA.github_id).id;
+        (id, m.pull_hook(id, PullAction::Opened))
+    });
+    future_pr.body["action"] = json!("some_future_action");
+    assert_eq!(s.send(future_pr).await.status, Status::Processed);
+    assert!(
+        mergecast::store::pulls::get(s.pool(), pr)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    s.stop().await;
 }

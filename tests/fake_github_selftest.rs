@@ -1,7 +1,7 @@
 //! Checks the fake GitHub itself, so the integration tests that lean on it can trust that it
 //! enforces GitHub's rules (and not just whatever the client happens to do).
 
-#[path = "support/fake_github.rs"]
+#[path = "support/fake_github/mod.rs"]
 mod fake_github;
 
 use chrono::{Duration, Utc};
@@ -633,4 +633,68 @@ async fn hook_deliveries_page_by_cursor_and_redeliver() {
     );
     assert_eq!(redeliver(-1).await.unwrap().status(), StatusCode::NOT_FOUND);
     assert_eq!(gh.with(|m| m.redelivery_requests.clone()), vec![ids[2]]);
+}
+
+/// Every webhook the model renders parses as the app's own event type for its
+/// `X-GitHub-Event`, and says what the model now holds.
+#[tokio::test]
+async fn webhooks_rendered_from_the_model_parse_as_their_events() {
+    use fake_github::{
+        CollaboratorAction, InstallationAction, IssueAction, OrgAction, PullAction, ReviewAction,
+        TeamAction,
+    };
+    use mergecast::github::events::Event;
+
+    let gh = fake().await;
+    let hooks = gh.with(|m| {
+        m.add_member("acme", User::new(1, "mona"));
+        m.add_user(User::new(2, "hubot"));
+        let repo = m.add_repo(INSTALLATION, "acme", "widgets").id;
+        let other = m.add_repo(INSTALLATION, "acme", "gadgets").id;
+        let pull = m.add_pull(repo, 1).id;
+        let review = m.add_review(pull, 2, "APPROVED").id;
+        let issue = m.add_issue(repo, 1).id;
+        m.add_team("acme", 9, "core");
+        vec![
+            m.installation_hook(INSTALLATION, InstallationAction::Created),
+            m.installation_hook(INSTALLATION, InstallationAction::Suspend),
+            m.repositories_hook(INSTALLATION, &[], &[other]),
+            m.org_hook("acme", OrgAction::MemberAdded(2)),
+            m.org_hook("acme", OrgAction::MemberInvited(2)),
+            m.collaborator_hook(repo, 2, CollaboratorAction::Added("write".into())),
+            m.team_hook(9, TeamAction::AddedToRepository(repo, "push".into())),
+            m.team_membership_hook(9, 2, true),
+            m.pull_hook(pull, PullAction::Labeled("bug".into())),
+            m.pull_hook(pull, PullAction::Merged(2)),
+            m.review_hook(review, ReviewAction::Dismissed),
+            m.issue_hook(issue, IssueAction::Assigned(2)),
+            m.target_renamed_hook(INSTALLATION, "acme-inc"),
+            m.authorization_revoked_hook(2),
+        ]
+    });
+    for hook in &hooks {
+        let parsed = Event::parse(hook.event, &hook.bytes())
+            .unwrap_or_else(|e| panic!("{} {:?}: {e}", hook.event, hook.action()));
+        assert!(
+            !matches!(parsed, Event::Other { .. }),
+            "{} is an event the app handles",
+            hook.event
+        );
+        match parsed {
+            Event::PullRequest(e) if e.action == "closed" => {
+                assert!(e.pull_request.is_merged());
+                assert_eq!(e.pull_request.labels[0].name, "bug");
+                assert_eq!(e.installation.map(|i| i.id), Some(INSTALLATION));
+            }
+            Event::PullRequestReview(e) => assert_eq!(e.review.state, "dismissed"),
+            Event::Issues(e) => assert_eq!(e.issue.assignees[0].login, "hubot"),
+            Event::Installation(e) if e.action == "suspend" => {
+                assert!(e.installation.suspended_at.is_some())
+            }
+            Event::InstallationRepositories(e) => {
+                assert_eq!(e.repositories_removed[0].full_name, "acme/gadgets")
+            }
+            _ => {}
+        }
+    }
 }

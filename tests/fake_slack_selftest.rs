@@ -1,7 +1,7 @@
 //! Checks the fake Slack itself, so the integration tests that lean on it can trust that it
 //! answers the way slack.com/api does (and not just whatever the client happens to send).
 
-#[path = "support/fake_slack.rs"]
+#[path = "support/fake_slack/mod.rs"]
 mod fake_slack;
 
 use fake_slack::FakeSlack;

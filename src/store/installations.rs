@@ -378,3 +378,56 @@ pub async fn sign_in_candidates(
     .fetch_all(db)
     .await
 }
+
+/// An installation as the database holds it now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct InstallationRow {
+    pub id: i64,
+    pub account_login: String,
+    pub status: InstallationStatus,
+    pub suspended_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Installation `id`, if known.
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<InstallationRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, account_login, status, suspended_at, deleted_at FROM installations WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// A repository an installation can see (or could, until `removed_at`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RepositoryRow {
+    pub id: i64,
+    pub full_name: String,
+    pub active: bool,
+    pub removed_at: Option<DateTime<Utc>>,
+}
+
+/// Every repository of `installation`, active or not, by id.
+pub async fn repositories(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+) -> Result<Vec<RepositoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, full_name, active, removed_at FROM repositories WHERE installation_id = $1 ORDER BY id",
+    )
+    .bind(installation)
+    .fetch_all(db)
+    .await
+}
+
+/// When `github_user_id` revoked their authorization of the app, if they did.
+pub async fn revoked_at(
+    db: impl PgExecutor<'_>,
+    github_user_id: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar("SELECT revoked_at FROM revoked_authorizations WHERE github_user_id = $1")
+        .bind(github_user_id)
+        .fetch_optional(db)
+        .await
+}

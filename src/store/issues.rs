@@ -95,3 +95,32 @@ pub async fn set_pinned(
         .await?;
     Ok(())
 }
+
+/// An issue as the database holds it now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IssueRow {
+    pub id: i64,
+    pub number: i32,
+    pub title: String,
+    pub state: String,
+    pub locked: bool,
+    pub pinned: bool,
+    pub labels: sqlx::types::Json<Vec<String>>,
+    pub assignees: sqlx::types::Json<Vec<String>>,
+    pub milestone: Option<String>,
+    pub issue_type: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub transferred_to: Option<String>,
+}
+
+/// Issue `id`, if known (deleted and transferred ones too).
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<IssueRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT id, number, title, state, locked, pinned, labels, assignees, milestone,
+               issue_type, deleted_at, transferred_to
+           FROM issues WHERE id = $1"#,
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}

@@ -419,3 +419,91 @@ pub async fn admin_map_slack(
     .await?;
     Ok(res.rows_affected() > 0)
 }
+
+/// An org member as the database holds them now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Member {
+    pub installation_id: i64,
+    pub github_id: i64,
+    pub login: String,
+    pub email: Option<String>,
+    pub role: Option<String>,
+    /// `active`, `invited` or `inactive`.
+    pub state: String,
+    pub active: bool,
+    pub inactive_since: Option<DateTime<Utc>>,
+    pub slack_user_id: Option<String>,
+    pub slack_unmapped_reason: Option<String>,
+    pub opted_out: bool,
+}
+
+const MEMBER_COLUMNS: &str = "installation_id, github_id, login, email, role, state, active, inactive_since, slack_user_id, slack_unmapped_reason, opted_out";
+
+/// Member `github_id` of `installation`, if known.
+pub async fn get(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+) -> Result<Option<Member>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE installation_id = $1 AND github_id = $2"
+    ))
+    .bind(installation)
+    .bind(github_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every member row of `installation` (active, invited and gone), by login.
+pub async fn all(db: impl PgExecutor<'_>, installation: i64) -> Result<Vec<Member>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM members WHERE installation_id = $1 ORDER BY login"
+    ))
+    .bind(installation)
+    .fetch_all(db)
+    .await
+}
+
+/// A repository collaborator as the database holds them now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Collaborator {
+    pub repository_id: i64,
+    pub github_id: i64,
+    pub login: String,
+    pub permission: Option<String>,
+    pub active: bool,
+}
+
+/// The collaborators of `repository_id` ever recorded, active or not, by login.
+pub async fn collaborators(
+    db: impl PgExecutor<'_>,
+    repository_id: i64,
+) -> Result<Vec<Collaborator>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT repository_id, github_id, login, permission, active FROM repository_collaborators WHERE repository_id = $1 ORDER BY login",
+    )
+    .bind(repository_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Maps member `github_id` to Slack user `slack_user_id` by hand, as an org admin does on the
+/// members page when the email does not tell.
+pub async fn map_to_slack(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+    github_id: i64,
+    slack_user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let res = sqlx::query(
+        r#"UPDATE members SET slack_user_id = $3, slack_mapping_source = 'manual',
+               slack_unmapped_reason = NULL, updated_at = now()
+           WHERE installation_id = $1 AND github_id = $2"#,
+    )
+    .bind(installation)
+    .bind(github_id)
+    .bind(slack_user_id)
+    .execute(db)
+    .await?;
+    Ok(res.rows_affected() > 0)
+}

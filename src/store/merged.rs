@@ -101,3 +101,26 @@ pub async fn mark_enqueued(
         .await?;
     Ok(())
 }
+
+/// The once-only record of a merged pull request, and whether its job left the outbox.
+#[derive(Debug, Clone, FromRow)]
+pub struct MergedRecord {
+    pub pull_request_id: i64,
+    pub installation_id: i64,
+    pub source: String,
+    pub enqueued_at: Option<DateTime<Utc>>,
+}
+
+/// Every merged pull request recorded for `installation`, oldest first.
+pub async fn of_installation(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+) -> Result<Vec<MergedRecord>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT pull_request_id, installation_id, source, enqueued_at FROM merged_pull_requests
+           WHERE installation_id = $1 ORDER BY recorded_at, pull_request_id"#,
+    )
+    .bind(installation)
+    .fetch_all(db)
+    .await
+}

@@ -217,3 +217,58 @@ pub async fn merged_pull(
     .fetch_optional(db)
     .await
 }
+
+/// A pull request as the database holds it now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PullRow {
+    pub id: i64,
+    pub installation_id: i64,
+    pub number: i32,
+    pub title: String,
+    pub state: String,
+    pub draft: bool,
+    pub locked: bool,
+    pub merged: bool,
+    pub merged_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub head_sha: Option<String>,
+    pub labels: sqlx::types::Json<Vec<String>>,
+    pub assignees: sqlx::types::Json<Vec<String>>,
+    pub milestone: Option<String>,
+    pub auto_merge: bool,
+}
+
+/// Pull request `id`, if known.
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<PullRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT id, installation_id, number, title, state, draft, locked, merged, merged_at,
+               head_sha, labels, assignees, milestone, auto_merge
+           FROM pull_requests WHERE id = $1"#,
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// A review as the database holds it now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReviewRow {
+    pub id: i64,
+    pub pull_request_id: i64,
+    pub reviewer_id: Option<i64>,
+    pub reviewer_login: Option<String>,
+    /// Lower case: `approved`, `changes_requested`, `commented`, `dismissed`.
+    pub state: String,
+    pub body: Option<String>,
+    pub dismissed_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Review `id`, if known.
+pub async fn review(db: impl PgExecutor<'_>, id: i64) -> Result<Option<ReviewRow>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT id, pull_request_id, reviewer_id, reviewer_login, state, body, dismissed_at
+           FROM reviews WHERE id = $1"#,
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}

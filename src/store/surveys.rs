@@ -1153,3 +1153,105 @@ pub async fn admin_participants(
     .fetch_all(db)
     .await
 }
+
+/// What [`Survey`] leaves out: the survey's last error and its timestamps.
+#[derive(Debug, Clone, FromRow)]
+pub struct SurveyState {
+    pub id: i64,
+    pub status: String,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub remind_at: DateTime<Utc>,
+    pub closes_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+/// Survey `id`'s state, if it exists.
+pub async fn state(db: impl PgExecutor<'_>, id: i64) -> Result<Option<SurveyState>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, status, last_error, created_at, remind_at, closes_at, closed_at FROM surveys WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every survey of `installation`, oldest first.
+pub async fn of_installation(
+    db: impl PgExecutor<'_>,
+    installation: i64,
+) -> Result<Vec<Survey>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {SURVEY_COLUMNS} FROM surveys WHERE installation_id = $1 ORDER BY id"
+    ))
+    .bind(installation)
+    .fetch_all(db)
+    .await
+}
+
+/// When participant `github_id` of survey `survey_id` is due a reminder (set once asked).
+pub async fn remind_due_at(
+    db: impl PgExecutor<'_>,
+    survey_id: i64,
+    github_id: i64,
+) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT remind_due_at FROM survey_participants WHERE survey_id = $1 AND github_id = $2",
+    )
+    .bind(survey_id)
+    .bind(github_id)
+    .fetch_optional(db)
+    .await
+    .map(Option::flatten)
+}
+
+/// A Slack click as received, and how it was handled (`None` until it is).
+#[derive(Debug, Clone, FromRow)]
+pub struct Interaction {
+    pub id: String,
+    pub survey_id: Option<i64>,
+    pub slack_user_id: Option<String>,
+    pub action: String,
+    pub outcome: Option<String>,
+}
+
+/// Every Slack click received, in arrival order.
+pub async fn interactions(db: impl PgExecutor<'_>) -> Result<Vec<Interaction>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, survey_id, slack_user_id, action, outcome FROM slack_interactions ORDER BY received_at, id",
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// For tests of crash recovery: leaves the messages keyed `key_prefix…` of survey `survey_id`
+/// as a crash right after Slack took them would (still `sending`, no `ts`, claimed two minutes
+/// ago so a retry may take over), and forgets the participants' matching `reminded_at` or
+/// `revealed_at` (`remind:` and `reveal:` keys).
+pub async fn forget_sends(
+    db: &sqlx::PgPool,
+    survey_id: i64,
+    key_prefix: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        r#"UPDATE slack_messages SET state = 'sending', ts = NULL, sent_at = NULL,
+               created_at = now() - interval '2 minutes'
+           WHERE survey_id = $1 AND key LIKE $2"#,
+    )
+    .bind(survey_id)
+    .bind(format!("{key_prefix}%"))
+    .execute(db)
+    .await?;
+    let column = match key_prefix {
+        "remind:" => "reminded_at",
+        "reveal:" => "revealed_at",
+        _ => return Ok(()),
+    };
+    sqlx::query(&format!(
+        "UPDATE survey_participants SET {column} = NULL WHERE survey_id = $1"
+    ))
+    .bind(survey_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}

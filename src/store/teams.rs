@@ -120,3 +120,60 @@ pub async fn set_repository(
     .await?;
     Ok(())
 }
+
+/// A team as the database holds it now.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TeamRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// Team `id`, if known (deleted teams too).
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> Result<Option<TeamRow>, sqlx::Error> {
+    sqlx::query_as("SELECT id, slug, name, description, deleted_at FROM teams WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Someone's place in a team, present or past.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TeamMemberRow {
+    pub github_id: i64,
+    pub login: String,
+    pub active: bool,
+}
+
+/// Everyone ever recorded in team `id`, by login.
+pub async fn members(db: impl PgExecutor<'_>, id: i64) -> Result<Vec<TeamMemberRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT github_id, login, active FROM team_members WHERE team_id = $1 ORDER BY login",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+}
+
+/// A team's access to a repository, present or past.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TeamRepositoryRow {
+    pub repository_id: i64,
+    pub permission: Option<String>,
+    pub active: bool,
+}
+
+/// Every repository team `id` was ever given, by id.
+pub async fn repositories(
+    db: impl PgExecutor<'_>,
+    id: i64,
+) -> Result<Vec<TeamRepositoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT repository_id, permission, active FROM team_repositories WHERE team_id = $1 ORDER BY repository_id",
+    )
+    .bind(id)
+    .fetch_all(db)
+    .await
+}

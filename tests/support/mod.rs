@@ -6,6 +6,7 @@
 pub mod fake_github;
 pub mod fake_slack;
 pub mod proxy;
+pub mod scenario;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -1,0 +1,329 @@
+//! What the fake Slack knows: its users (with time zones), the DMs and channel messages posted
+//! (with every `chat.update` applied), injected failures and rate limits, and every call made,
+//! for tests to arrange and inspect.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+/// Everything the fake knows. Tests may edit any field directly; the builders only fill in
+/// Slack-like defaults.
+#[derive(Debug, Clone)]
+pub struct Model {
+    /// The only token accepted (`Authorization: Bearer ...`).
+    pub bot_token: String,
+    pub team_id: String,
+    /// Who the bot token speaks as; posted messages carry these.
+    pub bot_user_id: String,
+    pub bot_id: String,
+    pub app_id: String,
+    pub users: Vec<SlackUser>,
+    /// User id -> that user's DM channel id (`D...`), created by `conversations.open`.
+    pub channels: HashMap<String, String>,
+    /// Every message posted, in posting order (thread replies included).
+    pub messages: Vec<Message>,
+    /// Every API call, in arrival order, whatever its outcome.
+    pub calls: Vec<Call>,
+    /// (method, error code): the next call of that method answers `{"ok":false,"error":code}`
+    /// instead of running. Consumed first to last.
+    pub fail_next: Vec<(String, String)>,
+    /// (method, retry-after seconds): the next call of that method answers HTTP 429 with
+    /// `Retry-After`. Consumed first to last, and before `fail_next`.
+    pub rate_limit_next: Vec<(String, u64)>,
+    /// Public channels the bot is a member of (ids like `C0...`), e.g. for the leaderboard.
+    pub public_channels: Vec<String>,
+    next_channel: u64,
+    /// Microseconds of the last `ts` handed out, so every `ts` is unique and increasing.
+    last_ts_micros: i64,
+}
+
+impl Model {
+    pub(super) fn new(bot_token: &str) -> Self {
+        Self {
+            bot_token: bot_token.to_string(),
+            team_id: "T0FAKE0001".into(),
+            bot_user_id: "U0FAKEBOT1".into(),
+            bot_id: "B0FAKEBOT1".into(),
+            app_id: "A0FAKEAPP1".into(),
+            users: Vec::new(),
+            channels: HashMap::new(),
+            messages: Vec::new(),
+            calls: Vec::new(),
+            fail_next: Vec::new(),
+            rate_limit_next: Vec::new(),
+            public_channels: Vec::new(),
+            next_channel: 0,
+            last_ts_micros: 0,
+        }
+    }
+}
+
+/// A workspace member as `users.info` describes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackUser {
+    /// `U...` (or `W...` on Enterprise Grid).
+    pub id: String,
+    /// The handle.
+    pub name: String,
+    pub real_name: String,
+    pub display_name: String,
+    /// `profile.email`; bots have none.
+    pub email: Option<String>,
+    /// IANA zone, e.g. `Europe/Berlin`.
+    pub tz: String,
+    pub tz_label: String,
+    /// Seconds east of UTC, as Slack reports it (already including daylight saving).
+    pub tz_offset: i64,
+    pub is_bot: bool,
+    /// Deactivated: `users.info` still answers, `users.lookupByEmail` and DMs do not.
+    pub deleted: bool,
+}
+
+/// One posted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub channel: String,
+    pub ts: String,
+    /// The thread's parent `ts` for replies; `None` for top-level messages.
+    pub thread_ts: Option<String>,
+    /// As posted; later edits are in `updated` (see [`Message::current_text`]).
+    pub text: String,
+    /// As posted (`Value::Null` when none were sent).
+    pub blocks: Value,
+    /// `{event_type, event_payload}` as posted.
+    pub metadata: Option<Value>,
+    /// Every later `chat.update` call's arguments (blocks and metadata parsed), in order.
+    pub updated: Vec<Value>,
+}
+
+impl Message {
+    /// The text Slack shows now: the last update's, else the posted one.
+    pub fn current_text(&self) -> &str {
+        self.updated
+            .iter()
+            .rev()
+            .find_map(|u| u.get("text").and_then(Value::as_str))
+            .unwrap_or(&self.text)
+    }
+
+    /// The blocks Slack shows now (an update without `blocks` keeps the previous ones).
+    pub fn current_blocks(&self) -> &Value {
+        self.updated
+            .iter()
+            .rev()
+            .find_map(|u| u.get("blocks").filter(|b| !b.is_null()))
+            .unwrap_or(&self.blocks)
+    }
+
+    /// The metadata Slack holds now (an update may replace it).
+    pub fn current_metadata(&self) -> Option<&Value> {
+        self.updated
+            .iter()
+            .rev()
+            .find_map(|u| u.get("metadata").filter(|m| !m.is_null()))
+            .or(self.metadata.as_ref())
+    }
+}
+
+/// One API call as the fake saw and answered it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Call {
+    /// The Web API method, e.g. `chat.postMessage`.
+    pub method: String,
+    /// `GET` or `POST`.
+    pub http_method: String,
+    /// The arguments as sent (query string and body merged; form values stay strings), or
+    /// `Value::Null` when the body could not be read.
+    pub params: Value,
+    /// 200, or 429 when rate limited.
+    pub status: u16,
+    pub ok: bool,
+    pub error: Option<String>,
+    /// The JSON body answered.
+    pub response: Value,
+}
+
+impl Model {
+    /// Adds (or replaces) an active human user; name and real name derive from the email.
+    pub fn add_user(&mut self, id: &str, email: &str, tz: &str, tz_offset: i64) -> &mut SlackUser {
+        let handle = email.split('@').next().unwrap_or(email).to_string();
+        let mut real_name = handle.clone();
+        if let Some(first) = real_name.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        self.insert_user(SlackUser {
+            id: id.to_string(),
+            name: handle.clone(),
+            real_name,
+            display_name: handle,
+            email: Some(email.to_string()),
+            tz: tz.to_string(),
+            tz_label: tz.to_string(),
+            tz_offset,
+            is_bot: false,
+            deleted: false,
+        })
+    }
+
+    /// Adds (or replaces) a bot user: no email, Slack's default zone.
+    pub fn add_bot(&mut self, id: &str, name: &str) -> &mut SlackUser {
+        self.insert_user(SlackUser {
+            id: id.to_string(),
+            name: name.to_string(),
+            real_name: name.to_string(),
+            display_name: String::new(),
+            email: None,
+            tz: "America/Los_Angeles".into(),
+            tz_label: "Pacific Standard Time".into(),
+            tz_offset: -8 * 3600,
+            is_bot: true,
+            deleted: false,
+        })
+    }
+
+    pub(super) fn insert_user(&mut self, user: SlackUser) -> &mut SlackUser {
+        self.users.retain(|u| u.id != user.id);
+        self.users.push(user);
+        self.users.last_mut().expect("just pushed")
+    }
+
+    /// The user with `id`; panics if there is none (a broken test).
+    pub fn user(&mut self, id: &str) -> &mut SlackUser {
+        self.users
+            .iter_mut()
+            .find(|u| u.id == id)
+            .unwrap_or_else(|| panic!("no Slack user {id}"))
+    }
+
+    /// The DM channel opened with `user_id`, if any.
+    pub fn dm_channel(&self, user_id: &str) -> Option<&str> {
+        self.channels.get(user_id).map(String::as_str)
+    }
+
+    /// Messages posted in `channel`, in posting order (thread replies included).
+    pub fn messages_in(&self, channel: &str) -> Vec<&Message> {
+        self.messages
+            .iter()
+            .filter(|m| m.channel == channel)
+            .collect()
+    }
+
+    /// Messages posted in the DM with `user_id`, in posting order (thread replies included).
+    pub fn messages_to(&self, user_id: &str) -> Vec<&Message> {
+        match self.dm_channel(user_id) {
+            Some(channel) => self.messages_in(channel),
+            None => Vec::new(),
+        }
+    }
+
+    /// The message at (`channel`, `ts`).
+    pub fn message(&self, channel: &str, ts: &str) -> Option<&Message> {
+        self.messages
+            .iter()
+            .find(|m| m.channel == channel && m.ts == ts)
+    }
+
+    /// Calls of `method`, whatever their outcome (rate-limited and failed ones included).
+    pub fn count_calls(&self, method: &str) -> usize {
+        self.calls.iter().filter(|c| c.method == method).count()
+    }
+
+    /// Calls of `method`, in arrival order.
+    pub fn calls_to(&self, method: &str) -> Vec<&Call> {
+        self.calls.iter().filter(|c| c.method == method).collect()
+    }
+
+    /// A fresh `ts`: now in Slack's `seconds.micros` form, but always after the last one.
+    pub(super) fn next_ts(&mut self) -> String {
+        let now = chrono::Utc::now().timestamp_micros();
+        self.last_ts_micros = now.max(self.last_ts_micros + 1);
+        format!(
+            "{}.{:06}",
+            self.last_ts_micros / 1_000_000,
+            self.last_ts_micros % 1_000_000
+        )
+    }
+
+    pub(super) fn user_by_id(&self, id: &str) -> Option<&SlackUser> {
+        self.users.iter().find(|u| u.id == id)
+    }
+
+    pub(super) fn is_dm_channel(&self, channel: &str) -> bool {
+        self.channels.values().any(|c| c == channel)
+            || self.public_channels.iter().any(|c| c == channel)
+    }
+
+    /// The DM with `user_id`, created on first use.
+    pub(super) fn open_dm(&mut self, user_id: &str) -> (String, bool) {
+        if let Some(channel) = self.channels.get(user_id) {
+            return (channel.clone(), true);
+        }
+        self.next_channel += 1;
+        let channel = format!("D0{:09X}", 0x00FA_0000 + self.next_channel);
+        self.channels.insert(user_id.to_string(), channel.clone());
+        (channel, false)
+    }
+
+    pub(super) fn user_json(&self, user: &SlackUser) -> Value {
+        let mut profile = json!({
+            "real_name": user.real_name,
+            "real_name_normalized": user.real_name,
+            "display_name": user.display_name,
+            "display_name_normalized": user.display_name,
+            "team": self.team_id,
+        });
+        if let Some(email) = &user.email {
+            profile["email"] = json!(email);
+        }
+        json!({
+            "id": user.id,
+            "team_id": self.team_id,
+            "name": user.name,
+            "deleted": user.deleted,
+            "real_name": user.real_name,
+            "tz": user.tz,
+            "tz_label": user.tz_label,
+            "tz_offset": user.tz_offset,
+            "is_bot": user.is_bot,
+            "is_app_user": false,
+            "profile": profile,
+        })
+    }
+
+    /// A message as Slack returns it: current content, metadata only when asked for.
+    pub(super) fn message_json(&self, message: &Message, with_metadata: bool) -> Value {
+        let mut out = json!({
+            "type": "message",
+            "user": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "app_id": self.app_id,
+            "team": self.team_id,
+            "text": message.current_text(),
+            "ts": message.ts,
+        });
+        let blocks = message.current_blocks();
+        if !blocks.is_null() {
+            out["blocks"] = blocks.clone();
+        }
+        if let Some(thread_ts) = &message.thread_ts {
+            out["thread_ts"] = json!(thread_ts);
+        } else {
+            let replies: Vec<&Message> = self
+                .messages
+                .iter()
+                .filter(|m| {
+                    m.channel == message.channel && m.thread_ts.as_ref() == Some(&message.ts)
+                })
+                .collect();
+            if let Some(last) = replies.last() {
+                out["thread_ts"] = json!(message.ts);
+                out["reply_count"] = json!(replies.len());
+                out["latest_reply"] = json!(last.ts);
+            }
+        }
+        if with_metadata && let Some(metadata) = message.current_metadata() {
+            out["metadata"] = metadata.clone();
+        }
+        out
+    }
+}
