@@ -998,7 +998,7 @@ async fn weekly_stats_skip_skipped_surveys_and_withhold_extremes(pool: PgPool) {
         .await
         .unwrap();
     }
-    let weeks = mergecast::web::admin::queries::weekly_stats(&pool, None)
+    let weeks = mergecast::store::admin_stats::weekly_stats(&pool, None)
         .await
         .unwrap();
     let totals: i64 = weeks.iter().map(|w| w.surveys).sum();

@@ -12,11 +12,6 @@ pub mod session;
 pub mod throttle;
 pub mod views;
 
-/// The weekly stats where they used to be (`web::admin::queries`); they live in `store`.
-pub mod queries {
-    pub use crate::store::admin_stats::{MIN_PEOPLE, WeekStats, weekly_stats};
-}
-
 use axum::Router;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
