@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -67,10 +68,17 @@ struct Page {
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
+        Self::from_address(app, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// A browser whose connections come from `address` (any 127.0.0.0/8 address is loopback on
+    /// Linux), so the app sees another client address.
+    fn from_address(app: &TestApp, address: IpAddr) -> Self {
         Self {
             base: app.url(""),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(address)
                 .build()
                 .expect("client"),
             cookies: HashMap::new(),
@@ -461,6 +469,41 @@ async fn wrong_password_is_rejected_and_the_sixth_attempt_throttled(pool: PgPool
             .await
             .unwrap();
     assert_eq!(sessions, 0);
+    app.stop().await;
+}
+
+/// Guessing from one address locks out that address only: the operator still signs in from
+/// another, and their own successes (and a wrong password between them) never lock them out.
+#[sqlx::test]
+async fn an_attacker_address_cannot_lock_the_operator_out(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut attacker = Browser::from_address(&app, IpAddr::from([127, 0, 0, 2]));
+    let token = csrf(&attacker.get("/admin/login").await.body);
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let page = attacker
+            .post("/admin/login", &[("csrf", &token), ("password", "guess")])
+            .await;
+        statuses.push(page.status.as_u16());
+    }
+    assert_eq!(statuses[..5], [401; 5], "the first failures are answered");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Throttled even with the right password: the attacker's address is blocked.
+    let right = attacker
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(right.status, 429);
+
+    // The operator, from another address, signs in; again and again, with a typo between.
+    for _ in 0..7 {
+        let mut operator = Browser::from_address(&app, IpAddr::from([127, 0, 0, 3]));
+        let token = csrf(&operator.get("/admin/login").await.body);
+        let typo = operator
+            .post("/admin/login", &[("csrf", &token), ("password", "typo")])
+            .await;
+        assert_eq!(typo.status, 401);
+        operator.sign_in_operator().await;
+    }
     app.stop().await;
 }
 

@@ -1,6 +1,6 @@
-//! Signing in and out: the sign-in page, the operator's password (argon2, rate-limited per
-//! client IP and per account) and sign-out. Every form carries the pending session's CSRF token,
-//! and a successful sign-in always gets a brand-new session id (see also `oauth`).
+//! Signing in and out: the sign-in page, the operator's password (argon2; failures are
+//! rate-limited per account and client address, see `throttle`) and sign-out. Every form
+//! carries the pending session's CSRF token, and a successful sign-in always gets a brand-new session id (see also `oauth`).
 
 use std::net::SocketAddr;
 
@@ -15,7 +15,7 @@ use crate::config::verify_password;
 use crate::store::admin_sessions::{self, SessionKind};
 use crate::web::AppState;
 use crate::web::admin::session::{self, Admin, Session};
-use crate::web::admin::throttle::count_attempt;
+use crate::web::admin::throttle;
 use crate::web::admin::{AdminError, views};
 
 pub(super) fn secret(state: &AppState) -> &[u8] {
@@ -89,6 +89,9 @@ pub struct PasswordForm {
     password: String,
 }
 
+/// The account name of password sign-in, as the throttle keys it.
+const OPERATOR: &str = "operator";
+
 /// The peer address (behind a proxy, the proxy's: then the per-IP limit is shared).
 fn client_ip(extensions: &axum::http::Extensions) -> String {
     extensions
@@ -114,17 +117,18 @@ pub async fn password(
         return Err(AdminError::Csrf);
     };
     s.check_csrf(&form.csrf)?;
-    count_attempt(&state, &format!("ip:{ip}")).await?;
-    count_attempt(&state, "user:operator").await?;
+    throttle::check(&state, OPERATOR, &ip).await?;
     let password = form.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
         .await
         .unwrap_or(false);
     if !ok {
+        throttle::record_failure(&state, OPERATOR, &ip).await?;
         tracing::warn!(%ip, "admin: wrong operator password");
         let body = views::login::form(&state.admin.config, &s, Some("Wrong password."));
         return Ok((StatusCode::UNAUTHORIZED, body).into_response());
     }
+    throttle::clear(&state, OPERATOR, &ip).await?;
     signed_in(
         &state,
         &s,
