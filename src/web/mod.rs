@@ -43,6 +43,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .merge(admin::router())
+        .merge(admin::router(state.clone()))
         .with_state(state)
 }
