@@ -510,6 +510,60 @@ async fn an_attacker_address_cannot_lock_the_operator_out(pool: PgPool) {
     app.stop().await;
 }
 
+/// The sign-in page stores nothing: its CSRF token is a signed double-submit cookie, so
+/// anonymous visits cannot fill `admin_sessions`; sign-in still needs cookie and token to match.
+#[sqlx::test]
+async fn anonymous_sign_in_pages_store_nothing(pool: PgPool) {
+    use mergecast::store::admin_sessions;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let before = admin_sessions::count(&pool).await.unwrap();
+    let mut b = Browser::new(&app);
+    for _ in 0..300 {
+        b.cookies.clear();
+        let page = b.get("/admin/login").await;
+        assert_eq!(page.status, 200);
+        assert!(b.cookies.contains_key("mergecast_csrf"));
+        assert!(!b.cookies.contains_key("mergecast_admin"));
+    }
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before);
+
+    // Missing, wrong, unsigned or foreign tokens are refused (403), and store nothing.
+    let token = csrf(&b.get("/admin/login").await.body);
+    let good_cookie = b.cookies["mergecast_csrf"].clone();
+    for form in [
+        vec![("password", PASSWORD)],
+        vec![("csrf", ""), ("password", PASSWORD)],
+        vec![("csrf", "forged"), ("password", PASSWORD)],
+    ] {
+        assert_eq!(b.post("/admin/login", &form).await.status, 403, "{form:?}");
+    }
+    // A token from someone else's page, without its cookie.
+    let mut stranger = Browser::new(&app);
+    let page = stranger
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.status, 403);
+    // A cookie whose signature does not hold, with the matching token.
+    let (raw, _) = good_cookie.split_once('.').unwrap();
+    stranger
+        .cookies
+        .insert("mergecast_csrf".into(), format!("{raw}.{}", "0".repeat(64)));
+    let page = stranger
+        .post("/admin/login", &[("csrf", raw), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.status, 403);
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before);
+
+    // Cookie and token together sign in.
+    let done = b
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.get("/admin").await.status, 200);
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before + 1);
+    app.stop().await;
+}
+
 #[sqlx::test]
 async fn posts_without_a_valid_csrf_token_change_nothing(pool: PgPool) {
     seed(&pool).await;

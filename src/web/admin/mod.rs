@@ -7,6 +7,7 @@
 //! `headers` adds the security headers to every response. This file holds what they share: the
 //! context, the error type and the router.
 
+pub mod csrf;
 pub mod handlers;
 pub mod headers;
 pub mod params;
