@@ -25,10 +25,16 @@ pub async fn recreate_database(name: &str) -> String {
     format!("{}/{name}", server_url())
 }
 
-/// A configuration from `vars` (anything unset takes its default).
+/// A configuration from `vars` (anything unset takes its default, but metrics listen on a free
+/// loopback port, not the fixed default one).
 pub fn config(vars: &[(&str, String)]) -> Config {
-    Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
-        .expect("bench configuration")
+    Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.clone())
+            .or_else(|| (k == "METRICS_ADDR").then(|| "127.0.0.1:0".into()))
+    })
+    .expect("bench configuration")
 }
 
 /// Deletes every key under `prefix` (and its apalis registry entries).

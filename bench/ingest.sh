@@ -11,7 +11,7 @@
 # Usage: bench/ingest.sh            (from anywhere; needs wrk, redis-cli, psql, curl, python3,
 #                                    pidstat/mpstat from sysstat)
 # Settings (environment):
-#   DURATION=30s WARMUP=5s THREADS=2 CONNS=32 PORT=18089 RUNS="unique dup" DUP_IDS=64
+#   DURATION=30s WARMUP=5s THREADS=2 CONNS=32 PORT=18089 (metrics on METRICS_PORT, default PORT+1) RUNS="unique dup" DUP_IDS=64
 #   MERGECAST_SRC=<dir>   tree to `cargo build --release` in (default: this repository)
 #   MERGECAST_BIN=<path>  use this binary, skip the build
 #   BENCH_DB=mergecast_bench   PG_ADMIN_URL=postgres://postgres@127.0.0.1:5432/postgres
@@ -28,6 +28,7 @@ WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
 PORT=${PORT:-18089}
+METRICS_PORT=${METRICS_PORT:-$((PORT + 1))}
 RUNS=${RUNS:-"unique dup"}
 DUP_IDS=${DUP_IDS:-64}
 DB=${BENCH_DB:-mergecast_bench}
@@ -38,6 +39,7 @@ TS=$(date +%Y%m%d-%H%M%S)
 PREFIX=${QUEUE_PREFIX:-bench:$TS-$$}
 OUT=${OUT_DIR:-$ROOT/bench/results/ingest-$TS}
 URL="http://127.0.0.1:$PORT"
+METRICS_URL="http://127.0.0.1:$METRICS_PORT"
 DATABASE_URL="${PG_ADMIN_URL%/*}/$DB"
 case "$DURATION" in
   *s) SECS=${DURATION%s} ;; *m) SECS=$(( ${DURATION%m} * 60 )) ;; *) SECS=$DURATION; DURATION="${DURATION}s" ;;
@@ -104,7 +106,7 @@ fi
 if curl -s -o /dev/null "$URL/healthz"; then echo "port $PORT is taken" >&2; exit 2; fi
 env -i PATH="$PATH" HOME="$HOME" \
   DATABASE_URL="$DATABASE_URL" REDIS_URL="$REDIS_URL" GITHUB_WEBHOOK_SECRET="$SECRET" \
-  QUEUE_PREFIX="$PREFIX" BIND_ADDR="127.0.0.1:$PORT" RUST_LOG=warn \
+  QUEUE_PREFIX="$PREFIX" BIND_ADDR="127.0.0.1:$PORT" METRICS_ADDR="127.0.0.1:$METRICS_PORT" RUST_LOG=warn \
   "$MERGECAST_BIN" serve --role web >"$OUT/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 300); do
@@ -118,7 +120,7 @@ log "redis: $(rcli INFO server | tr -d '\r' | awk -F: '$1 == "redis_version" {pr
 log "server pid $SERVER_PID ($MERGECAST_BIN), redis-server pid $REDIS_PID"
 
 metric() { # metric OUTCOME -> mergecast_webhook_deliveries_total{event="pull_request",outcome=OUTCOME}
-  curl -sf "$URL/metrics" | awk -v o="$1" '$1 == "mergecast_webhook_deliveries_total{event=\"pull_request\",outcome=\""o"\"}" {print $2; f=1} END {if (!f) print 0}'
+  curl -sf "$METRICS_URL/metrics" | awk -v o="$1" '$1 == "mergecast_webhook_deliveries_total{event=\"pull_request\",outcome=\""o"\"}" {print $2; f=1} END {if (!f) print 0}'
 }
 redis_stat() { # redis_stat SECTION FIELD
   rcli INFO "$1" | tr -d '\r' | awk -F: -v k="$2" '$1 == k {print $2}'

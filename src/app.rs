@@ -220,6 +220,23 @@ pub async fn termination_signal() {
     let _ = ctrl_c.await;
 }
 
+/// Sockets the web role serves on, when the caller bound them (tests bind port 0); an absent
+/// one is bound from the configuration (`BIND_ADDR`, `METRICS_ADDR`).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    pub web: Option<TcpListener>,
+    pub metrics: Option<TcpListener>,
+}
+
+async fn bind(given: Option<TcpListener>, addr: SocketAddr) -> Result<TcpListener, StartError> {
+    match given {
+        Some(l) => Ok(l),
+        None => TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source }),
+    }
+}
+
 /// Runs `role` until `shutdown` flips to true. `listener` is used when given (tests bind port 0).
 pub async fn run(
     services: Services,
@@ -227,17 +244,37 @@ pub async fn run(
     listener: Option<TcpListener>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), StartError> {
+    let listeners = Listeners {
+        web: listener,
+        metrics: None,
+    };
+    run_with(services, role, listeners, shutdown).await
+}
+
+/// [`run`] with both of the web role's sockets given or bound from the configuration.
+pub async fn run_with(
+    services: Services,
+    role: Role,
+    listeners: Listeners,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), StartError> {
     let mut tasks: JoinSet<Result<(), StartError>> = JoinSet::new();
     if role.web() {
-        let listener = match listener {
-            Some(l) => l,
-            None => {
-                let addr = services.config.bind_addr;
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StartError::Bind { addr, source })?
-            }
-        };
+        let listener = bind(listeners.web, services.config.bind_addr).await?;
+        let metrics = bind(listeners.metrics, services.config.metrics_addr).await?;
+        if let Ok(addr) = metrics.local_addr() {
+            tracing::info!(%addr, "metrics: listening");
+        }
+        let metrics_router = web::metrics_router(services.app_state());
+        let mut rx = shutdown.clone();
+        tasks.spawn(async move {
+            axum::serve(metrics, metrics_router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+                .map_err(StartError::Serve)
+        });
         if let Ok(addr) = listener.local_addr() {
             tracing::info!(%addr, "web: listening");
         }

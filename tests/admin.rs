@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -61,16 +62,24 @@ struct Browser {
 
 struct Page {
     status: StatusCode,
+    headers: reqwest::header::HeaderMap,
     location: Option<String>,
     body: String,
 }
 
 impl Browser {
     fn new(app: &TestApp) -> Self {
+        Self::from_address(app, IpAddr::from([127, 0, 0, 1]))
+    }
+
+    /// A browser whose connections come from `address` (any 127.0.0.0/8 address is loopback on
+    /// Linux), so the app sees another client address.
+    fn from_address(app: &TestApp, address: IpAddr) -> Self {
         Self {
             base: app.url(""),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
+                .local_address(address)
                 .build()
                 .expect("client"),
             cookies: HashMap::new(),
@@ -101,6 +110,7 @@ impl Browser {
             }
         }
         let status = response.status();
+        let headers = response.headers().clone();
         let location = response
             .headers()
             .get("location")
@@ -109,6 +119,7 @@ impl Browser {
         let body = response.text().await.expect("body");
         Page {
             status,
+            headers,
             location,
             body,
         }
@@ -461,6 +472,95 @@ async fn wrong_password_is_rejected_and_the_sixth_attempt_throttled(pool: PgPool
             .await
             .unwrap();
     assert_eq!(sessions, 0);
+    app.stop().await;
+}
+
+/// Guessing from one address locks out that address only: the operator still signs in from
+/// another, and their own successes (and a wrong password between them) never lock them out.
+#[sqlx::test]
+async fn an_attacker_address_cannot_lock_the_operator_out(pool: PgPool) {
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut attacker = Browser::from_address(&app, IpAddr::from([127, 0, 0, 2]));
+    let token = csrf(&attacker.get("/admin/login").await.body);
+    let mut statuses = Vec::new();
+    for _ in 0..50 {
+        let page = attacker
+            .post("/admin/login", &[("csrf", &token), ("password", "guess")])
+            .await;
+        statuses.push(page.status.as_u16());
+    }
+    assert_eq!(statuses[..5], [401; 5], "the first failures are answered");
+    assert!(statuses[5..].iter().all(|s| *s == 429), "{statuses:?}");
+    // Throttled even with the right password: the attacker's address is blocked.
+    let right = attacker
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(right.status, 429);
+
+    // The operator, from another address, signs in; again and again, with a typo between.
+    for _ in 0..7 {
+        let mut operator = Browser::from_address(&app, IpAddr::from([127, 0, 0, 3]));
+        let token = csrf(&operator.get("/admin/login").await.body);
+        let typo = operator
+            .post("/admin/login", &[("csrf", &token), ("password", "typo")])
+            .await;
+        assert_eq!(typo.status, 401);
+        operator.sign_in_operator().await;
+    }
+    app.stop().await;
+}
+
+/// The sign-in page stores nothing: its CSRF token is a signed double-submit cookie, so
+/// anonymous visits cannot fill `admin_sessions`; sign-in still needs cookie and token to match.
+#[sqlx::test]
+async fn anonymous_sign_in_pages_store_nothing(pool: PgPool) {
+    use mergecast::store::admin_sessions;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let before = admin_sessions::count(&pool).await.unwrap();
+    let mut b = Browser::new(&app);
+    for _ in 0..300 {
+        b.cookies.clear();
+        let page = b.get("/admin/login").await;
+        assert_eq!(page.status, 200);
+        assert!(b.cookies.contains_key("mergecast_csrf"));
+        assert!(!b.cookies.contains_key("mergecast_admin"));
+    }
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before);
+
+    // Missing, wrong, unsigned or foreign tokens are refused (403), and store nothing.
+    let token = csrf(&b.get("/admin/login").await.body);
+    let good_cookie = b.cookies["mergecast_csrf"].clone();
+    for form in [
+        vec![("password", PASSWORD)],
+        vec![("csrf", ""), ("password", PASSWORD)],
+        vec![("csrf", "forged"), ("password", PASSWORD)],
+    ] {
+        assert_eq!(b.post("/admin/login", &form).await.status, 403, "{form:?}");
+    }
+    // A token from someone else's page, without its cookie.
+    let mut stranger = Browser::new(&app);
+    let page = stranger
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.status, 403);
+    // A cookie whose signature does not hold, with the matching token.
+    let (raw, _) = good_cookie.split_once('.').unwrap();
+    stranger
+        .cookies
+        .insert("mergecast_csrf".into(), format!("{raw}.{}", "0".repeat(64)));
+    let page = stranger
+        .post("/admin/login", &[("csrf", raw), ("password", PASSWORD)])
+        .await;
+    assert_eq!(page.status, 403);
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before);
+
+    // Cookie and token together sign in.
+    let done = b
+        .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(b.get("/admin").await.status, 200);
+    assert_eq!(admin_sessions::count(&pool).await.unwrap(), before + 1);
     app.stop().await;
 }
 
@@ -849,7 +949,14 @@ async fn sync_now_and_redeliver_run_in_the_background(pool: PgPool) {
 
 #[sqlx::test]
 async fn session_cookie_is_signed_http_only_and_expires(pool: PgPool) {
-    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
+    let mut vars = admin_vars(None);
+    vars.push(("PUBLIC_URL", "http://localhost:8080".into()));
+    let app = TestApp::spawn_with(
+        pool.clone(),
+        Role::Web,
+        test_config_with(&redis_url(), &vars),
+    )
+    .await;
     let mut b = Browser::new(&app);
     b.get("/admin/login").await;
     let token = csrf(&b.get("/admin/login").await.body);
@@ -859,7 +966,10 @@ async fn session_cookie_is_signed_http_only_and_expires(pool: PgPool) {
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/admin"] {
         assert!(cookie.contains(attribute), "{cookie}");
     }
-    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http on localhost: {cookie}"
+    );
     // The cookie holds a random id and its signature; the table holds only a hash of the id.
     let id = cookie
         .split(';')
@@ -899,13 +1009,154 @@ async fn session_cookie_is_signed_http_only_and_expires(pool: PgPool) {
     assert_eq!(b.get("/admin").await.status, 303);
     app.stop().await;
 
-    // Behind https, the cookie is Secure.
-    let mut vars = admin_vars(None);
-    vars.push(("PUBLIC_URL", "https://mergecast.example.com".into()));
-    let app = TestApp::spawn_with(pool, Role::Web, test_config_with(&redis_url(), &vars)).await;
+    // Anywhere but plain http on this machine (https, plain http elsewhere, or no PUBLIC_URL
+    // at all), the cookie is Secure.
+    for public_url in [
+        Some("https://mergecast.example.com"),
+        Some("http://mergecast.example.com"),
+        Some("http://localhost.example.com"),
+        None,
+    ] {
+        let mut vars = admin_vars(None);
+        if let Some(url) = public_url {
+            vars.push(("PUBLIC_URL", url.into()));
+        }
+        let app = TestApp::spawn_with(
+            pool.clone(),
+            Role::Web,
+            test_config_with(&redis_url(), &vars),
+        )
+        .await;
+        let mut b = Browser::new(&app);
+        let token = csrf(&b.get("/admin/login").await.body);
+        assert!(
+            b.set_cookies.iter().all(|c| c.contains("; Secure")),
+            "{public_url:?}"
+        );
+        b.post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
+            .await;
+        assert!(!b.set_cookies.is_empty());
+        assert!(
+            b.set_cookies.iter().all(|c| c.contains("; Secure")),
+            "{public_url:?}: {:?}",
+            b.set_cookies
+        );
+        app.stop().await;
+    }
+}
+
+/// Every admin response, the sign-in page and errors included, carries the security headers:
+/// no script may run, only our stylesheet loads, nothing is cached or framed.
+#[sqlx::test]
+async fn every_admin_page_carries_the_security_headers(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    b.get("/admin/login").await;
-    assert!(b.set_cookies.iter().all(|c| c.contains("; Secure")));
+    let check = |path: &str, page: &Page| {
+        let header = |name: &str| {
+            page.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_else(|| panic!("{path}: no {name}"))
+                .to_owned()
+        };
+        let csp = header("content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "style-src 'self'",
+            "form-action 'self' https://github.com",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(
+            !csp.contains("script-src") && !csp.contains("unsafe"),
+            "{path}: {csp}"
+        );
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("cache-control"), "no-store", "{path}");
+        assert_eq!(header("referrer-policy"), "no-referrer", "{path}");
+    };
+    for path in ["/admin/login", "/admin"] {
+        check(path, &b.get(path).await);
+    }
+    b.sign_in_operator().await;
+    for path in PAGES
+        .iter()
+        .chain(&["/admin/outside", "/admin/deliveries/nope"])
+    {
+        check(path, &b.get(path).await);
+    }
+    // The stylesheet is the one thing cached, and it is served as CSS.
+    let css = b.get("/admin/assets/admin.css").await;
+    assert_eq!(css.headers["x-content-type-options"], "nosniff");
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    app.stop().await;
+}
+
+/// A link from stored data is a link only when it is https; anything else is plain text.
+#[sqlx::test]
+async fn only_https_links_from_data_are_clickable(pool: PgPool) {
+    seed(&pool).await;
+    sqlx::query(
+        "UPDATE surveys SET html_url = CASE id WHEN 1 THEN 'javascript:alert(1)'
+                                                ELSE 'https://github.com/org-b/web/pull/7' END",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    b.sign_in_operator().await;
+    let bad = b.get("/admin/surveys/1").await.body;
+    assert!(!bad.contains("javascript:"), "{bad}");
+    assert!(bad.contains("org-a/api#7"), "the name is still shown");
+    let good = b.get("/admin/surveys/2").await.body;
+    assert!(
+        good.contains(r#"href="https://github.com/org-b/web/pull/7""#),
+        "{good}"
+    );
+    app.stop().await;
+}
+
+/// `?notice=` is a code for a fixed line; anything else in it is never shown.
+#[sqlx::test]
+async fn notices_are_fixed_codes_never_echoed(pool: PgPool) {
+    seed(&pool).await;
+    let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
+    let mut b = Browser::new(&app);
+    let token = b.sign_in_operator().await;
+    for path in [
+        "/admin/members?installation=1&notice=Your+session+expired%2C+call+555-0100",
+        "/admin/installations?notice=Your+session+expired%2C+call+555-0100",
+        "/admin/outside?notice=Your+session+expired%2C+call+555-0100",
+        "/admin/deliveries/dlv-a-ok?notice=Your+session+expired%2C+call+555-0100",
+    ] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 200, "{path}");
+        assert!(!page.body.contains("555-0100"), "{path} echoes the notice");
+        assert!(!page.body.contains("class=\"notice\""), "{path}");
+    }
+    // A real action redirects with a code, and the page shows its fixed text.
+    let saved = b
+        .post(
+            "/admin/members/1/101",
+            &[("csrf", &token), ("action", "toggle_opt_out")],
+        )
+        .await;
+    let location = saved.location.expect("redirect");
+    assert!(location.contains("notice=saved"), "{location}");
+    let page = b.get(&location).await.body;
+    assert!(
+        page.contains(r#"<p class="notice" role="status">Saved.</p>"#),
+        "{page}"
+    );
     app.stop().await;
 }
 

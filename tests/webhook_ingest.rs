@@ -179,7 +179,7 @@ async fn bad_input_matrix_is_refused_and_queues_nothing(pool: PgPool) {
     assert!(!reason.is_empty());
     let metrics = app
         .client
-        .get(app.url("/metrics"))
+        .get(app.metrics_url("/metrics"))
         .send()
         .await
         .unwrap()
@@ -261,4 +261,44 @@ async fn redis_down_answers_503_and_loses_nothing(pool: PgPool) {
     assert_eq!(app.count("SELECT count(*) FROM deliveries").await, 1);
     app.stop().await;
     proxy.cut().await;
+}
+
+/// `/metrics` is not public: the main address answers 404 for it (health checks stay there),
+/// and only the metrics address serves it, as Prometheus text and nothing else.
+#[sqlx::test]
+async fn metrics_are_served_only_on_their_own_address(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let get = |url: String| {
+        let client = app.client.clone();
+        async move { client.get(url).send().await.expect("request") }
+    };
+    assert_ne!(app.addr, app.metrics_addr);
+    assert_eq!(get(app.url("/metrics")).await.status(), 404);
+    assert_eq!(get(app.url("/healthz")).await.status(), 200);
+    assert_eq!(get(app.url("/readyz")).await.status(), 200);
+    let (status, _) = app.deliver_fixture("ping").await;
+    assert_eq!(status, 200);
+    let metrics = get(app.metrics_url("/metrics")).await;
+    assert_eq!(metrics.status(), 200);
+    let content_type = metrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    let body = metrics.text().await.unwrap();
+    assert!(
+        body.contains("# TYPE mergecast_webhook_deliveries_total counter"),
+        "{body}"
+    );
+    assert!(
+        body.contains("mergecast_webhook_deliveries_total{"),
+        "{body}"
+    );
+    for path in ["/healthz", "/admin", "/webhooks/github"] {
+        assert_eq!(get(app.metrics_url(path)).await.status(), 404, "{path}");
+    }
+    app.stop().await;
 }

@@ -20,7 +20,8 @@ pub struct AdminConfig {
     /// GitHub's side of OAuth (`GITHUB_WEB_URL`, `GITHUB_API_URL`) is the process's
     /// `GithubApi`.
     pub oauth: Option<OAuthClient>,
-    /// The public base URL (`PUBLIC_URL`): the OAuth callback and whether cookies are `Secure`.
+    /// The public base URL (`PUBLIC_URL`): the OAuth callback and whether cookies are `Secure`
+    /// (see [`AdminConfig::secure_cookies`]).
     pub public_url: Option<String>,
 }
 
@@ -97,11 +98,23 @@ impl AdminConfig {
         self.session_secret.is_some() && (self.password_hash.is_some() || self.oauth.is_some())
     }
 
-    /// Cookies are `Secure` when the public URL is https.
+    /// Cookies are `Secure` unless the public URL is plain http on this machine
+    /// (`http://localhost…`, `http://127.0.0.1…`, `http://[::1]…`): a deployment, or one whose
+    /// `PUBLIC_URL` is unset, never sends the session over plain http.
     pub fn secure_cookies(&self) -> bool {
-        self.public_url
+        let Some(rest) = self
+            .public_url
             .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+            .and_then(|u| u.strip_prefix("http://"))
+        else {
+            return true;
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        !matches!(host, "localhost" | "127.0.0.1" | "::1")
     }
 }
 
@@ -164,9 +177,33 @@ mod tests {
             c.sign_in_enabled() && verify_password(&hash, "pw") && !verify_password(&hash, "no")
         );
         assert!(!format!("{c:?}").contains(&hash));
+        assert!(c.secure_cookies(), "no PUBLIC_URL: Secure");
         assert_eq!(
             load(&[("GITHUB_CLIENT_ID", "x")]).unwrap_err().to_string(),
             "GITHUB_CLIENT_SECRET is required but not set"
         );
+    }
+
+    #[test]
+    fn cookies_are_secure_unless_plain_http_on_this_machine() {
+        let secure = |url: &str| load(&[("PUBLIC_URL", url)]).unwrap().secure_cookies();
+        for local in [
+            "http://localhost",
+            "http://localhost:8080/",
+            "http://127.0.0.1:3000",
+            "http://[::1]:80",
+        ] {
+            assert!(!secure(local), "{local}");
+        }
+        for other in [
+            "https://mergecast.example.com",
+            "https://localhost:8443",
+            "http://mergecast.example.com",
+            "http://localhost.example.com",
+            "http://127.0.0.1.example.com",
+            "http://10.0.0.5:8080",
+        ] {
+            assert!(secure(other), "{other}");
+        }
     }
 }

@@ -69,6 +69,9 @@ pub struct Config {
     pub redis_url: String,
     pub webhook_secrets: WebhookSecrets,
     pub bind_addr: SocketAddr,
+    /// Where `/metrics` (and only it) is served (`METRICS_ADDR`): loopback by default, so the
+    /// counters are not public on the webhook address.
+    pub metrics_addr: SocketAddr,
     pub log_format: LogFormat,
     /// Prefix of every Redis key we own; lets several deployments (or tests) share one Redis.
     pub queue_prefix: String,
@@ -135,6 +138,14 @@ impl Config {
             .unwrap_or_else(|| "0.0.0.0:8080".into())
             .parse()
             .map_err(|_| invalid("BIND_ADDR", "expected host:port, e.g. 0.0.0.0:8080"))?;
+        let metrics_addr: SocketAddr = get("METRICS_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:9090".into())
+            .trim()
+            .parse()
+            .map_err(|_| invalid("METRICS_ADDR", "expected host:port, e.g. 127.0.0.1:9090"))?;
+        if metrics_addr == bind_addr && metrics_addr.port() != 0 {
+            return Err(invalid("METRICS_ADDR", "must differ from BIND_ADDR"));
+        }
         let log_format = match get("LOG_FORMAT").as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -152,6 +163,7 @@ impl Config {
             redis_url,
             webhook_secrets: WebhookSecrets::new(secrets),
             bind_addr,
+            metrics_addr,
             log_format,
             queue_prefix,
             worker_concurrency: number(&get, "WORKER_CONCURRENCY", 64, 1, 1024)? as usize,
@@ -438,6 +450,7 @@ mod tests {
     fn defaults_and_secret_list() {
         let c = load(&base()).unwrap();
         assert_eq!(c.bind_addr.to_string(), "0.0.0.0:8080");
+        assert_eq!(c.metrics_addr.to_string(), "127.0.0.1:9090");
         assert_eq!(c.webhook_secrets.iter().count(), 2);
         assert!(!format!("{c:?}").contains("old"));
     }
@@ -489,6 +502,17 @@ mod tests {
                 .to_string()
                 .starts_with("BIND_ADDR is invalid")
         );
+        for bad in ["9090", "localhost:9090", "0.0.0.0:8080"] {
+            let mut v = base();
+            v.insert("METRICS_ADDR", bad.into());
+            assert!(
+                load(&v)
+                    .unwrap_err()
+                    .to_string()
+                    .starts_with("METRICS_ADDR is invalid"),
+                "{bad}"
+            );
+        }
         let mut v = base();
         v.insert("WORKER_CONCURRENCY", "0".into());
         assert!(

@@ -90,6 +90,13 @@ pub async fn create(pool: &PgPool, new: NewSession<'_>) -> Result<SessionRow, sq
     .await
 }
 
+/// How many session rows there are (expired ones included, until the next sign-in drops them).
+pub async fn count(db: impl PgExecutor<'_>) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT count(*) FROM admin_sessions")
+        .fetch_one(db)
+        .await
+}
+
 /// The live session `id_hash` (not expired; a signed-in one not idle for `idle_hours`),
 /// refreshing its idle timer.
 pub async fn touch(

@@ -1,4 +1,5 @@
-//! Liveness, readiness and metrics endpoints for orchestrators and Prometheus.
+//! Liveness and readiness (main address) and metrics (its own address, see `metrics_router`)
+//! endpoints for orchestrators and Prometheus.
 
 use std::time::Duration;
 

@@ -42,7 +42,14 @@ pub fn router(state: AppState) -> Router {
         .route("/slack/interactions", post(slack_interactions::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .merge(admin::router(state.clone()))
+        .with_state(state)
+}
+
+/// The metrics listener's router: `/metrics` only, on its own address (`METRICS_ADDR`), so the
+/// counters are not served to whoever reaches the webhook address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
         .route("/metrics", get(health::metrics))
-        .merge(admin::router())
         .with_state(state)
 }

@@ -57,6 +57,7 @@ pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
         ("REDIS_URL", redis_url.to_string()),
         ("GITHUB_WEBHOOK_SECRET", format!("old-secret,{SECRET}")),
         ("BIND_ADDR", "127.0.0.1:0".into()),
+        ("METRICS_ADDR", "127.0.0.1:0".into()),
         ("QUEUE_PREFIX", prefix),
         ("WORKER_CONCURRENCY", "8".into()),
         ("DELIVERY_MAX_ATTEMPTS", "3".into()),
@@ -140,6 +141,8 @@ where
 /// A running Mergecast.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served (its own listener, like `METRICS_ADDR`).
+    pub metrics_addr: SocketAddr,
     pub pool: PgPool,
     pub services: Services,
     pub client: reqwest::Client,
@@ -166,15 +169,24 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind metrics");
+        let metrics_addr = metrics.local_addr().expect("metrics addr");
+        let listeners = app::Listeners {
+            web: Some(listener),
+            metrics: Some(metrics),
+        };
         let (tx, rx) = watch::channel(false);
         let run_services = services.clone();
         let handle = tokio::spawn(async move {
-            if let Err(e) = app::run(run_services, role, Some(listener), rx).await {
+            if let Err(e) = app::run_with(run_services, role, listeners, rx).await {
                 panic!("app stopped: {e}");
             }
         });
         Self {
             addr,
+            metrics_addr,
             pool: services.pool.clone(),
             services,
             client: reqwest::Client::new(),
@@ -185,6 +197,11 @@ impl TestApp {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// A URL on the metrics listener.
+    pub fn metrics_url(&self, path: &str) -> String {
+        format!("http://{}{}", self.metrics_addr, path)
     }
 
     /// Posts `body` as GitHub would: signed with the configured secret, a fresh delivery id.

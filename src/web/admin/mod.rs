@@ -3,17 +3,20 @@
 //! org's objects answer 404, and secrets are never rendered.
 //!
 //! `handlers` read the request and call `store` (all SQL lives there) or the domain; `views`
-//! render; `params` turns input into typed values; `session` and `throttle` guard sign-in. This
-//! file holds what they share: the context, the error type and the router.
+//! render; `params` turns input into typed values; `session` and `throttle` guard sign-in;
+//! `headers` adds the security headers to every response. This file holds what they share: the
+//! context, the error type and the router.
 
+pub mod csrf;
 pub mod handlers;
+pub mod headers;
 pub mod params;
 pub mod session;
 pub mod throttle;
 pub mod views;
 
 use axum::Router;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use thiserror::Error;
@@ -36,6 +39,8 @@ pub struct AdminContext {
     pub github_api: GithubApi,
     /// Present when the GitHub App identity is configured ("Ask GitHub to redeliver").
     pub github: Option<GithubClient>,
+    /// The `Content-Security-Policy` of every admin response (see `headers`).
+    pub csp: HeaderValue,
 }
 
 impl AdminContext {
@@ -46,7 +51,9 @@ impl AdminContext {
         github_api: GithubApi,
         github: Option<GithubClient>,
     ) -> Self {
+        let csp = headers::content_security_policy(github_api.web_url());
         Self {
+            csp,
             config,
             prefix: prefix.to_owned(),
             syncer,
@@ -102,7 +109,7 @@ impl IntoResponse for AdminError {
 }
 
 /// The admin routes (mounted by `web::router`).
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
         deliveries, installations, login, members, oauth, outside, overview, stats, surveys,
     };
@@ -140,6 +147,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/surveys/{id}", get(surveys::detail))
         .route("/admin/stats", get(stats::page))
         .route("/admin/stats.csv", get(stats::csv))
+        .route_layer(axum::middleware::from_fn_with_state(state, headers::add))
 }
 
 const CSS: &str = include_str!("admin.css");

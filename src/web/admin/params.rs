@@ -22,6 +22,39 @@ pub fn urlencode(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
 }
 
+/// The line shown after a redirect. The query string carries only its code (`?notice=saved`);
+/// the text is fixed in the view, so a crafted link cannot put words on an admin page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Saved,
+    SyncStarted,
+    QueuedAgain,
+    RedeliveryRequested,
+}
+
+impl Notice {
+    /// The code in the redirect's query string.
+    pub fn code(self) -> &'static str {
+        match self {
+            Notice::Saved => "saved",
+            Notice::SyncStarted => "sync_started",
+            Notice::QueuedAgain => "queued_again",
+            Notice::RedeliveryRequested => "redelivery_requested",
+        }
+    }
+
+    /// The notice a `?notice=` code names; an unknown one shows nothing.
+    pub fn parse(raw: Option<&str>) -> Option<Self> {
+        Some(match raw? {
+            "saved" => Notice::Saved,
+            "sync_started" => Notice::SyncStarted,
+            "queued_again" => Notice::QueuedAgain,
+            "redelivery_requested" => Notice::RedeliveryRequested,
+            _ => return None,
+        })
+    }
+}
+
 /// The trimmed value, or `None` when absent or blank (an empty form field means "any").
 pub fn nonempty(v: Option<&str>) -> Option<&str> {
     v.map(str::trim).filter(|v| !v.is_empty())

@@ -90,7 +90,8 @@ fn hash_id(id: &str) -> String {
     hex::encode(Sha256::digest(id.as_bytes()))
 }
 
-fn sign(secret: &[u8], id: &str) -> String {
+/// HMAC-SHA256 of `id` with `secret`, hex (also signs the pre-sign-in CSRF cookie).
+pub(super) fn sign(secret: &[u8], id: &str) -> String {
     // HMAC accepts keys of any length; should that ever fail, no signature matches.
     let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(secret) else {
         return String::new();
@@ -111,13 +112,18 @@ fn verify(secret: &[u8], value: &str) -> Option<String> {
 }
 
 fn cookie_value(headers: &HeaderMap) -> Option<String> {
+    cookie_named(headers, COOKIE)
+}
+
+/// The value of the cookie `name` in the request's `Cookie` headers.
+pub(super) fn cookie_named(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.to_owned())
 }
 

@@ -1,19 +1,50 @@
 //! Rate limits of password sign-in, kept in Redis (a fixed window per key) so they hold across
 //! web processes and expire on their own.
+//!
+//! Only failures count, and they count per (account, client address): an attacker guessing from
+//! one address locks out that address, never the operator signing in from another, and a
+//! successful sign-in clears its address's counter.
 
 use super::AdminError;
 use crate::web::AppState;
 
-/// Attempts allowed per client IP and per account in [`WINDOW_SECS`].
-pub const MAX_ATTEMPTS: i64 = 5;
+/// Failed attempts allowed per (account, client address) in [`WINDOW_SECS`].
+pub const MAX_FAILURES: i64 = 5;
 /// Length of the rate-limit window.
 pub const WINDOW_SECS: u64 = 15 * 60;
 
-/// Counts an attempt against `key`; `Throttled` once over the limit.
-pub async fn count_attempt(state: &AppState, key: &str) -> Result<(), AdminError> {
-    let key = format!("{}:admin:login:{key}", state.admin.prefix);
+/// The Redis key of `account`'s failures from `address`.
+fn key(state: &AppState, account: &str, address: &str) -> String {
+    format!(
+        "{}:admin:login:fail:{account}:{address}",
+        state.admin.prefix
+    )
+}
+
+/// `Throttled` when `account` has failed [`MAX_FAILURES`] times from `address` in the window.
+/// Counts nothing: call it before checking the password.
+pub async fn check(state: &AppState, account: &str, address: &str) -> Result<(), AdminError> {
     let mut conn = state.queues.connection();
-    let (n,): (i64,) = redis::pipe()
+    let failures: Option<i64> = redis::cmd("GET")
+        .arg(key(state, account, address))
+        .query_async(&mut conn)
+        .await?;
+    if failures.unwrap_or(0) >= MAX_FAILURES {
+        Err(AdminError::Throttled)
+    } else {
+        Ok(())
+    }
+}
+
+/// Counts a failed attempt (the window starts at the first failure).
+pub async fn record_failure(
+    state: &AppState,
+    account: &str,
+    address: &str,
+) -> Result<(), AdminError> {
+    let key = key(state, account, address);
+    let mut conn = state.queues.connection();
+    let () = redis::pipe()
         .atomic()
         .cmd("SET")
         .arg(&key)
@@ -24,11 +55,18 @@ pub async fn count_attempt(state: &AppState, key: &str) -> Result<(), AdminError
         .ignore()
         .cmd("INCR")
         .arg(&key)
+        .ignore()
         .query_async(&mut conn)
         .await?;
-    if n > MAX_ATTEMPTS {
-        Err(AdminError::Throttled)
-    } else {
-        Ok(())
-    }
+    Ok(())
+}
+
+/// Clears `account`'s failures from `address` after a successful sign-in.
+pub async fn clear(state: &AppState, account: &str, address: &str) -> Result<(), AdminError> {
+    let mut conn = state.queues.connection();
+    let () = redis::cmd("DEL")
+        .arg(key(state, account, address))
+        .query_async(&mut conn)
+        .await?;
+    Ok(())
 }

@@ -13,7 +13,7 @@ use crate::store::deliveries::{self, AdminDeliveryFilter, Status, StoredDelivery
 use crate::sync::manual_redelivery;
 use crate::web::AppState;
 use crate::web::admin::AdminError;
-use crate::web::admin::params::{self, PAGE, nonempty, urlencode};
+use crate::web::admin::params::{self, Notice, PAGE, nonempty, urlencode};
 use crate::web::admin::session::{Admin, Session};
 use crate::web::admin::views::{self, deliveries::DeliveryFilters, deliveries::Detail};
 
@@ -144,7 +144,7 @@ pub async fn detail(
             redelivery,
             replayable: status.is_replayable() && d.body.is_some(),
             can_redeliver: state.admin.github.is_some(),
-            flash: q.notice.as_deref(),
+            flash: Notice::parse(q.notice.as_deref()),
         },
     );
     Ok(views::page(&s, "deliveries", &format!("Delivery {}", d.event), body).into_response())
@@ -168,8 +168,9 @@ pub async fn replay(
         Ok(previous) => {
             tracing::info!(delivery = %d.id, %previous, "admin: delivery replayed");
             Ok(Redirect::to(&format!(
-                "/admin/deliveries/{}?notice=Queued+again",
-                urlencode(&d.id)
+                "/admin/deliveries/{}?notice={}",
+                urlencode(&d.id),
+                Notice::QueuedAgain.code()
             ))
             .into_response())
         }
@@ -205,8 +206,9 @@ pub async fn redeliver(
         }
     });
     Ok(Redirect::to(&format!(
-        "/admin/deliveries/{}?notice=Asked+GitHub+to+redeliver",
-        urlencode(&d.id)
+        "/admin/deliveries/{}?notice={}",
+        urlencode(&d.id),
+        Notice::RedeliveryRequested.code()
     ))
     .into_response())
 }

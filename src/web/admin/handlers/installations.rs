@@ -9,7 +9,7 @@ use super::{CsrfForm, PageQuery, installation_in_scope, scope};
 use crate::ids::InstallationId;
 use crate::store::installations;
 use crate::web::AppState;
-use crate::web::admin::params::{self, PAGE};
+use crate::web::admin::params::{self, Notice, PAGE};
 use crate::web::admin::session::Admin;
 use crate::web::admin::{AdminError, views};
 
@@ -31,7 +31,7 @@ pub async fn list(
         page_no,
         more,
         can_sync,
-        q.notice.as_deref(),
+        Notice::parse(q.notice.as_deref()),
     );
     Ok(views::page(&s, "installations", "Installations", body).into_response())
 }
@@ -56,5 +56,9 @@ pub async fn sync_now(
             Err(e) => tracing::warn!(installation = id, error = %e, "admin: sync now failed"),
         }
     });
-    Ok(Redirect::to("/admin/installations?notice=Sync+started").into_response())
+    Ok(Redirect::to(&format!(
+        "/admin/installations?notice={}",
+        Notice::SyncStarted.code()
+    ))
+    .into_response())
 }

@@ -1,6 +1,7 @@
-//! Signing in and out: the sign-in page, the operator's password (argon2, rate-limited per
-//! client IP and per account) and sign-out. Every form carries the pending session's CSRF token,
-//! and a successful sign-in always gets a brand-new session id (see also `oauth`).
+//! Signing in and out: the sign-in page, the operator's password (argon2; failures are
+//! rate-limited per account and client address, see `throttle`) and sign-out. The sign-in
+//! forms carry the double-submit cookie's token (`csrf`: the page stores nothing), and a
+//! successful sign-in always gets a brand-new session id (see also `oauth`).
 
 use std::net::SocketAddr;
 
@@ -15,8 +16,8 @@ use crate::config::verify_password;
 use crate::store::admin_sessions::{self, SessionKind};
 use crate::web::AppState;
 use crate::web::admin::session::{self, Admin, Session};
-use crate::web::admin::throttle::count_attempt;
-use crate::web::admin::{AdminError, views};
+use crate::web::admin::throttle;
+use crate::web::admin::{AdminError, csrf, views};
 
 pub(super) fn secret(state: &AppState) -> &[u8] {
     state.admin.config.session_secret.as_deref().unwrap_or(&[])
@@ -32,8 +33,9 @@ pub(super) async fn pending_session(
         .filter(|s| s.kind == SessionKind::Pending))
 }
 
-/// The pending session of this browser, creating one (with its cookie) when absent.
-async fn pending_or_new(
+/// The pending session of this browser, creating one (with its cookie) when absent. Only a
+/// POST whose CSRF token was checked gets here (OAuth start), never a page view.
+pub(super) async fn pending_or_new(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<(Session, Option<String>), AdminError> {
@@ -44,7 +46,11 @@ async fn pending_or_new(
     Ok((s, Some(id)))
 }
 
-fn with_cookie(state: &AppState, new_id: Option<String>, response: Response) -> Response {
+pub(super) fn with_cookie(
+    state: &AppState,
+    new_id: Option<String>,
+    response: Response,
+) -> Response {
     let mut response = response;
     if let Some(id) = new_id {
         response.headers_mut().append(
@@ -76,9 +82,16 @@ pub async fn page(
     {
         return Ok(Redirect::to("/admin").into_response());
     }
-    let (s, new_id) = pending_or_new(&state, &headers).await?;
-    let body = views::login::form(&state.admin.config, &s, None);
-    Ok(with_cookie(&state, new_id, body.into_response()))
+    let (token, cookie) = csrf::issue(
+        secret(&state),
+        &headers,
+        state.admin.config.secure_cookies(),
+    );
+    let mut response = views::login::form(&state.admin.config, &token, None).into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -88,6 +101,9 @@ pub struct PasswordForm {
     #[serde(default)]
     password: String,
 }
+
+/// The account name of password sign-in, as the throttle keys it.
+const OPERATOR: &str = "operator";
 
 /// The peer address (behind a proxy, the proxy's: then the per-IP limit is shared).
 fn client_ip(extensions: &axum::http::Extensions) -> String {
@@ -110,24 +126,24 @@ pub async fn password(
     let Some(hash) = state.admin.config.password_hash.clone() else {
         return Ok(not_configured());
     };
-    let Some(s) = pending_session(&state, &headers).await? else {
-        return Err(AdminError::Csrf);
-    };
-    s.check_csrf(&form.csrf)?;
-    count_attempt(&state, &format!("ip:{ip}")).await?;
-    count_attempt(&state, "user:operator").await?;
+    csrf::check(secret(&state), &headers, &form.csrf)?;
+    throttle::check(&state, OPERATOR, &ip).await?;
     let password = form.password;
     let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &password))
         .await
         .unwrap_or(false);
     if !ok {
+        throttle::record_failure(&state, OPERATOR, &ip).await?;
         tracing::warn!(%ip, "admin: wrong operator password");
-        let body = views::login::form(&state.admin.config, &s, Some("Wrong password."));
+        let body = views::login::form(&state.admin.config, &form.csrf, Some("Wrong password."));
         return Ok((StatusCode::UNAUTHORIZED, body).into_response());
     }
+    throttle::clear(&state, OPERATOR, &ip).await?;
+    // A pending session left by an abandoned GitHub sign-in ends here too.
+    let pending = pending_session(&state, &headers).await?;
     signed_in(
         &state,
-        &s,
+        pending.as_ref(),
         SessionKind::Operator,
         Some("operator"),
         None,
@@ -136,16 +152,18 @@ pub async fn password(
     .await
 }
 
-/// Replaces the pending session with a signed-in one (a new id: no session fixation).
+/// Replaces the pending session (if any) with a signed-in one (a new id: no session fixation).
 pub(super) async fn signed_in(
     state: &AppState,
-    pending: &Session,
+    pending: Option<&Session>,
     kind: SessionKind,
     login: Option<&str>,
     github_user_id: Option<i64>,
     scope: Option<&[i64]>,
 ) -> Result<Response, AdminError> {
-    admin_sessions::delete(&state.pool, &pending.id_hash).await?;
+    if let Some(pending) = pending {
+        admin_sessions::delete(&state.pool, &pending.id_hash).await?;
+    }
     let (id, _) = session::create(&state.pool, kind, login, github_user_id, scope).await?;
     tracing::info!(
         kind = kind.as_str(),

@@ -11,7 +11,7 @@ use crate::store::installations;
 use crate::store::members::{self, AdminMemberFilter};
 use crate::web::AppState;
 use crate::web::admin::AdminError;
-use crate::web::admin::params::{self, MemberAction, PAGE, nonempty, urlencode};
+use crate::web::admin::params::{self, MemberAction, Notice, PAGE, nonempty, urlencode};
 use crate::web::admin::session::Admin;
 use crate::web::admin::views::{self, members::MemberFilters, members::Members};
 
@@ -76,7 +76,7 @@ pub async fn list(
             base: &base,
             page_no,
             more,
-            flash: q.notice.as_deref(),
+            flash: Notice::parse(q.notice.as_deref()),
         },
     );
     Ok(views::page(&s, "members", "Members", body).into_response())
@@ -117,7 +117,8 @@ pub async fn update(
         "admin: member updated"
     );
     Ok(Redirect::to(&format!(
-        "/admin/members?installation={installation}&notice=Saved#m-{installation}-{github_id}"
+        "/admin/members?installation={installation}&notice={}#m-{installation}-{github_id}",
+        Notice::Saved.code()
     ))
     .into_response())
 }

@@ -1,6 +1,8 @@
-//! Org admins sign in with GitHub OAuth: a fresh single-use `state`, the code exchange, then
-//! GitHub is asked which of our installations' orgs this user administers (the one admin
-//! request path that waits on GitHub, each call bounded by a deadline; any failure fails closed).
+//! Org admins sign in with GitHub OAuth: the sign-in page's CSRF token (double-submit cookie),
+//! then a pending session (created only now, never by a page view) with a fresh single-use
+//! `state`, the code exchange, then GitHub is asked which of our installations' orgs this user
+//! administers (the one admin request path that waits on GitHub, each call bounded by a
+//! deadline; any failure fails closed).
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,14 +17,14 @@ use octocrab::models::orgs::{OrgMembership, OrgMembershipState};
 use serde::Deserialize;
 
 use super::CsrfForm;
-use super::login::{not_configured, pending_session, signed_in};
+use super::login::{self, not_configured, pending_or_new, pending_session, signed_in, with_cookie};
 use crate::github::client::{GithubApi, GithubError};
 use crate::store::admin_sessions::{self, SessionKind};
 use crate::store::installations::{self, SignInCandidate};
 use crate::web::AppState;
 use crate::web::admin::params::urlencode;
 use crate::web::admin::session;
-use crate::web::admin::{AdminError, views};
+use crate::web::admin::{AdminError, csrf, views};
 
 /// How long one call to GitHub may hold up the sign-in request.
 const GITHUB_DEADLINE: Duration = Duration::from_secs(10);
@@ -51,10 +53,8 @@ pub async fn start(
     let Some(oauth) = state.admin.config.oauth.clone() else {
         return Ok(not_configured());
     };
-    let Some(s) = pending_session(&state, &headers).await? else {
-        return Err(AdminError::Csrf);
-    };
-    s.check_csrf(&form.csrf)?;
+    csrf::check(login::secret(&state), &headers, &form.csrf)?;
+    let (s, new_id) = pending_or_new(&state, &headers).await?;
     let oauth_state = session::random_token();
     admin_sessions::set_oauth_state(&state.pool, &s.id_hash, &oauth_state).await?;
     let mut url = format!(
@@ -67,7 +67,11 @@ pub async fn start(
         url.push_str("&redirect_uri=");
         url.push_str(&urlencode(&format!("{public}/admin/oauth/callback")));
     }
-    Ok(Redirect::to(&url).into_response())
+    Ok(with_cookie(
+        &state,
+        new_id,
+        Redirect::to(&url).into_response(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -136,7 +140,7 @@ pub async fn callback(
     }
     signed_in(
         &state,
-        &s,
+        Some(&s),
         SessionKind::Github,
         Some(login),
         Some(user_id),

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use super::{MemberForm, PageQuery, scope};
 use crate::store::surveys;
 use crate::web::AppState;
-use crate::web::admin::params::{self, MemberAction};
+use crate::web::admin::params::{self, MemberAction, Notice};
 use crate::web::admin::session::Admin;
 use crate::web::admin::{AdminError, views};
 
@@ -20,7 +20,7 @@ pub async fn list(
     Query(q): Query<PageQuery>,
 ) -> Result<Response, AdminError> {
     let people = surveys::outside_people(&state.pool, scope(&s)).await?;
-    let body = views::members::outside(&s, &people, q.notice.as_deref());
+    let body = views::members::outside(&s, &people, Notice::parse(q.notice.as_deref()));
     Ok(views::page(&s, "outside", "Outside collaborators", body).into_response())
 }
 
@@ -59,7 +59,8 @@ pub async fn update(
         "admin: outside collaborator updated"
     );
     Ok(Redirect::to(&format!(
-        "/admin/outside?notice=Saved#o-{installation}-{github_id}"
+        "/admin/outside?notice={}#o-{installation}-{github_id}",
+        Notice::Saved.code()
     ))
     .into_response())
 }

@@ -7,6 +7,7 @@ use maud::{Markup, html};
 use super::widgets::{delivery_table, tag, when};
 use super::{csrf_field, notice};
 use crate::store::deliveries::{AdminDeliveryRow, Status, StoredDelivery};
+use crate::web::admin::params::Notice;
 use crate::web::admin::params::urlencode;
 use crate::web::admin::session::Session;
 
@@ -64,7 +65,7 @@ pub struct Detail<'a> {
     pub redelivery: Option<(i64, DateTime<Utc>)>,
     pub replayable: bool,
     pub can_redeliver: bool,
-    pub flash: Option<&'a str>,
+    pub flash: Option<Notice>,
 }
 
 pub fn detail(s: &Session, v: &Detail<'_>) -> Markup {

@@ -5,6 +5,7 @@ use maud::{Markup, html};
 use super::notice;
 use super::widgets::{installation_table, pager};
 use crate::store::installations::AdminInstallationRow;
+use crate::web::admin::params::Notice;
 use crate::web::admin::session::Session;
 
 pub fn installations(
@@ -13,7 +14,7 @@ pub fn installations(
     page_no: i64,
     more: bool,
     can_sync: bool,
-    flash: Option<&str>,
+    flash: Option<Notice>,
 ) -> Markup {
     html! {
         (notice(flash))

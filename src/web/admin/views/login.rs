@@ -5,9 +5,9 @@ use maud::{Markup, html};
 
 use super::bare_page;
 use crate::config::AdminConfig;
-use crate::web::admin::session::Session;
 
-pub fn form(config: &AdminConfig, s: &Session, message: Option<&str>) -> Markup {
+/// The sign-in forms; `csrf` is the token of the page's double-submit cookie.
+pub fn form(config: &AdminConfig, csrf: &str, message: Option<&str>) -> Markup {
     bare_page(
         "Sign in",
         html! {
@@ -16,7 +16,7 @@ pub fn form(config: &AdminConfig, s: &Session, message: Option<&str>) -> Markup 
                 @if let Some(m) = message { p.error role="alert" { (m) } }
                 @if config.password_hash.is_some() {
                     form method="post" action="/admin/login" {
-                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="csrf" value=(csrf);
                         label for="password" { "Operator password" }
                         input #password type="password" name="password" autocomplete="current-password" required;
                         button type="submit" { "Sign in" }
@@ -24,7 +24,7 @@ pub fn form(config: &AdminConfig, s: &Session, message: Option<&str>) -> Markup 
                 }
                 @if config.oauth.is_some() {
                     form method="post" action="/admin/login/github" {
-                        input type="hidden" name="csrf" value=(s.csrf);
+                        input type="hidden" name="csrf" value=(csrf);
                         button.github type="submit" { "Sign in with GitHub" }
                     }
                     p.hint { "Org admins see the installations of the orgs they administer." }

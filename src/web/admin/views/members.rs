@@ -8,6 +8,7 @@ use super::{csrf_field, notice};
 use crate::store::installations::AdminInstallationRow;
 use crate::store::members::AdminMemberRow;
 use crate::store::surveys::OutsidePerson;
+use crate::web::admin::params::Notice;
 use crate::web::admin::session::Session;
 
 /// The member list's filters as the form shows them back.
@@ -26,7 +27,7 @@ pub struct Members<'a> {
     pub base: &'a str,
     pub page_no: i64,
     pub more: bool,
-    pub flash: Option<&'a str>,
+    pub flash: Option<Notice>,
 }
 
 pub fn members(s: &Session, list: &Members<'_>) -> Markup {
@@ -67,7 +68,7 @@ pub fn members(s: &Session, list: &Members<'_>) -> Markup {
     }
 }
 
-pub fn outside(s: &Session, people: &[OutsidePerson], flash: Option<&str>) -> Markup {
+pub fn outside(s: &Session, people: &[OutsidePerson], flash: Option<Notice>) -> Markup {
     html! {
         (notice(flash))
         p { "People asked in an org's surveys without being its members (outside collaborators)." }

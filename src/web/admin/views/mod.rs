@@ -13,6 +13,7 @@ pub mod widgets;
 
 use maud::{DOCTYPE, Markup, html};
 
+use super::params::Notice;
 use super::session::Session;
 
 /// A page without navigation (sign-in, errors).
@@ -23,7 +24,7 @@ pub fn bare_page(title: &str, body: Markup) -> Markup {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="referrer" content="same-origin";
+                meta name="referrer" content="no-referrer";
                 title { (title) " · Mergecast admin" }
                 link rel="stylesheet" href="/admin/assets/admin.css";
             }
@@ -82,7 +83,19 @@ pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
-/// The "Saved" / "Sync started" line after a redirect, if any.
-pub fn notice(n: Option<&str>) -> Markup {
-    html! { @if let Some(n) = n { p.notice role="status" { (n) } } }
+/// The "Saved" / "Sync started" line after a redirect, if any (fixed text per code).
+pub fn notice(n: Option<Notice>) -> Markup {
+    let text = |n: Notice| match n {
+        Notice::Saved => "Saved.",
+        Notice::SyncStarted => "Sync started.",
+        Notice::QueuedAgain => "Queued again.",
+        Notice::RedeliveryRequested => "Asked GitHub to redeliver.",
+    };
+    html! { @if let Some(n) = n { p.notice role="status" { (text(n)) } } }
+}
+
+/// `url` when it is an `https://` link, the only kind the pages make clickable (a link taken
+/// from stored data could otherwise be `javascript:` or plain http).
+pub fn https_link(url: Option<&str>) -> Option<&str> {
+    url.filter(|u| u.starts_with("https://"))
 }

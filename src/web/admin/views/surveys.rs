@@ -2,6 +2,7 @@
 
 use maud::{Markup, html};
 
+use super::https_link;
 use super::widgets::{tag, when};
 use crate::store::surveys::{AdminParticipantRow, AdminSurveyRow};
 
@@ -26,7 +27,7 @@ pub fn list(rows: &[AdminSurveyRow], more: bool) -> Markup {
 pub fn detail(r: &AdminSurveyRow, people: &[AdminParticipantRow]) -> Markup {
     let yes = |b: bool| if b { "yes" } else { "no" };
     html! {
-        p { @if let Some(u) = &r.html_url { a href=(u) rel="noopener noreferrer" { (r.repository_full_name) "#" (r.number) } } @else { (r.repository_full_name) "#" (r.number) }
+        p { @if let Some(u) = https_link(r.html_url.as_deref()) { a href=(u) rel="noopener noreferrer" { (r.repository_full_name) "#" (r.number) } } @else { (r.repository_full_name) "#" (r.number) }
             " · " (r.title) }
         p { "Status " (tag(&r.status)) " · merged " (when(r.merged_at)) }
         @if let Some(e) = &r.last_error { p.error { (e) } }
