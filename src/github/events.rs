@@ -458,9 +458,33 @@ mod tests {
 
     #[test]
     fn webhook_actions_octocrab_rejects_still_parse() {
+        // GitHub publishes no example of these actions: GitHub's `issues.opened` example, with
+        // the action and the issue type as the issue-types documentation describes them.
+        let path = format!(
+            "{}/fixtures/github/examples/issues/opened.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let opened: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
         for name in ["issues.typed", "issues.untyped"] {
-            let path = format!("{}/fixtures/github/{name}.json", env!("CARGO_MANIFEST_DIR"));
-            let body = std::fs::read(&path).unwrap();
+            let mut json = opened.clone();
+            let issue_type = serde_json::json!({
+                "id": 411,
+                "node_id": "IT_kwDOAAAmv84AAAGb",
+                "name": "Bug",
+                "description": "An unexpected problem or behavior",
+                "color": "red",
+                "created_at": "2025-03-12T09:20:31Z",
+                "updated_at": "2025-03-12T09:20:31Z",
+                "is_enabled": true
+            });
+            json["action"] = Value::from(name.strip_prefix("issues.").unwrap());
+            json["type"] = issue_type.clone();
+            json["issue"]["type"] = if name == "issues.typed" {
+                issue_type
+            } else {
+                Value::Null
+            };
+            let body = serde_json::to_vec(&json).unwrap();
             assert!(
                 octocrab::models::webhook_events::WebhookEvent::try_from_header_and_body(
                     "issues", &body
