@@ -185,7 +185,7 @@ fn csrf(html: &str) -> String {
 
 /// Two orgs with members, deliveries and a survey each.
 async fn seed(pool: &PgPool) {
-    let fixture = String::from_utf8(support::fixture("organization.member_added")).expect("utf8");
+    let member_added = String::from_utf8(support::member_added_hook().bytes()).expect("utf8");
     sqlx::query(
         "INSERT INTO installations (id, account_id, account_login, account_type) VALUES
          (1, 501, 'org-a', 'Organization'), (2, 502, 'org-b', 'Organization'),
@@ -260,7 +260,7 @@ async fn seed(pool: &PgPool) {
         .bind(error)
         .bind(i as i32)
         .bind(&headers)
-        .bind(&fixture)
+        .bind(&member_added)
         .execute(pool)
         .await
         .expect("delivery");
@@ -368,9 +368,15 @@ async fn operator_sees_every_page_and_no_secrets(pool: PgPool) {
         assert!(!page.body.contains("a_lot"), "{path} shows an answer");
     }
     // A web-only app has no workers: a delivery stays in the queue, and the overview shows it.
-    let (accepted, _) = app.deliver_fixture("ping").await;
+    let ping = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/github/examples/ping/payload.json"
+    ))
+    .expect("GitHub's ping example");
+    let (accepted, _) = app.deliver("ping", &ping).await;
     assert_eq!(accepted, 200, "ping is answered without queueing");
-    let (accepted, _) = app.deliver_fixture("organization.member_added").await;
+    let hook = support::member_added_hook();
+    let (accepted, _) = app.deliver(hook.event, &hook.bytes()).await;
     assert_eq!(accepted, 202);
     let overview = b.get("/admin").await.body;
     assert!(overview.contains("Postgres") && overview.contains("ok"));

@@ -119,7 +119,7 @@ async fn shot(c: &Client, name: &str) -> Vec<u8> {
 }
 
 async fn seed(pool: &PgPool) {
-    let fixture = String::from_utf8(support::fixture("organization.member_added")).expect("utf8");
+    let member_added = String::from_utf8(support::member_added_hook().bytes()).expect("utf8");
     for sql in [
         "INSERT INTO installations (id, account_id, account_login, account_type) VALUES
          (41234567, 503, 'octo-org', 'Organization'), (2, 502, 'other-org', 'Organization')",
@@ -182,7 +182,7 @@ async fn seed(pool: &PgPool) {
         .bind(error)
         .bind(i as i32 * 7)
         .bind(&headers)
-        .bind(&fixture)
+        .bind(&member_added)
         .execute(pool)
         .await
         .expect("delivery");

@@ -120,6 +120,19 @@ pub fn fixture_names() -> Vec<String> {
     names
 }
 
+/// `organization.member_added` for [`scenario::OCTOCAT`] joining [`scenario::ORG`] (where
+/// [`scenario::MONA`] is), rendered by the fake GitHub's model.
+pub fn member_added_hook() -> fake_github::Webhook {
+    let mut m = fake_github::Model::default();
+    m.add_org_installation(scenario::INSTALLATION, scenario::ORG);
+    m.add_member(scenario::ORG, scenario::MONA.github_user());
+    m.add_user(scenario::OCTOCAT.github_user());
+    m.org_hook(
+        scenario::ORG,
+        fake_github::OrgAction::MemberAdded(scenario::OCTOCAT.github_id),
+    )
+}
+
 /// Polls `check` until it returns true or `timeout` passes (then panics with `what`).
 pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, mut check: F)
 where
@@ -264,6 +277,15 @@ impl TestApp {
     pub async fn deliver_and_apply(&self, name: &str) -> String {
         let (status, id) = self.deliver_fixture(name).await;
         assert_eq!(status, 202, "fixture {name} should be accepted");
+        self.wait_for_status(&id, &["processed", "ignored"]).await;
+        id
+    }
+
+    /// Delivers a webhook rendered by the fake GitHub's model and waits until the worker has
+    /// applied it (processed or ignored).
+    pub async fn apply_hook(&self, hook: &fake_github::Webhook) -> String {
+        let (status, id) = self.deliver(hook.event, &hook.bytes()).await;
+        assert_eq!(status, 202, "{} {:?} accepted", hook.event, hook.action());
         self.wait_for_status(&id, &["processed", "ignored"]).await;
         id
     }
