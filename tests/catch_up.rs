@@ -12,7 +12,7 @@ use mergecast::ids::InstallationId;
 use mergecast::queue::catch_up::CatchUp;
 use mergecast::sync::{SyncError, SyncOutcome};
 use sqlx::PgPool;
-use support::fake_github::{FakeGithub, ForeignHost, User};
+use support::fake_github::{FakeGithub, ForeignHost, InstallationAction, OrgAction, User};
 use support::{APP_ID, TestApp, delete_prefix, github_config, redis_url, wait_until};
 
 const INST: i64 = 41234567;
@@ -350,7 +350,7 @@ async fn a_merged_pr_missed_by_webhooks_is_emitted_once_even_when_its_webhook_fo
     pool: PgPool,
 ) {
     let ctx = Ctx::new(pool.clone()).await;
-    // The PR of the fixtures (same ids), merged an hour ago, while Mergecast was down.
+    // A PR merged an hour ago, while Mergecast was down.
     ctx.github.with(|m| {
         m.add_user(User::new(583231, "mona"));
         m.add_user(User::new(1000001, "hubot"));
@@ -380,7 +380,8 @@ async fn a_merged_pr_missed_by_webhooks_is_emitted_once_even_when_its_webhook_fo
     config.queue_prefix = ctx.services.config.queue_prefix.clone();
     let services = Services::with_pool(config, pool).await.unwrap();
     let app = TestApp::start(services, Role::All).await;
-    app.deliver_and_apply("pull_request.closed_merged").await;
+    let late = ctx.github.with(|m| m.merged_again_hook(279147437));
+    app.apply_hook(&late).await;
     assert_eq!(
         app.count("SELECT count(*) FROM merged_pull_requests").await,
         1
@@ -541,7 +542,8 @@ async fn members_added_by_webhooks_gain_their_public_email(pool: PgPool) {
         m.add_user(octocat);
     });
     let app = TestApp::spawn_with(pool, Role::All, github_config(&redis_url(), &github.url)).await;
-    app.deliver_and_apply("installation.created").await;
+    let installed = github.with(|m| m.installation_hook(INST, InstallationAction::Created));
+    app.apply_hook(&installed).await;
     let syncer = app.services.catch_up().expect("app configured");
     // `serve`'s scheduler may be syncing already: a finished run of our own is what counts.
     let synced = || async {
@@ -551,9 +553,9 @@ async fn members_added_by_webhooks_gain_their_public_email(pool: PgPool) {
         )
     };
     wait_until("a first sync", Duration::from_secs(20), synced).await;
-    // The hire: the webhook first, then GitHub's member list shows them too.
-    app.deliver_and_apply("organization.member_added").await;
-    github.with(|m| m.members.entry(ORG.to_string()).or_default().push(1000002));
+    // The hire: GitHub's member list shows them, and the webhook says so.
+    let hired = github.with(|m| m.org_hook(ORG, OrgAction::MemberAdded(1000002)));
+    app.apply_hook(&hired).await;
     wait_until("a sync after the hire", Duration::from_secs(20), synced).await;
     let email: Option<String> =
         sqlx::query_scalar("SELECT email FROM members WHERE github_id = 1000002")

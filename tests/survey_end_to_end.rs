@@ -13,7 +13,7 @@ use mergecast::ids::InstallationId;
 use mergecast::slack::{interactions, signature};
 use serde_json::json;
 use sqlx::PgPool;
-use support::fake_github::{FakeGithub, User};
+use support::fake_github::{FakeGithub, InstallationAction, PullAction, ReviewAction, User};
 use support::fake_slack::FakeSlack;
 use support::{APP_ID, TestApp, redis_url, test_config_with, wait_until};
 
@@ -83,8 +83,9 @@ async fn start(
 
 /// The installation webhook, then a catch-up sync (the scheduler of `serve` may be running one
 /// already; then we wait for it) until two members match `condition`.
-async fn install_and_sync(app: &TestApp, condition: &str) {
-    app.deliver_and_apply("installation.created").await;
+async fn install_and_sync(github: &FakeGithub, app: &TestApp, condition: &str) {
+    let installed = github.with(|m| m.installation_hook(INST, InstallationAction::Created));
+    app.apply_hook(&installed).await;
     let syncer = app.services.catch_up().expect("app configured");
     syncer
         .sync_installation(InstallationId(INST))
@@ -97,9 +98,30 @@ async fn install_and_sync(app: &TestApp, condition: &str) {
     .await;
 }
 
+/// hubot approves mona's pull request on hello-world (the one the model has, else a new one) and
+/// merges it: both webhooks rendered by the fake GitHub's model, each applied before the next.
+async fn review_and_merge(github: &FakeGithub, app: &TestApp) {
+    let (review, merged) = github.with(|m| {
+        let pull = match m.pulls.iter().find(|p| p.author_id == MONA) {
+            Some(pull) => pull.id,
+            None => {
+                let repo = m.add_repo(INST, "octo-org", "hello-world").id;
+                m.add_pull(repo, MONA).id
+            }
+        };
+        let review = m.add_review(pull, HUBOT, "APPROVED").id;
+        (
+            m.review_hook(review, ReviewAction::Submitted),
+            m.pull_hook(pull, PullAction::Merged(HUBOT)),
+        )
+    });
+    app.apply_hook(&review).await;
+    app.apply_hook(&merged).await;
+}
+
 #[sqlx::test]
 async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
-    let (_github, slack, app) = start(pool, |m| {
+    let (github, slack, app) = start(pool, |m| {
         m.add_org_installation(INST, "octo-org");
         let mut mona = User::new(MONA, "mona");
         mona.email = Some("mona@example.com".into());
@@ -110,10 +132,14 @@ async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
     })
     .await;
     // Members and their public emails come from the fake GitHub, through catch-up.
-    install_and_sync(&app, "email IN ('mona@example.com', 'hubot@example.com')").await;
+    install_and_sync(
+        &github,
+        &app,
+        "email IN ('mona@example.com', 'hubot@example.com')",
+    )
+    .await;
 
-    app.deliver_and_apply("pull_request_review.submitted").await;
-    app.deliver_and_apply("pull_request.closed_merged").await;
+    review_and_merge(&github, &app).await;
     let dms = |user: &str| slack.with(|m| m.messages_to(user).len());
     wait_until("one DM each", Duration::from_secs(20), || async {
         dms("UMONA") == 1 && dms("UHUBOT") == 1
@@ -182,7 +208,7 @@ async fn synced_members_are_surveyed_through_both_fakes(pool: PgPool) {
 #[sqlx::test]
 async fn the_author_is_found_by_their_own_commits_only(pool: PgPool) {
     const BOB: i64 = 4242;
-    let (_github, slack, app) = start(pool, |m| {
+    let (github, slack, app) = start(pool, |m| {
         m.add_org_installation(INST, "octo-org");
         m.add_member("octo-org", User::new(MONA, "mona"));
         let mut hubot = User::new(HUBOT, "hubot");
@@ -215,9 +241,8 @@ async fn the_author_is_found_by_their_own_commits_only(pool: PgPool) {
     slack.with(|m| {
         m.add_user("UBOB", "bob@example.com", "UTC", 0);
     });
-    install_and_sync(&app, "github_id IN (583231, 1000001)").await;
-    app.deliver_and_apply("pull_request_review.submitted").await;
-    app.deliver_and_apply("pull_request.closed_merged").await;
+    install_and_sync(&github, &app, "github_id IN (583231, 1000001)").await;
+    review_and_merge(&github, &app).await;
     wait_until("mona's DM", Duration::from_secs(20), || async {
         slack.with(|m| m.messages_to("UMONA").len()) == 1
     })

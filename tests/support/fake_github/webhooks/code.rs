@@ -128,6 +128,18 @@ impl Model {
         }
     }
 
+    /// The `pull_request.closed` webhook of pull request `id`, merged already, as GitHub
+    /// delivers it late or again: the model does not change, the merge keeps its time.
+    pub fn merged_again_hook(&mut self, id: i64) -> Webhook {
+        let pull = self.pull_mut(id).clone();
+        assert!(pull.merged_at.is_some(), "pull request {id} is not merged");
+        let by = pull.merged_by.unwrap_or(pull.author_id);
+        let mut hook = self.pull_hook(id, PullAction::Merged(by));
+        *self.pull_mut(id) = pull.clone();
+        hook.body["pull_request"] = self.full_pull_json(&pull);
+        hook
+    }
+
     fn full_name(&self, repo: i64) -> String {
         let r = self.repo_by_id(repo);
         format!("{}/{}", r.owner, r.name)
