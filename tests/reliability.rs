@@ -6,18 +6,51 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use mergecast::app::{Role, Services};
 use mergecast::queue::requeue;
 use sqlx::PgPool;
-use support::{SECRET, TestApp, fixture, redis_url, test_config, wait_until};
+use support::fake_github::{InstallationAction, IssueAction, PullAction, ReviewAction, Webhook};
+use support::scenario::{HUBOT, INSTALLATION, MONA};
+use support::{SECRET, TestApp, redis_url, test_config, wait_until};
+
+/// `hook` with the `updated_at` of its object (`pull_request`, `issue`, `installation`) set to
+/// `at`: the model stamps every change "now", and these steps happen within one second.
+fn updated(mut hook: Webhook, object: &str, at: DateTime<Utc>) -> Webhook {
+    hook.body[object]["updated_at"] =
+        serde_json::json!(at.to_rfc3339_opts(SecondsFormat::Secs, true));
+    hook
+}
 
 #[sqlx::test]
 async fn out_of_order_updates_keep_the_newest(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("pull_request.closed_merged").await;
-    app.deliver_and_apply("pull_request.opened").await;
-    app.deliver_and_apply("pull_request.converted_to_draft")
-        .await;
+    let (mut m, repo) = support::org_model();
+    let now = Utc::now();
+    let hour = chrono::Duration::hours(1);
+
+    // Opened, made a draft, ready again, merged; GitHub delivers the merge first, then the
+    // older opened and draft updates.
+    let pull = m.add_pull(repo, MONA.github_id).id;
+    let opened = updated(
+        m.pull_hook(pull, PullAction::Opened),
+        "pull_request",
+        now - hour * 3,
+    );
+    let draft = updated(
+        m.pull_hook(pull, PullAction::ConvertedToDraft),
+        "pull_request",
+        now - hour * 2,
+    );
+    m.pull_hook(pull, PullAction::ReadyForReview); // ready again before the merge, not sent
+    let merged = updated(
+        m.pull_hook(pull, PullAction::Merged(HUBOT.github_id)),
+        "pull_request",
+        now - hour,
+    );
+    app.apply_hook(&merged).await;
+    app.apply_hook(&opened).await;
+    app.apply_hook(&draft).await;
     let (state, merged, draft): (String, bool, bool) =
         sqlx::query_as("SELECT state, merged, draft FROM pull_requests")
             .fetch_one(&app.pool)
@@ -25,16 +58,37 @@ async fn out_of_order_updates_keep_the_newest(pool: PgPool) {
             .unwrap();
     assert_eq!((state.as_str(), merged, draft), ("closed", true, false));
 
-    app.deliver_and_apply("issues.closed").await;
-    app.deliver_and_apply("issues.opened").await;
+    let issue = m.add_issue(repo, MONA.github_id).id;
+    let opened = updated(
+        m.issue_hook(issue, IssueAction::Opened),
+        "issue",
+        now - hour * 2,
+    );
+    let closed = updated(
+        m.issue_hook(issue, IssueAction::Closed),
+        "issue",
+        now - hour,
+    );
+    app.apply_hook(&closed).await;
+    app.apply_hook(&opened).await;
     let state: String = sqlx::query_scalar("SELECT state FROM issues")
         .fetch_one(&app.pool)
         .await
         .unwrap();
     assert_eq!(state, "closed");
 
-    app.deliver_and_apply("installation.unsuspend").await;
-    app.deliver_and_apply("installation.suspend").await; // older updated_at
+    let suspend = updated(
+        m.installation_hook(INSTALLATION, InstallationAction::Suspend),
+        "installation",
+        now - hour * 2,
+    );
+    let unsuspend = updated(
+        m.installation_hook(INSTALLATION, InstallationAction::Unsuspend),
+        "installation",
+        now - hour,
+    );
+    app.apply_hook(&unsuspend).await;
+    app.apply_hook(&suspend).await; // older updated_at
     let status: String = sqlx::query_scalar("SELECT status FROM installations")
         .fetch_one(&app.pool)
         .await
@@ -46,7 +100,7 @@ async fn out_of_order_updates_keep_the_newest(pool: PgPool) {
 #[sqlx::test]
 async fn a_redelivery_after_processing_has_no_second_effect(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let body = fixture("issues.opened");
+    let body = support::issue_opened_hook().bytes();
     let id = "5d2c4a3b-aaaa-4bbb-8ccc-000000000042";
     assert_eq!(app.deliver_as("issues", &body, id).await, 202);
     app.wait_for_status(id, &["processed"]).await;
@@ -77,7 +131,9 @@ CREATE TRIGGER fail_issue BEFORE INSERT OR UPDATE ON issues FOR EACH ROW EXECUTE
 async fn failures_retry_then_die_and_replay_recovers(pool: PgPool) {
     sqlx::raw_sql(FAIL_ISSUES).execute(&pool).await.unwrap();
     let app = TestApp::spawn(pool).await;
-    let (status, id) = app.deliver_fixture("issues.opened").await;
+    let (status, id) = app
+        .deliver("issues", &support::issue_opened_hook().bytes())
+        .await;
     assert_eq!(status, 202);
     app.wait_for_status(&id, &["dead"]).await;
     let (attempts, error, body): (i32, String, Option<String>) =
@@ -109,7 +165,7 @@ async fn failures_retry_then_die_and_replay_recovers(pool: PgPool) {
 async fn github_redelivery_of_a_dead_delivery_is_queued_again(pool: PgPool) {
     sqlx::raw_sql(FAIL_ISSUES).execute(&pool).await.unwrap();
     let app = TestApp::spawn(pool).await;
-    let body = fixture("issues.opened");
+    let body = support::issue_opened_hook().bytes();
     let id = "7e0d1c2b-bbbb-4ccc-8ddd-000000000007";
     assert_eq!(app.deliver_as("issues", &body, id).await, 202);
     app.wait_for_status(id, &["dead"]).await;
@@ -164,7 +220,9 @@ async fn database_url(pool: &PgPool) -> String {
 async fn a_worker_killed_mid_job_leaves_it_to_run_again_once(pool: PgPool) {
     let config = test_config(&redis_url());
     let web = TestApp::spawn_with(pool.clone(), Role::Web, config.clone()).await;
-    let (status, id) = web.deliver_fixture("pull_request.closed_merged").await;
+    let (status, id) = web
+        .deliver("pull_request", &support::pr_merged_hook().bytes())
+        .await;
     assert_eq!(status, 202);
 
     // Hold a lock the job needs, so the worker is provably in the middle of it when killed.
@@ -249,7 +307,9 @@ async fn shutdown_stops_accepting_and_finishes_the_job_in_flight(pool: PgPool) {
         .execute(&mut *lock)
         .await
         .unwrap();
-    let (status, id) = app.deliver_fixture("issues.opened").await;
+    let (status, id) = app
+        .deliver("issues", &support::issue_opened_hook().bytes())
+        .await;
     assert_eq!(status, 202);
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&pool)
@@ -345,13 +405,26 @@ async fn a_backlog_of_ten_thousand_deliveries_drains(pool: PgPool) {
 async fn a_review_and_a_merge_applied_at_once_need_no_retry(pool: PgPool) {
     const PRS: i64 = 300;
     let app = TestApp::spawn(pool).await;
-    app.deliver_and_apply("installation.created").await;
+    let (mut m, repo) = support::org_model();
+    app.apply_hook(&m.installation_hook(INSTALLATION, InstallationAction::Created))
+        .await;
+    // PRs numbered 1..=PRS, each with a review, rendered before any is sent.
+    let bodies: Vec<(Vec<u8>, Vec<u8>)> = (1..=PRS)
+        .map(|_| {
+            let pull = m.add_pull(repo, MONA.github_id).id;
+            let review = m.add_review(pull, HUBOT.github_id, "APPROVED").id;
+            (
+                m.review_hook(review, ReviewAction::Submitted).bytes(),
+                m.pull_hook(pull, PullAction::Merged(HUBOT.github_id))
+                    .bytes(),
+            )
+        })
+        .collect();
     let mut ids = Vec::new();
-    for n in 1..=PRS {
-        let (review, merged) = support::numbered_pr_fixtures(n);
+    for (review, merged) in &bodies {
         let (r, m) = tokio::join!(
-            app.deliver("pull_request_review", &review),
-            app.deliver("pull_request", &merged)
+            app.deliver("pull_request_review", review),
+            app.deliver("pull_request", merged)
         );
         assert_eq!((r.0, m.0), (202, 202));
         ids.extend([r.1, m.1]);

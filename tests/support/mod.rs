@@ -120,6 +120,40 @@ pub fn fixture_names() -> Vec<String> {
     names
 }
 
+/// A fake GitHub model of the scenario's org ([`scenario::ORG`], installation
+/// [`scenario::INSTALLATION`], repository [`scenario::REPO`], [`scenario::MEMBERS`]), for tests
+/// that run their own app and post the webhooks it renders. Returns it and the repository id.
+pub fn org_model() -> (fake_github::Model, i64) {
+    let mut m = fake_github::Model::default();
+    m.add_org_installation(scenario::INSTALLATION, scenario::ORG);
+    let repo = m
+        .add_repo(scenario::INSTALLATION, scenario::ORG, scenario::REPO)
+        .id;
+    for person in scenario::MEMBERS {
+        m.add_member(scenario::ORG, person.github_user());
+    }
+    (m, repo)
+}
+
+/// `issues.opened` for a new issue by [`scenario::MONA`], rendered by a fresh [`org_model`]:
+/// a valid signed delivery that stores one row in `issues`.
+pub fn issue_opened_hook() -> fake_github::Webhook {
+    let (mut m, repo) = org_model();
+    let issue = m.add_issue(repo, scenario::MONA.github_id).id;
+    m.issue_hook(issue, fake_github::IssueAction::Opened)
+}
+
+/// A pull request by [`scenario::MONA`] merged by [`scenario::HUBOT`] (`pull_request.closed`),
+/// rendered by a fresh [`org_model`].
+pub fn pr_merged_hook() -> fake_github::Webhook {
+    let (mut m, repo) = org_model();
+    let pull = m.add_pull(repo, scenario::MONA.github_id).id;
+    m.pull_hook(
+        pull,
+        fake_github::PullAction::Merged(scenario::HUBOT.github_id),
+    )
+}
+
 /// `organization.member_added` for [`scenario::OCTOCAT`] joining [`scenario::ORG`] (where
 /// [`scenario::MONA`] is), rendered by the fake GitHub's model.
 pub fn member_added_hook() -> fake_github::Webhook {
