@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Builds the ingest benchmark's request body and its GitHub signature.
 
-Writes bench/pr-24k.json: fixtures/github/pull_request.opened.json compacted with
+Writes bench/pr-24k.json: fixtures/github/examples/pull_request/opened.json compacted with
 json.dumps(separators=(',', ':')). If that is shorter than --target bytes, pull_request.body is
 lengthened (Markdown-ish text) until the file is --target bytes; a longer fixture is kept as is
 (never trimmed: the benchmark then sends a heavier body than the target, not a fake one).
@@ -17,7 +17,7 @@ import pathlib
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 p = argparse.ArgumentParser()
-p.add_argument("--fixture", default=str(ROOT / "fixtures/github/pull_request.opened.json"))
+p.add_argument("--fixture", default=str(ROOT / "fixtures/github/examples/pull_request/opened.json"))
 p.add_argument("--out", default=str(ROOT / "bench/pr-24k.json"))
 p.add_argument("--target", type=int, default=24_000)
 p.add_argument("--secret", default="bench-secret")

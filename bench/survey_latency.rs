@@ -8,6 +8,9 @@
 
 mod common;
 
+#[path = "../tests/support/fake_github/mod.rs"]
+#[allow(dead_code, unused_imports)]
+mod fake_github;
 #[path = "../tests/support/fake_slack/mod.rs"]
 mod fake_slack;
 
@@ -114,14 +117,18 @@ async fn main() {
         stop_rx,
     ));
 
-    let template: Value = serde_json::from_slice(
-        &std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/fixtures/github/pull_request.closed_merged.json"
-        ))
-        .expect("fixture"),
-    )
-    .expect("json");
+    // The merged pull request every delivery is a copy of, rendered by the tests' fake GitHub
+    // model for the installation set up above (each copy gets its own ids and author below).
+    let template: Value = {
+        let mut m = fake_github::Model::default();
+        m.add_org_installation(INST, "octo-org");
+        let repo = m.add_repo(INST, "octo-org", "hello-world").id;
+        m.add_member("octo-org", fake_github::User::new(583231, "mona"));
+        m.add_user(fake_github::User::new(1000001, "hubot"));
+        let pull = m.add_pull(repo, 583231).id;
+        m.pull_hook(pull, fake_github::PullAction::Merged(1000001))
+            .body
+    };
     let total = rate * seconds;
     let sent_at: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
     let arrived: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();

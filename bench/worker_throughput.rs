@@ -212,14 +212,15 @@ async fn run_all() -> Result<(), BoxError> {
     Ok(())
 }
 
-/// `bench/pr-24k.json` (written by bench/make_body.py), else the compacted fixture.
+/// `bench/pr-24k.json` (written by bench/make_body.py), else GitHub's `pull_request.opened`
+/// example.
 fn load_body() -> Result<Value, BoxError> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bench_body = root.join("bench/pr-24k.json");
     let path = if bench_body.exists() {
         bench_body
     } else {
-        root.join("fixtures/github/pull_request.opened.json")
+        root.join("fixtures/github/examples/pull_request/opened.json")
     };
     Ok(serde_json::from_slice(&std::fs::read(&path)?)?)
 }
