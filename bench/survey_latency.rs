@@ -9,7 +9,6 @@
 mod common;
 
 #[path = "../tests/support/fake_github/mod.rs"]
-#[allow(dead_code, unused_imports)]
 mod fake_github;
 #[path = "../tests/support/fake_slack/mod.rs"]
 mod fake_slack;
