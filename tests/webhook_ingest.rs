@@ -276,7 +276,12 @@ async fn metrics_are_served_only_on_their_own_address(pool: PgPool) {
     assert_eq!(get(app.url("/metrics")).await.status(), 404);
     assert_eq!(get(app.url("/healthz")).await.status(), 200);
     assert_eq!(get(app.url("/readyz")).await.status(), 200);
-    let (status, _) = app.deliver_fixture("ping").await;
+    let ping = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/github/examples/ping/payload.json"
+    ))
+    .expect("GitHub's ping example");
+    let (status, _) = app.deliver("ping", &ping).await;
     assert_eq!(status, 200);
     let metrics = get(app.metrics_url("/metrics")).await;
     assert_eq!(metrics.status(), 200);

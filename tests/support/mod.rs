@@ -73,53 +73,6 @@ pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
         .expect("test config is valid")
 }
 
-/// Reads `fixtures/github/<name>.json`.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("fixtures/github/{name}.json"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
-
-/// Every fixture name (file stem), in a stable order.
-/// The id of the pull request in the `pull_request*` fixtures.
-pub const FIXTURE_PR_ID: i64 = 279147437;
-
-/// The `pull_request_review.submitted` and `pull_request.closed_merged` fixtures rewritten for
-/// pull request `n` (id `FIXTURE_PR_ID + n`, number `1000 + n`, its own review id), so one test
-/// can run many pull requests through the real webhook path. Returns (review, merged).
-pub fn numbered_pr_fixtures(n: i64) -> (Vec<u8>, Vec<u8>) {
-    let rewrite = |name: &str| {
-        let mut body: serde_json::Value =
-            serde_json::from_slice(&fixture(name)).expect("fixture is JSON");
-        body["pull_request"]["id"] = serde_json::json!(FIXTURE_PR_ID + n);
-        body["pull_request"]["number"] = serde_json::json!(1000 + n);
-        if body.get("number").is_some() {
-            body["number"] = serde_json::json!(1000 + n);
-        }
-        if body.get("review").is_some() {
-            body["review"]["id"] = serde_json::json!(80_000 + n);
-        }
-        serde_json::to_vec(&body).expect("serialize")
-    };
-    (
-        rewrite("pull_request_review.submitted"),
-        rewrite("pull_request.closed_merged"),
-    )
-}
-
-pub fn fixture_names() -> Vec<String> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/github");
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("fixtures dir")
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    names
-}
-
 /// A fake GitHub model of the scenario's org ([`scenario::ORG`], installation
 /// [`scenario::INSTALLATION`], repository [`scenario::REPO`], [`scenario::MEMBERS`]), for tests
 /// that run their own app and post the webhooks it renders. Returns it and the repository id.
@@ -279,12 +232,6 @@ impl TestApp {
             .as_u16()
     }
 
-    /// Delivers `fixtures/github/<name>.json` (event = name up to the first dot).
-    pub async fn deliver_fixture(&self, name: &str) -> (u16, String) {
-        let event = name.split('.').next().unwrap_or(name).to_owned();
-        self.deliver(&event, &fixture(name)).await
-    }
-
     pub async fn delivery_status(&self, id: &str) -> Option<String> {
         sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
             .bind(id)
@@ -305,14 +252,6 @@ impl TestApp {
             },
         )
         .await;
-    }
-
-    /// Delivers a fixture and waits until the worker has applied it.
-    pub async fn deliver_and_apply(&self, name: &str) -> String {
-        let (status, id) = self.deliver_fixture(name).await;
-        assert_eq!(status, 202, "fixture {name} should be accepted");
-        self.wait_for_status(&id, &["processed", "ignored"]).await;
-        id
     }
 
     /// Delivers a webhook rendered by the fake GitHub's model and waits until the worker has
