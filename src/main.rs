@@ -33,7 +33,8 @@ enum Command {
     Migrate,
     /// Send fixture bodies to a webhook endpoint, signed as GitHub does, with fresh delivery ids.
     Replay {
-        /// A fixture file, or a directory of `<event>.<action>.json` files.
+        /// A fixture file (sent as the event its directory is named after, as in
+        /// `fixtures/github/examples/<event>/<action>.json`), or a directory of them.
         path: PathBuf,
         /// Base URL of Mergecast (or the full webhook URL).
         #[arg(long, default_value = "http://127.0.0.1:8080")]

@@ -21,8 +21,8 @@ pub enum ReplayError {
     Client(#[from] reqwest::Error),
 }
 
-/// One fixture ready to send: the event name is the file name up to its first dot
-/// (`pull_request.closed_merged.json` is a `pull_request` delivery).
+/// One fixture ready to send: the event name is the name of the file's directory, as in GitHub's
+/// examples (`fixtures/github/examples/pull_request/closed.json` is a `pull_request` delivery).
 #[derive(Debug, Clone)]
 pub struct Fixture {
     pub path: PathBuf,
@@ -30,8 +30,9 @@ pub struct Fixture {
     pub body: Vec<u8>,
 }
 
-/// Loads a fixture file, or every `*.json` in a directory (`installation.created` first and
-/// `installation.deleted` last; the rest by name).
+/// Loads a fixture file, or every `*.json` in a directory and its subdirectories one level down
+/// (so `fixtures/github/examples` sends every example; `installation/created` first and
+/// `installation/deleted` last, the rest by path).
 pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
     let read_err = |source| ReplayError::Read {
         path: path.to_owned(),
@@ -41,7 +42,14 @@ pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
         let mut v = Vec::new();
         for entry in std::fs::read_dir(path).map_err(read_err)? {
             let p = entry.map_err(read_err)?.path();
-            if p.extension().is_some_and(|e| e == "json") {
+            if p.is_dir() {
+                for inner in std::fs::read_dir(&p).map_err(read_err)? {
+                    let inner = inner.map_err(read_err)?.path();
+                    if inner.extension().is_some_and(|e| e == "json") {
+                        v.push(inner);
+                    }
+                }
+            } else if p.extension().is_some_and(|e| e == "json") {
                 v.push(p);
             }
         }
@@ -50,14 +58,16 @@ pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
         vec![path.to_owned()]
     };
     paths.sort_by_key(|p| {
+        let event = event_of(p);
         let name = p
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         (
-            !name.starts_with("installation.created"),
-            !name.starts_with("installation"),
-            name,
+            !(event == "installation" && name.starts_with("created")),
+            event == "installation" && name.starts_with("deleted"),
+            event != "installation",
+            p.clone(),
         )
     });
     if paths.is_empty() {
@@ -70,11 +80,7 @@ pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
                 path: p.clone(),
                 source,
             })?;
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let event = name.split('.').next().unwrap_or("").to_owned();
+            let event = event_of(&p);
             Ok(Fixture {
                 path: p,
                 event,
@@ -82,6 +88,14 @@ pub fn load(path: &Path) -> Result<Vec<Fixture>, ReplayError> {
             })
         })
         .collect()
+}
+
+/// The event a fixture is sent as: the name of its directory.
+fn event_of(path: &Path) -> String {
+    path.parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Where to POST: a bare base URL gets GitHub's webhook path appended.
