@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use support::fake_github::{FakeGithub, ForeignHost, InstallationAction, OrgAction, User};
 use support::{APP_ID, TestApp, delete_prefix, github_config, redis_url, wait_until};
 
-const INST: i64 = 41234567;
+const INST: i64 = support::scenario::INSTALLATION;
 const ORG: &str = "octo-org";
 
 struct Ctx {

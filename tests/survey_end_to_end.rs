@@ -19,7 +19,7 @@ use support::{APP_ID, TestApp, redis_url, test_config_with, wait_until};
 
 const TOKEN: &str = "xoxb-e2e-token";
 const SIGNING_SECRET: &str = "e2e-signing-secret";
-const INST: i64 = 41234567;
+const INST: i64 = support::scenario::INSTALLATION;
 const MONA: i64 = 583231;
 const HUBOT: i64 = 1000001;
 
