@@ -3,6 +3,7 @@
 //! prefix per test), plus a small DSL to deliver signed webhooks and wait for their effects.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod fake_github;
 pub mod fake_slack;
 pub mod proxy;

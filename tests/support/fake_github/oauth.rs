@@ -34,6 +34,8 @@ pub struct OAuth {
     tokens: HashMap<String, (i64, String)>,
     /// Codes exchanged successfully.
     pub exchanges: u32,
+    /// Every user access token minted, in order (a test searches the app's output for them).
+    pub issued: Vec<String>,
 }
 
 pub(super) fn oauth_router(
@@ -103,6 +105,7 @@ pub(super) fn oauth_router(
                     };
                     let token = format!("gho_{}", uuid::Uuid::new_v4().simple());
                     o.tokens.insert(token.clone(), user);
+                    o.issued.push(token.clone());
                     o.exchanges += 1;
                     Reply::json(
                         StatusCode::OK,

@@ -118,6 +118,7 @@ impl Builder {
                 ("GITHUB_APP_ID", APP_ID.to_string()),
                 ("GITHUB_PRIVATE_KEY_PATH", key.display().to_string()),
                 ("GITHUB_API_URL", github.url.clone()),
+                ("GITHUB_WEB_URL", github.url.clone()),
                 ("SYNC_RATE_LIMIT_RESERVE", "100".into()),
             ]);
         }
