@@ -852,6 +852,67 @@ async fn each_org_gets_its_own_board_once_its_week_is_closed(pool: PgPool) {
     s.stop().await;
 }
 
+/// The stats page and its CSV count only the orgs in the reader's scope: an org admin of one org
+/// sees its surveys and people, never the other org's, and the operator sees both.
+#[sqlx::test]
+async fn stats_count_only_the_orgs_in_scope(pool: PgPool) {
+    use mergecast::ids::InstallationId;
+    use mergecast::store::{admin_stats, installations};
+    let s = Scenario::builder(pool).without_slack().start().await;
+    installations::ensure(s.pool(), InstallationId(OTHER_INSTALLATION), OTHER_ORG)
+        .await
+        .unwrap();
+    let merged = Utc::now() - chrono::Duration::hours(1);
+    // Org 1: four authors, one of them without AI. Org 2: three authors, two without AI.
+    for (installation, authors, without_ai, base) in [
+        (INSTALLATION, 4_i64, 1_i64, 0_i64),
+        (OTHER_INSTALLATION, 3, 2, 100),
+    ] {
+        for i in 0..authors {
+            let login = format!("author{}", base + i);
+            s.past_survey(PastSurvey {
+                installation,
+                pull_request_id: 7000 + base + i,
+                number: i as i32,
+                merged_at: merged,
+                status: SurveyStatus::Closed,
+                author: (
+                    8000 + base + i,
+                    &login,
+                    if i < without_ai { "none" } else { "a_lot" },
+                ),
+                reviewer: (9000 + base, "guesser", "yes"),
+            })
+            .await;
+        }
+    }
+    let figures = |scope: Option<Vec<i64>>| {
+        let pool = s.pool().clone();
+        async move {
+            let weeks = admin_stats::weekly_stats(&pool, scope.as_deref())
+                .await
+                .unwrap();
+            let surveys: i64 = weeks.iter().map(|w| w.surveys).sum();
+            let shares: Vec<f64> = weeks.iter().filter_map(|w| w.ai_share).collect();
+            (surveys, shares)
+        }
+    };
+    assert_eq!(figures(Some(vec![INSTALLATION])).await, (4, vec![0.75]));
+    let (surveys, shares) = figures(Some(vec![OTHER_INSTALLATION])).await;
+    assert_eq!(surveys, 3);
+    assert!(
+        shares.iter().all(|v| (v - 1.0 / 3.0).abs() < 1e-9),
+        "only org 2's answers: {shares:?}"
+    );
+    let (surveys, shares) = figures(None).await;
+    assert_eq!(surveys, 7);
+    assert!(
+        shares.iter().all(|v| (v - 4.0 / 7.0).abs() < 1e-9),
+        "{shares:?}"
+    );
+    s.stop().await;
+}
+
 /// A reviewer who is not a member of the org (an outside collaborator) is listed for its admins;
 /// once an admin maps them to Slack, their next review gets them asked.
 #[sqlx::test]
