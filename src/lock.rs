@@ -38,7 +38,10 @@ impl RedisLock {
     }
 
     /// Whether anybody holds `key` now.
-    pub async fn is_held(conn: &mut ConnectionManager, key: &str) -> Result<bool, redis::RedisError> {
+    pub async fn is_held(
+        conn: &mut ConnectionManager,
+        key: &str,
+    ) -> Result<bool, redis::RedisError> {
         redis::cmd("EXISTS").arg(key).query_async(conn).await
     }
 
@@ -107,7 +110,10 @@ impl Budget {
     }
 
     /// How long until this budget allows a spend again (`None`: it allows one now). Spends nothing.
-    pub async fn wait(&self, conn: &mut ConnectionManager) -> Result<Option<Duration>, redis::RedisError> {
+    pub async fn wait(
+        &self,
+        conn: &mut ConnectionManager,
+    ) -> Result<Option<Duration>, redis::RedisError> {
         let (used, ttl): (Option<u64>, i64) = redis::pipe()
             .cmd("GET")
             .arg(&self.key)

@@ -751,7 +751,10 @@ fn hook_delivery_at(fake: &FakeGithub, guid: &str, at: usize, total: usize) -> i
 async fn click_redeliver(b: &mut Browser, id: &str) -> String {
     let token = csrf(&b.get("/admin").await.body);
     let page = b
-        .post(&format!("/admin/deliveries/{id}/redeliver"), &[("csrf", &token)])
+        .post(
+            &format!("/admin/deliveries/{id}/redeliver"),
+            &[("csrf", &token)],
+        )
         .await;
     assert_eq!(page.status, 303, "{}", page.body);
     page.location.expect("redirect")
@@ -781,7 +784,10 @@ async fn five_redeliver_clicks_cost_one_search_and_one_post(pool: PgPool) {
     assert_eq!(fake.with(|m| m.redelivery_requests.clone()), vec![hook]);
     for _ in 0..4 {
         let later = click_redeliver(&mut b, "dlv-a-failed").await;
-        assert!(later.contains("?notice=redelivery_cooldown&wait="), "{later}");
+        assert!(
+            later.contains("?notice=redelivery_cooldown&wait="),
+            "{later}"
+        );
         let page = b.get(&later).await.body;
         assert!(page.contains("the next may be made in 10 min"), "{page}");
     }
@@ -810,7 +816,10 @@ async fn a_known_hook_delivery_is_redelivered_without_listing(pool: PgPool) {
     let mut b = Browser::new(&app);
     assert_eq!(sign_in_with_github(&mut b).await.status, 303);
     let location = click_redeliver(&mut b, "dlv-a-failed").await;
-    assert!(location.ends_with("?notice=redelivery_requested"), "{location}");
+    assert!(
+        location.ends_with("?notice=redelivery_requested"),
+        "{location}"
+    );
     wait_until("the redelivery", Duration::from_secs(20), || async {
         fake.with(|m| m.redelivery_requests.clone()) == vec![hook]
     })
@@ -829,10 +838,16 @@ async fn a_search_reads_at_most_three_pages(pool: PgPool) {
     let mut b = Browser::new(&app);
     assert_eq!(sign_in_with_github(&mut b).await.status, 303);
     let location = click_redeliver(&mut b, "dlv-a-failed").await;
-    assert!(location.ends_with("?notice=redelivery_not_listed"), "{location}");
+    assert!(
+        location.ends_with("?notice=redelivery_not_listed"),
+        "{location}"
+    );
     assert_eq!(redelivery_cost(&fake), (3, 0));
     let page = b.get(&location).await.body;
-    assert!(page.contains("GitHub does not list this delivery"), "{page}");
+    assert!(
+        page.contains("GitHub does not list this delivery"),
+        "{page}"
+    );
     app.stop().await;
 }
 
@@ -844,10 +859,16 @@ async fn an_applied_delivery_is_not_redelivered(pool: PgPool) {
     let mut b = Browser::new(&app);
     assert_eq!(sign_in_with_github(&mut b).await.status, 303);
     let detail = b.get("/admin/deliveries/dlv-a-ok").await.body;
-    assert!(!detail.contains("Ask GitHub to redeliver"), "processed: no button");
+    assert!(
+        !detail.contains("Ask GitHub to redeliver"),
+        "processed: no button"
+    );
     fake.with(|m| m.clear_requests());
     let location = click_redeliver(&mut b, "dlv-a-ok").await;
-    assert!(location.ends_with("?notice=redelivery_not_needed"), "{location}");
+    assert!(
+        location.ends_with("?notice=redelivery_not_needed"),
+        "{location}"
+    );
     let page = b.get(&location).await.body;
     assert!(page.contains("GitHub was not asked"), "{page}");
     assert_eq!(fake.with(|m| m.requests.len()), 0, "no GitHub request");
@@ -871,10 +892,16 @@ async fn an_installation_may_ask_five_redeliveries_a_minute(pool: PgPool) {
     assert_eq!(sign_in_with_github(&mut b).await.status, 303);
     for id in &ids[..5] {
         let location = click_redeliver(&mut b, id).await;
-        assert!(location.ends_with("?notice=redelivery_requested"), "{id}: {location}");
+        assert!(
+            location.ends_with("?notice=redelivery_requested"),
+            "{id}: {location}"
+        );
     }
     let sixth = click_redeliver(&mut b, &ids[5]).await;
-    assert!(sixth.contains("?notice=redelivery_cooldown&wait="), "{sixth}");
+    assert!(
+        sixth.contains("?notice=redelivery_cooldown&wait="),
+        "{sixth}"
+    );
     let wait: u64 = sixth.rsplit('=').next().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(fake.with(|m| m.redelivery_requests.len()), 5);
@@ -903,8 +930,10 @@ async fn sync_now_twice_starts_one_sync_and_the_second_says_when(pool: PgPool) {
         Some("/admin/installations?notice=sync_started")
     );
     wait_until("the sync run", Duration::from_secs(20), || async {
-        app.count("SELECT count(*) FROM sync_runs WHERE installation_id = 1 AND finished_at IS NOT NULL")
-            .await
+        app.count(
+            "SELECT count(*) FROM sync_runs WHERE installation_id = 1 AND finished_at IS NOT NULL",
+        )
+        .await
             > before
     })
     .await;

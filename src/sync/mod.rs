@@ -202,7 +202,10 @@ impl Syncer {
     }
 
     /// Whether a sync of `installation` runs now (in any process): its lock is held.
-    pub async fn is_running(&self, installation: InstallationId) -> Result<bool, redis::RedisError> {
+    pub async fn is_running(
+        &self,
+        installation: InstallationId,
+    ) -> Result<bool, redis::RedisError> {
         RedisLock::is_held(&mut self.redis.clone(), &self.lock_key(installation)).await
     }
 

@@ -271,7 +271,10 @@ mod tests {
             Notice::parse_waiting(Some("redelivery_cooldown"), Some("999999999")),
             Some(Notice::RedeliveryCooldown(Some(MAX_WAIT_SECS)))
         );
-        let n = Notice::waiting(Notice::SyncCooldown, std::time::Duration::from_millis(239_001));
+        let n = Notice::waiting(
+            Notice::SyncCooldown,
+            std::time::Duration::from_millis(239_001),
+        );
         assert_eq!(n.query(), "notice=sync_cooldown&wait=240");
         assert_eq!(wait_in_words(Some(240)), "in 4 min");
         assert_eq!(wait_in_words(Some(181)), "in 4 min");

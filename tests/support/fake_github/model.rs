@@ -353,9 +353,7 @@ impl Model {
     pub fn count_requests(&self, method: &str, path: &str) -> usize {
         self.requests
             .iter()
-            .filter(|r| {
-                r.method == method && r.path_and_query.split('?').next() == Some(path)
-            })
+            .filter(|r| r.method == method && r.path_and_query.split('?').next() == Some(path))
             .count()
     }
 

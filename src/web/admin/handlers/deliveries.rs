@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{CsrfForm, PageQuery, scope};
+use crate::ids::InstallationId;
 use crate::queue::requeue::{self, RequeueError};
 use crate::store::deliveries::{self, AdminDeliveryFilter, Status, StoredDelivery};
-use crate::ids::InstallationId;
 use crate::sync::manual_redelivery::{self, Outcome, RedeliverError};
 use crate::web::AppState;
 use crate::web::admin::AdminError;

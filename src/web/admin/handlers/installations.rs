@@ -27,14 +27,7 @@ pub async fn list(
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let can_sync = state.admin.syncer.is_some();
-    let body = views::installations::installations(
-        &s,
-        &rows,
-        page_no,
-        more,
-        can_sync,
-        q.notice(),
-    );
+    let body = views::installations::installations(&s, &rows, page_no, more, can_sync, q.notice());
     Ok(views::page(&s, "installations", "Installations", body).into_response())
 }
 

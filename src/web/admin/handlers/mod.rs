@@ -15,8 +15,8 @@ pub mod surveys;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use super::{AdminError, params};
 use super::session::Session;
+use super::{AdminError, params};
 use crate::store::installations as installation_rows;
 
 /// The installations the session sees, as every scoped query takes it (`None` = all).

@@ -107,7 +107,8 @@ pub fn notice(n: Option<Notice>) -> Markup {
             wait_in_words(wait)
         ),
         Notice::RedeliveryNotListed => {
-            "GitHub does not list this delivery among its recent ones (it keeps three days).".to_owned()
+            "GitHub does not list this delivery among its recent ones (it keeps three days)."
+                .to_owned()
         }
         Notice::RedeliveryFailed => {
             "GitHub did not accept the redelivery request; see the server log.".to_owned()
