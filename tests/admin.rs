@@ -713,6 +713,245 @@ async fn replay_requeues_a_dead_delivery(pool: PgPool) {
     app.stop().await;
 }
 
+/// Path of GitHub's list of the app's hook deliveries, and the verb of a redelivery.
+const HOOK_DELIVERIES: &str = "/app/hook/deliveries";
+
+/// A delivery of org A that failed here, as `id`.
+async fn failed_delivery(pool: &PgPool, id: &str) {
+    sqlx::query(
+        "INSERT INTO deliveries (id, event, action, installation_id, status, attempts, last_error, received_at, headers)
+         VALUES ($1, 'issues', 'opened', $2, 'failed', 3, 'boom', now(), '{}')",
+    )
+    .bind(id)
+    .bind(INST_A)
+    .execute(pool)
+    .await
+    .expect("failed delivery");
+}
+
+/// Puts GitHub's hook delivery of `guid` at position `at` (0 = newest) of a list of `total`
+/// deliveries (the fake lists newest first, 100 a page); returns its hook delivery id.
+fn hook_delivery_at(fake: &FakeGithub, guid: &str, at: usize, total: usize) -> i64 {
+    fake.with(|m| {
+        for _ in 0..total - at - 1 {
+            m.add_hook_delivery("issues", Some("opened"), 502);
+        }
+        let target = m.add_hook_delivery("issues", Some("opened"), 502);
+        target.guid = guid.to_owned();
+        target.installation_id = Some(INST_A);
+        let id = target.id;
+        for _ in 0..at {
+            m.add_hook_delivery("issues", Some("opened"), 502);
+        }
+        id
+    })
+}
+
+/// Signs in as alice (admin of org A) and asks GitHub to redeliver `id`; returns the redirect.
+async fn click_redeliver(b: &mut Browser, id: &str) -> String {
+    let token = csrf(&b.get("/admin").await.body);
+    let page = b
+        .post(
+            &format!("/admin/deliveries/{id}/redeliver"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(page.status, 303, "{}", page.body);
+    page.location.expect("redirect")
+}
+
+/// (list requests, redelivery POSTs) the fake GitHub received.
+fn redelivery_cost(fake: &FakeGithub) -> (usize, usize) {
+    fake.with(|m| {
+        let posts = m.requests.iter().filter(|r| {
+            r.method == "POST" && r.path_and_query.starts_with("/app/hook/deliveries/")
+        });
+        (m.count_requests("GET", HOOK_DELIVERIES), posts.count())
+    })
+}
+
+#[sqlx::test]
+async fn five_redeliver_clicks_cost_one_search_and_one_post(pool: PgPool) {
+    seed(&pool).await;
+    failed_delivery(&pool, "dlv-a-failed").await;
+    let (app, fake) = github_app(&pool).await;
+    // On GitHub's second page of 201.
+    let hook = hook_delivery_at(&fake, "dlv-a-failed", 150, 201);
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let first = click_redeliver(&mut b, "dlv-a-failed").await;
+    assert!(first.ends_with("?notice=redelivery_requested"), "{first}");
+    assert_eq!(fake.with(|m| m.redelivery_requests.clone()), vec![hook]);
+    for _ in 0..4 {
+        let later = click_redeliver(&mut b, "dlv-a-failed").await;
+        assert!(
+            later.contains("?notice=redelivery_cooldown&wait="),
+            "{later}"
+        );
+        let page = b.get(&later).await.body;
+        assert!(page.contains("the next may be made in 10 min"), "{page}");
+    }
+    let (lists, posts) = redelivery_cost(&fake);
+    assert!(lists <= 3, "{lists} list requests");
+    assert_eq!(posts, 1);
+    assert_eq!(fake.with(|m| m.redelivery_requests.clone()), vec![hook]);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_known_hook_delivery_is_redelivered_without_listing(pool: PgPool) {
+    seed(&pool).await;
+    failed_delivery(&pool, "dlv-a-failed").await;
+    let (app, fake) = github_app(&pool).await;
+    let hook = hook_delivery_at(&fake, "dlv-a-failed", 0, 1);
+    // The periodic redelivery asked for it two hours ago, and kept GitHub's id.
+    sqlx::query(
+        "INSERT INTO redelivery_requests (guid, hook_delivery_id, event, requested_at)
+         VALUES ('dlv-a-failed', $1, 'issues', now() - interval '2 hours')",
+    )
+    .bind(hook)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let location = click_redeliver(&mut b, "dlv-a-failed").await;
+    assert!(
+        location.ends_with("?notice=redelivery_requested"),
+        "{location}"
+    );
+    wait_until("the redelivery", Duration::from_secs(20), || async {
+        fake.with(|m| m.redelivery_requests.clone()) == vec![hook]
+    })
+    .await;
+    assert_eq!(redelivery_cost(&fake), (0, 1), "no list request");
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_search_reads_at_most_three_pages(pool: PgPool) {
+    seed(&pool).await;
+    failed_delivery(&pool, "dlv-a-failed").await;
+    let (app, fake) = github_app(&pool).await;
+    // On GitHub's fourth page: too far to look.
+    hook_delivery_at(&fake, "dlv-a-failed", 350, 401);
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let location = click_redeliver(&mut b, "dlv-a-failed").await;
+    assert!(
+        location.ends_with("?notice=redelivery_not_listed"),
+        "{location}"
+    );
+    assert_eq!(redelivery_cost(&fake), (3, 0));
+    let page = b.get(&location).await.body;
+    assert!(
+        page.contains("GitHub does not list this delivery"),
+        "{page}"
+    );
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn an_applied_delivery_is_not_redelivered(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    hook_delivery_at(&fake, "dlv-a-ok", 0, 1);
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let detail = b.get("/admin/deliveries/dlv-a-ok").await.body;
+    assert!(
+        !detail.contains("Ask GitHub to redeliver"),
+        "processed: no button"
+    );
+    fake.with(|m| m.clear_requests());
+    let location = click_redeliver(&mut b, "dlv-a-ok").await;
+    assert!(
+        location.ends_with("?notice=redelivery_not_needed"),
+        "{location}"
+    );
+    let page = b.get(&location).await.body;
+    assert!(page.contains("GitHub was not asked"), "{page}");
+    assert_eq!(fake.with(|m| m.requests.len()), 0, "no GitHub request");
+    assert_eq!(
+        app.count("SELECT count(*) FROM redelivery_requests").await,
+        0
+    );
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn an_installation_may_ask_five_redeliveries_a_minute(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    let ids: Vec<String> = (1..=6).map(|i| format!("dlv-a-failed-{i}")).collect();
+    for id in &ids {
+        failed_delivery(&pool, id).await;
+        hook_delivery_at(&fake, id, 0, 1);
+    }
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    for id in &ids[..5] {
+        let location = click_redeliver(&mut b, id).await;
+        assert!(
+            location.ends_with("?notice=redelivery_requested"),
+            "{id}: {location}"
+        );
+    }
+    let sixth = click_redeliver(&mut b, &ids[5]).await;
+    assert!(
+        sixth.contains("?notice=redelivery_cooldown&wait="),
+        "{sixth}"
+    );
+    let wait: u64 = sixth.rsplit('=').next().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(fake.with(|m| m.redelivery_requests.len()), 5);
+    assert_eq!(
+        app.count("SELECT count(*) FROM redelivery_requests WHERE guid = 'dlv-a-failed-6'")
+            .await,
+        0
+    );
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn sync_now_twice_starts_one_sync_and_the_second_says_when(pool: PgPool) {
+    seed(&pool).await;
+    let (app, _fake) = github_app(&pool).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let token = csrf(&b.get("/admin").await.body);
+    let runs = "SELECT count(*) FROM sync_runs WHERE installation_id = 1";
+    let before = app.count(runs).await;
+    let first = b
+        .post("/admin/installations/1/sync", &[("csrf", &token)])
+        .await;
+    assert_eq!(
+        first.location.as_deref(),
+        Some("/admin/installations?notice=sync_started")
+    );
+    wait_until("the sync run", Duration::from_secs(20), || async {
+        app.count(
+            "SELECT count(*) FROM sync_runs WHERE installation_id = 1 AND finished_at IS NOT NULL",
+        )
+        .await
+            > before
+    })
+    .await;
+    let second = b
+        .post("/admin/installations/1/sync", &[("csrf", &token)])
+        .await;
+    let location = second.location.expect("redirect");
+    let wait = location
+        .strip_prefix("/admin/installations?notice=sync_cooldown&wait=")
+        .unwrap_or_else(|| panic!("{location}"));
+    let wait: u64 = wait.parse().unwrap();
+    assert!((240..=300).contains(&wait), "{wait}");
+    let page = b.get(&location).await.body;
+    assert!(page.contains("the next may run in 5 min"), "{page}");
+    assert_eq!(app.count(runs).await, before + 1, "one sync");
+    app.stop().await;
+}
+
 /// Signs in through the fake GitHub's OAuth flow as `user`; returns the final page.
 async fn sign_in_with_github(b: &mut Browser) -> Page {
     let login = b.get("/admin/login").await;
@@ -900,8 +1139,12 @@ async fn oauth_state_is_checked_and_single_use(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn sync_now_and_redeliver_run_in_the_background(pool: PgPool) {
+async fn sync_now_runs_in_the_background_and_redeliver_reaches_github(pool: PgPool) {
     seed(&pool).await;
+    sqlx::query("UPDATE deliveries SET status = 'failed' WHERE id = 'dlv-a-ok'")
+        .execute(&pool)
+        .await
+        .unwrap();
     let (app, fake) = github_app(&pool).await;
     fake.with(|m| {
         m.hook_deliveries.push(support::fake_github::HookDelivery {

@@ -10,9 +10,24 @@ use tokio::task::JoinSet;
 
 use super::{Queues, maintenance};
 use crate::ids::InstallationId;
+use crate::lock::{Budget, Spend};
 use crate::store;
 use crate::sync::redelivery::{self, RedeliveryReport};
 use crate::sync::{SyncError, SyncOutcome, Syncer};
+
+/// How often an operator may start a sync of one installation ("Sync now").
+pub const SYNC_NOW_COOLDOWN: Duration = Duration::from_secs(5 * 60);
+
+/// What an operator's "Sync now" did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncNow {
+    /// A sync runs in the background.
+    Started,
+    /// A sync of this installation runs already (its catch-up lock is held); nothing started.
+    Running,
+    /// One was started within [`SYNC_NOW_COOLDOWN`]; the next may start after this wait.
+    Cooldown(Duration),
+}
 
 /// A syncer plus the queue its merges go to.
 #[derive(Clone, Debug)]
@@ -27,6 +42,36 @@ impl CatchUp {
         let outcome = self.syncer.sync_installation(id).await;
         maintenance::relay_merged(&self.syncer.pool, &self.queues, 500).await;
         outcome
+    }
+
+    /// An operator's "Sync now": starts a sync of `id` in the background unless one was started
+    /// within [`SYNC_NOW_COOLDOWN`] (a Redis budget, so it holds across processes) or one runs
+    /// (its catch-up lock is held; that costs no cooldown). A sync spends the installation's
+    /// rate limit and the app's.
+    pub async fn sync_now(&self, id: InstallationId) -> Result<SyncNow, redis::RedisError> {
+        let mut conn = self.syncer.redis.clone();
+        let cooldown = Budget::new(
+            format!("{}:admin:sync-now:{}", self.syncer.prefix, id.0),
+            1,
+            SYNC_NOW_COOLDOWN,
+        );
+        if let Some(wait) = cooldown.wait(&mut conn).await? {
+            return Ok(SyncNow::Cooldown(wait));
+        }
+        if self.syncer.is_running(id).await? {
+            return Ok(SyncNow::Running);
+        }
+        if let Spend::Wait(wait) = Budget::spend_all(&mut conn, &[cooldown]).await? {
+            return Ok(SyncNow::Cooldown(wait));
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            match this.sync_installation(id).await {
+                Ok(outcome) => tracing::info!(installation = id.0, ?outcome, "admin: sync now"),
+                Err(e) => tracing::warn!(installation = id.0, error = %e, "admin: sync now failed"),
+            }
+        });
+        Ok(SyncNow::Started)
     }
 
     /// Lists the app's installations; returns the active ones.

@@ -247,6 +247,12 @@ impl Status {
     pub fn is_replayable(self) -> bool {
         matches!(self, Status::Failed | Status::Dead)
     }
+
+    /// Never applied and given up on or waiting for a retry: worth asking GitHub to send again.
+    /// An applied (or ignored, queued, rejected) delivery is not, and costs no GitHub request.
+    pub fn is_redeliverable(self) -> bool {
+        matches!(self, Status::Failed | Status::Dead)
+    }
 }
 
 /// How many deliveries of one status.

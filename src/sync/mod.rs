@@ -201,6 +201,14 @@ impl Syncer {
         format!("{}:gh:sync-lock:{}", self.prefix, installation.0)
     }
 
+    /// Whether a sync of `installation` runs now (in any process): its lock is held.
+    pub async fn is_running(
+        &self,
+        installation: InstallationId,
+    ) -> Result<bool, redis::RedisError> {
+        RedisLock::is_held(&mut self.redis.clone(), &self.lock_key(installation)).await
+    }
+
     /// Syncs one installation, unless another process is already doing it.
     pub async fn sync_installation(
         &self,

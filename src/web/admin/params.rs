@@ -22,15 +22,31 @@ pub fn urlencode(s: &str) -> String {
     utf8_percent_encode(s, COMPONENT).to_string()
 }
 
-/// The line shown after a redirect. The query string carries only its code (`?notice=saved`);
-/// the text is fixed in the view, so a crafted link cannot put words on an admin page.
+/// The line shown after a redirect. The query string carries only its code (`?notice=saved`)
+/// and, for a cooldown, the seconds to wait as an integer (`&wait=240`); the text is fixed in the
+/// view, so a crafted link cannot put words on an admin page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Notice {
     Saved,
     SyncStarted,
+    /// "Sync now" while a sync of the installation runs.
+    SyncRunning,
+    /// "Sync now" within the cooldown: seconds until the next may run (unknown when `None`).
+    SyncCooldown(Option<u64>),
     QueuedAgain,
     RedeliveryRequested,
+    /// The delivery was not failed or dead: nothing to redeliver.
+    RedeliveryNotNeeded,
+    /// A redelivery budget is spent: seconds until the next request may be made.
+    RedeliveryCooldown(Option<u64>),
+    /// GitHub does not list the delivery among its recent ones.
+    RedeliveryNotListed,
+    /// GitHub refused or failed the request.
+    RedeliveryFailed,
 }
+
+/// The longest wait a link may name (longer is shown as this).
+const MAX_WAIT_SECS: u64 = 60 * 60;
 
 impl Notice {
     /// The code in the redirect's query string.
@@ -38,20 +54,66 @@ impl Notice {
         match self {
             Notice::Saved => "saved",
             Notice::SyncStarted => "sync_started",
+            Notice::SyncRunning => "sync_running",
+            Notice::SyncCooldown(_) => "sync_cooldown",
             Notice::QueuedAgain => "queued_again",
             Notice::RedeliveryRequested => "redelivery_requested",
+            Notice::RedeliveryNotNeeded => "redelivery_not_needed",
+            Notice::RedeliveryCooldown(_) => "redelivery_cooldown",
+            Notice::RedeliveryNotListed => "redelivery_not_listed",
+            Notice::RedeliveryFailed => "redelivery_failed",
         }
+    }
+
+    /// The redirect's query string: `notice=code`, and `&wait=secs` for a cooldown.
+    pub fn query(self) -> String {
+        match self {
+            Notice::SyncCooldown(Some(wait)) | Notice::RedeliveryCooldown(Some(wait)) => {
+                format!("notice={}&wait={wait}", self.code())
+            }
+            _ => format!("notice={}", self.code()),
+        }
+    }
+
+    /// A cooldown notice for a wait of `wait` (whole seconds, rounded up).
+    pub fn waiting(make: fn(Option<u64>) -> Notice, wait: std::time::Duration) -> Self {
+        let secs = wait.as_millis().div_ceil(1000);
+        make(Some(u64::try_from(secs).unwrap_or(MAX_WAIT_SECS)))
     }
 
     /// The notice a `?notice=` code names; an unknown one shows nothing.
     pub fn parse(raw: Option<&str>) -> Option<Self> {
+        Self::parse_waiting(raw, None)
+    }
+
+    /// [`Notice::parse`] with the `?wait=` of a cooldown, read as an integer (anything else is
+    /// no wait; a long one is capped).
+    pub fn parse_waiting(raw: Option<&str>, wait: Option<&str>) -> Option<Self> {
+        let wait = wait
+            .and_then(|w| w.parse::<u64>().ok())
+            .map(|w| w.min(MAX_WAIT_SECS));
         Some(match raw? {
             "saved" => Notice::Saved,
             "sync_started" => Notice::SyncStarted,
+            "sync_running" => Notice::SyncRunning,
+            "sync_cooldown" => Notice::SyncCooldown(wait),
             "queued_again" => Notice::QueuedAgain,
             "redelivery_requested" => Notice::RedeliveryRequested,
+            "redelivery_not_needed" => Notice::RedeliveryNotNeeded,
+            "redelivery_cooldown" => Notice::RedeliveryCooldown(wait),
+            "redelivery_not_listed" => Notice::RedeliveryNotListed,
+            "redelivery_failed" => Notice::RedeliveryFailed,
             _ => return None,
         })
+    }
+}
+
+/// "in 4 min" / "in 30 s" for a wait in seconds; "later" when unknown.
+pub fn wait_in_words(wait: Option<u64>) -> String {
+    match wait {
+        Some(secs) if secs < 60 => format!("in {} s", secs.max(1)),
+        Some(secs) => format!("in {} min", secs.div_ceil(60)),
+        None => "later".to_owned(),
     }
 }
 
@@ -193,6 +255,31 @@ mod tests {
             MemberAction::parse("slack").map(MemberAction::as_str).ok(),
             Some("slack")
         );
+    }
+
+    #[test]
+    fn a_wait_is_an_integer_or_nothing() {
+        assert_eq!(
+            Notice::parse_waiting(Some("sync_cooldown"), Some("240")),
+            Some(Notice::SyncCooldown(Some(240)))
+        );
+        assert_eq!(
+            Notice::parse_waiting(Some("sync_cooldown"), Some("4 min; call 555")),
+            Some(Notice::SyncCooldown(None))
+        );
+        assert_eq!(
+            Notice::parse_waiting(Some("redelivery_cooldown"), Some("999999999")),
+            Some(Notice::RedeliveryCooldown(Some(MAX_WAIT_SECS)))
+        );
+        let n = Notice::waiting(
+            Notice::SyncCooldown,
+            std::time::Duration::from_millis(239_001),
+        );
+        assert_eq!(n.query(), "notice=sync_cooldown&wait=240");
+        assert_eq!(wait_in_words(Some(240)), "in 4 min");
+        assert_eq!(wait_in_words(Some(181)), "in 4 min");
+        assert_eq!(wait_in_words(Some(0)), "in 1 s");
+        assert_eq!(wait_in_words(None), "later");
     }
 
     #[test]

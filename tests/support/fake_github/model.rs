@@ -348,6 +348,15 @@ impl Model {
             .count()
     }
 
+    /// Requests by `method` to `path` (the query string aside), whoever made them and whatever
+    /// their outcome: what a caller spent of GitHub's rate limits on that endpoint.
+    pub fn count_requests(&self, method: &str, path: &str) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.method == method && r.path_and_query.split('?').next() == Some(path))
+            .count()
+    }
+
     /// Successful token mints over HTTP for `installation_id`.
     pub fn mint_count(&self, installation_id: i64) -> u32 {
         self.mints.get(&installation_id).copied().unwrap_or(0)

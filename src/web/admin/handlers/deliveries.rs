@@ -1,5 +1,5 @@
 //! The delivery log: the filtered list, one delivery, and its two actions (replay it from our
-//! stored body; ask GitHub to send it again, in the background).
+//! stored body; ask GitHub to send it again, within the budgets of `sync::manual_redelivery`).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{CsrfForm, PageQuery, scope};
+use crate::ids::InstallationId;
 use crate::queue::requeue::{self, RequeueError};
 use crate::store::deliveries::{self, AdminDeliveryFilter, Status, StoredDelivery};
-use crate::sync::manual_redelivery;
+use crate::sync::manual_redelivery::{self, Outcome, RedeliverError};
 use crate::web::AppState;
 use crate::web::admin::AdminError;
 use crate::web::admin::params::{self, Notice, PAGE, nonempty, urlencode};
@@ -143,8 +144,8 @@ pub async fn detail(
             payload: payload.as_deref(),
             redelivery,
             replayable: status.is_replayable() && d.body.is_some(),
-            can_redeliver: state.admin.github.is_some(),
-            flash: Notice::parse(q.notice.as_deref()),
+            can_redeliver: state.admin.github.is_some() && status.is_redeliverable(),
+            flash: q.notice(),
         },
     );
     Ok(views::page(&s, "deliveries", &format!("Delivery {}", d.event), body).into_response())
@@ -183,8 +184,9 @@ pub async fn replay(
     }
 }
 
-/// `POST /admin/deliveries/{id}/redeliver`: in the background, ask GitHub to send this delivery
-/// again (see `sync::manual_redelivery`).
+/// `POST /admin/deliveries/{id}/redeliver`: ask GitHub to send this failed or dead delivery again
+/// (see `sync::manual_redelivery`: at most one POST and three page reads, within budgets); the
+/// redirect's notice says what came of it.
 pub async fn redeliver(
     State(state): State<AppState>,
     Admin(s): Admin,
@@ -192,23 +194,39 @@ pub async fn redeliver(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AdminError> {
     s.check_csrf(&form.csrf)?;
-    let (d, _) = delivery_in_scope(&state, &s, &id).await?;
-    let Some(client) = state.admin.github.clone() else {
+    let (d, status) = delivery_in_scope(&state, &s, &id).await?;
+    let Some(client) = state.admin.github.as_ref() else {
         return Err(AdminError::BadRequest(
             "The GitHub App identity is not configured.".into(),
         ));
     };
-    let pool = state.pool.clone();
-    let guid = d.id.clone();
-    tokio::spawn(async move {
-        if let Err(e) = manual_redelivery::ask_redelivery(&client, &pool, &guid).await {
-            tracing::warn!(delivery = %guid, error = %e, "admin: redelivery request failed");
+    let mut redis = state.queues.connection();
+    let budgets = manual_redelivery::Budgets {
+        redis: &mut redis,
+        prefix: &state.admin.prefix,
+    };
+    let target = manual_redelivery::Target {
+        guid: &d.id,
+        installation: d.installation_id.map(InstallationId),
+        status,
+    };
+    let notice = match manual_redelivery::ask_redelivery(client, &state.pool, budgets, target).await
+    {
+        Ok(Outcome::Requested { .. }) => Notice::RedeliveryRequested,
+        Ok(Outcome::NotRedeliverable) => Notice::RedeliveryNotNeeded,
+        Ok(Outcome::Cooldown(wait)) => Notice::waiting(Notice::RedeliveryCooldown, wait),
+        Ok(Outcome::NotListed) => Notice::RedeliveryNotListed,
+        Err(RedeliverError::Database(e)) => return Err(e.into()),
+        Err(RedeliverError::Redis(e)) => return Err(e.into()),
+        Err(e) => {
+            tracing::warn!(delivery = %d.id, error = %e, "admin: redelivery request failed");
+            Notice::RedeliveryFailed
         }
-    });
+    };
     Ok(Redirect::to(&format!(
-        "/admin/deliveries/{}?notice={}",
+        "/admin/deliveries/{}?{}",
         urlencode(&d.id),
-        Notice::RedeliveryRequested.code()
+        notice.query()
     ))
     .into_response())
 }

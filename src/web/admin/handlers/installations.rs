@@ -1,5 +1,6 @@
 //! The installations page and "Sync now" (a catch-up started in the background, so this request
-//! never waits on GitHub).
+//! never waits on GitHub; one at a time per installation, and at most one per cooldown: see
+//! `queue::catch_up::CatchUp::sync_now`).
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -7,6 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 
 use super::{CsrfForm, PageQuery, installation_in_scope, scope};
 use crate::ids::InstallationId;
+use crate::queue::catch_up::SyncNow;
 use crate::store::installations;
 use crate::web::AppState;
 use crate::web::admin::params::{self, Notice, PAGE};
@@ -25,14 +27,7 @@ pub async fn list(
     let more = rows.len() as i64 > PAGE;
     rows.truncate(PAGE as usize);
     let can_sync = state.admin.syncer.is_some();
-    let body = views::installations::installations(
-        &s,
-        &rows,
-        page_no,
-        more,
-        can_sync,
-        Notice::parse(q.notice.as_deref()),
-    );
+    let body = views::installations::installations(&s, &rows, page_no, more, can_sync, q.notice());
     Ok(views::page(&s, "installations", "Installations", body).into_response())
 }
 
@@ -45,20 +40,15 @@ pub async fn sync_now(
 ) -> Result<Response, AdminError> {
     s.check_csrf(&form.csrf)?;
     installation_in_scope(&state.pool, &s, id).await?;
-    let Some(syncer) = state.admin.syncer.clone() else {
+    let Some(syncer) = state.admin.syncer.as_ref() else {
         return Err(AdminError::BadRequest(
             "The GitHub App identity is not configured.".into(),
         ));
     };
-    tokio::spawn(async move {
-        match syncer.sync_installation(InstallationId(id)).await {
-            Ok(outcome) => tracing::info!(installation = id, ?outcome, "admin: sync now"),
-            Err(e) => tracing::warn!(installation = id, error = %e, "admin: sync now failed"),
-        }
-    });
-    Ok(Redirect::to(&format!(
-        "/admin/installations?notice={}",
-        Notice::SyncStarted.code()
-    ))
-    .into_response())
+    let notice = match syncer.sync_now(InstallationId(id)).await? {
+        SyncNow::Started => Notice::SyncStarted,
+        SyncNow::Running => Notice::SyncRunning,
+        SyncNow::Cooldown(wait) => Notice::waiting(Notice::SyncCooldown, wait),
+    };
+    Ok(Redirect::to(&format!("/admin/installations?{}", notice.query())).into_response())
 }

@@ -15,8 +15,8 @@ pub mod surveys;
 use serde::Deserialize;
 use sqlx::PgPool;
 
-use super::AdminError;
 use super::session::Session;
+use super::{AdminError, params};
 use crate::store::installations as installation_rows;
 
 /// The installations the session sees, as every scoped query takes it (`None` = all).
@@ -24,13 +24,23 @@ pub(crate) fn scope(s: &Session) -> Option<&[i64]> {
     s.scope.as_deref()
 }
 
-/// `?page=` and the `?notice=` shown after a redirect.
+/// `?page=` and the `?notice=` (with a cooldown's `?wait=`) shown after a redirect.
 #[derive(Deserialize, Default)]
 pub struct PageQuery {
     #[serde(default)]
     pub page: Option<i64>,
     #[serde(default)]
     pub notice: Option<String>,
+    /// Read as an integer by `Notice::parse_waiting`; anything else is ignored.
+    #[serde(default)]
+    pub wait: Option<String>,
+}
+
+impl PageQuery {
+    /// The notice to show, if any.
+    pub fn notice(&self) -> Option<params::Notice> {
+        params::Notice::parse_waiting(self.notice.as_deref(), self.wait.as_deref())
+    }
 }
 
 /// A form that carries only its CSRF token.

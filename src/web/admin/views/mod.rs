@@ -13,8 +13,9 @@ pub mod widgets;
 
 use maud::{DOCTYPE, Markup, html};
 
-use super::params::Notice;
+use super::params::{Notice, wait_in_words};
 use super::session::Session;
+use crate::sync::manual_redelivery;
 
 /// A page without navigation (sign-in, errors).
 pub fn bare_page(title: &str, body: Markup) -> Markup {
@@ -83,13 +84,35 @@ pub fn csrf_field(session: &Session) -> Markup {
     html! { input type="hidden" name="csrf" value=(session.csrf); }
 }
 
-/// The "Saved" / "Sync started" line after a redirect, if any (fixed text per code).
+/// The "Saved" / "Sync started" line after a redirect, if any (fixed text per code; a cooldown's
+/// wait is an integer).
 pub fn notice(n: Option<Notice>) -> Markup {
     let text = |n: Notice| match n {
-        Notice::Saved => "Saved.",
-        Notice::SyncStarted => "Sync started.",
-        Notice::QueuedAgain => "Queued again.",
-        Notice::RedeliveryRequested => "Asked GitHub to redeliver.",
+        Notice::Saved => "Saved.".to_owned(),
+        Notice::SyncStarted => "Sync started.".to_owned(),
+        Notice::SyncRunning => "A sync of this installation is already running.".to_owned(),
+        Notice::SyncCooldown(wait) => format!(
+            "A sync ran recently; the next may run {}.",
+            wait_in_words(wait)
+        ),
+        Notice::QueuedAgain => "Queued again.".to_owned(),
+        Notice::RedeliveryRequested => "Asked GitHub to redeliver.".to_owned(),
+        Notice::RedeliveryNotNeeded => {
+            "Only failed or dead deliveries are redelivered; GitHub was not asked.".to_owned()
+        }
+        Notice::RedeliveryCooldown(wait) => format!(
+            "Redelivery requests are limited (one per delivery every {} minutes, {} per installation a minute); the next may be made {}.",
+            manual_redelivery::DELIVERY_WINDOW.as_secs() / 60,
+            manual_redelivery::PER_INSTALLATION,
+            wait_in_words(wait)
+        ),
+        Notice::RedeliveryNotListed => {
+            "GitHub does not list this delivery among its recent ones (it keeps three days)."
+                .to_owned()
+        }
+        Notice::RedeliveryFailed => {
+            "GitHub did not accept the redelivery request; see the server log.".to_owned()
+        }
     };
     html! { @if let Some(n) = n { p.notice role="status" { (text(n)) } } }
 }
