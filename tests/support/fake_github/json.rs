@@ -408,3 +408,37 @@ pub(super) fn delivery_json(d: &HookDelivery) -> Value {
         "throttled_at": null,
     })
 }
+
+/// An org membership (`org-membership`), as both membership endpoints answer it
+/// (https://docs.github.com/en/rest/orgs/members#get-organization-membership-for-a-user).
+pub(super) fn membership_json(
+    base: &str,
+    org: (&str, i64),
+    user: (i64, &str),
+    role: &str,
+    state: &str,
+) -> Value {
+    let ((org, org_id), (user_id, login)) = (org, user);
+    let org_api = format!("{base}/orgs/{org}");
+    json!({
+        "url": format!("{org_api}/memberships/{login}"),
+        "state": state,
+        "role": role,
+        "organization_url": org_api,
+        "organization": {
+            "login": org,
+            "id": org_id,
+            "node_id": format!("O_kgDO{org_id}"),
+            "url": org_api,
+            "repos_url": format!("{org_api}/repos"),
+            "events_url": format!("{org_api}/events"),
+            "hooks_url": format!("{org_api}/hooks"),
+            "issues_url": format!("{org_api}/issues"),
+            "members_url": format!("{org_api}/members{{/member}}"),
+            "public_members_url": format!("{org_api}/public_members{{/member}}"),
+            "avatar_url": format!("https://avatars.githubusercontent.com/u/{org_id}?v=4"),
+            "description": null,
+        },
+        "user": account_json(base, user_id, login, "User"),
+    })
+}
