@@ -918,11 +918,7 @@ async fn a_renamed_orgs_old_login_grants_nothing(pool: PgPool) {
     let mut b = Browser::new(&app);
     let refused = sign_in_with_github(&mut b).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert_eq!(
-        app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
-            .await,
-        0
-    );
+    assert_eq!(github_sessions(&app).await, 0);
     assert_eq!(b.get("/admin").await.status, 303);
     app.stop().await;
 }
@@ -940,11 +936,7 @@ async fn an_installation_without_account_id_grants_nothing(pool: PgPool) {
     let mut b = Browser::new(&app);
     let refused = sign_in_with_github(&mut b).await;
     assert_eq!(refused.status, 403, "{}", refused.body);
-    assert_eq!(
-        app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
-            .await,
-        0
-    );
+    assert_eq!(github_sessions(&app).await, 0);
     app.stop().await;
 }
 
@@ -958,6 +950,11 @@ async fn signed_in_org_admin(pool: &PgPool) -> (TestApp, FakeGithub, Browser) {
     let done = sign_in_with_github(&mut b).await;
     assert_eq!(done.status, 303, "{}", done.body);
     (app, fake, b)
+}
+
+async fn github_sessions(app: &TestApp) -> i64 {
+    app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
+        .await
 }
 
 /// Makes the GitHub session's last membership check `hours` old (no waiting).
@@ -1004,11 +1001,7 @@ async fn a_demoted_admin_loses_access_after_twelve_hours(pool: PgPool) {
     let page = b.get("/admin/members").await;
     assert_eq!(page.status, 303);
     assert_eq!(page.location.as_deref(), Some("/admin/login"));
-    assert_eq!(
-        app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
-            .await,
-        0
-    );
+    assert_eq!(github_sessions(&app).await, 0);
     assert_eq!(b.get("/admin").await.status, 303);
     app.stop().await;
 }
@@ -1047,11 +1040,7 @@ async fn github_down_at_the_recheck_is_a_503_without_access(pool: PgPool) {
             .unwrap();
     let out = b.post("/admin/logout", &[("csrf", &token)]).await;
     assert_eq!(out.status, 303);
-    assert_eq!(
-        app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
-            .await,
-        0
-    );
+    assert_eq!(github_sessions(&app).await, 0);
     app.stop().await;
 }
 

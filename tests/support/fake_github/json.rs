@@ -425,20 +425,26 @@ pub(super) fn membership_json(
         "state": state,
         "role": role,
         "organization_url": org_api,
-        "organization": {
-            "login": org,
-            "id": org_id,
-            "node_id": format!("O_kgDO{org_id}"),
-            "url": org_api,
-            "repos_url": format!("{org_api}/repos"),
-            "events_url": format!("{org_api}/events"),
-            "hooks_url": format!("{org_api}/hooks"),
-            "issues_url": format!("{org_api}/issues"),
-            "members_url": format!("{org_api}/members{{/member}}"),
-            "public_members_url": format!("{org_api}/public_members{{/member}}"),
-            "avatar_url": format!("https://avatars.githubusercontent.com/u/{org_id}?v=4"),
-            "description": null,
-        },
+        "organization": org_json(base, org, org_id),
         "user": account_json(base, user_id, login, "User"),
+    })
+}
+
+/// An organization as GitHub embeds it ("organization simple") under API base `base`.
+pub(super) fn org_json(base: &str, login: &str, id: i64) -> Value {
+    let api = format!("{base}/orgs/{login}");
+    json!({
+        "login": login,
+        "id": id,
+        "node_id": format!("O_kgDO{id}"),
+        "url": api,
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events"),
+        "hooks_url": format!("{api}/hooks"),
+        "issues_url": format!("{api}/issues"),
+        "members_url": format!("{api}/members{{/member}}"),
+        "public_members_url": format!("{api}/public_members{{/member}}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "description": null,
     })
 }
