@@ -1060,10 +1060,12 @@ async fn the_user_token_is_revoked_after_sign_in(pool: PgPool) {
     fake.oauth.lock().unwrap().approve_as = Some((7002, "mallory".into()));
     let mut other = Browser::new(&app);
     assert_eq!(sign_in_with_github(&mut other).await.status, 403);
-    let o = fake.oauth.lock().unwrap();
-    assert_eq!(o.issued.len(), 2);
-    assert_eq!(o.revocations, o.issued);
-    drop(o);
+    let (issued, revoked) = {
+        let o = fake.oauth.lock().unwrap();
+        (o.issued.clone(), o.revocations.clone())
+    };
+    assert_eq!(issued.len(), 2);
+    assert_eq!(revoked, issued);
     app.stop().await;
 }
 
