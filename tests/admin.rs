@@ -13,7 +13,7 @@ use mergecast::config::Config;
 use mergecast::config::hash_password;
 use reqwest::StatusCode;
 use sqlx::PgPool;
-use support::fake_github::FakeGithub;
+use support::fake_github::{FakeGithub, User};
 use support::{TestApp, redis_url, test_config_with, wait_until};
 
 const PASSWORD: &str = "correct horse battery staple";
@@ -990,15 +990,19 @@ async fn oauth_app(pool: &PgPool, app_identity: bool) -> (TestApp, FakeGithub) {
         o.client_secret = CLIENT_SECRET.into();
         o.callback_url = app.url("/admin/oauth/callback");
         o.approve_as = Some((7001, "alice".into()));
-        o.memberships
-            .insert((7001, "org-a".into()), ("admin".into(), "active".into()));
-        o.memberships
-            .insert((7001, "org-b".into()), ("member".into(), "active".into()));
-        o.memberships.insert(
-            (7001, "octo-org".into()),
-            ("admin".into(), "pending".into()),
-        );
     }
+    fake.with(|m| {
+        // The orgs `seed` installs, under the account ids it stores.
+        m.orgs.extend([
+            ("org-a".into(), 501),
+            ("org-b".into(), 502),
+            ("octo-org".into(), 503),
+        ]);
+        let alice = User::new(7001, "alice");
+        m.set_membership(&alice, "org-a", "admin", "active");
+        m.set_membership(&alice, "org-b", "member", "active");
+        m.set_membership(&alice, "octo-org", "admin", "pending");
+    });
     (app, fake)
 }
 
@@ -1135,6 +1139,172 @@ async fn oauth_state_is_checked_and_single_use(pool: PgPool) {
     let refused = sign_in_with_github(&mut fourth).await;
     assert_eq!(refused.status, 403);
     assert_eq!(fourth.get("/admin").await.status, 303);
+    app.stop().await;
+}
+
+/// Installation 1's org was renamed and its old login `org-a` registered by another org (id
+/// 9001) where mallory is an admin: she gets nothing, because the ids differ.
+#[sqlx::test]
+async fn a_renamed_orgs_old_login_grants_nothing(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    fake.with(|m| {
+        m.orgs.insert("org-a-renamed".into(), 501);
+        m.orgs.insert("org-a".into(), 9001);
+        m.set_membership(&User::new(7002, "mallory"), "org-a", "admin", "active");
+    });
+    fake.oauth.lock().unwrap().approve_as = Some((7002, "mallory".into()));
+    let mut b = Browser::new(&app);
+    let refused = sign_in_with_github(&mut b).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(github_sessions(&app).await, 0);
+    assert_eq!(b.get("/admin").await.status, 303);
+    app.stop().await;
+}
+
+/// An org installation whose account id we never stored grants nobody anything, even an active
+/// admin of an org with its login.
+#[sqlx::test]
+async fn an_installation_without_account_id_grants_nothing(pool: PgPool) {
+    seed(&pool).await;
+    sqlx::query("UPDATE installations SET account_id = NULL WHERE id = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let (app, _fake) = github_app(&pool).await;
+    let mut b = Browser::new(&app);
+    let refused = sign_in_with_github(&mut b).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(github_sessions(&app).await, 0);
+    app.stop().await;
+}
+
+/// The app with alice signed in as org-a's admin, and installation 1 (org-a, id 501) known to
+/// the fake so the re-check can use its token.
+async fn signed_in_org_admin(pool: &PgPool) -> (TestApp, FakeGithub, Browser) {
+    seed(pool).await;
+    let (app, fake) = github_app(pool).await;
+    fake.with(|m| m.add_org_installation(INST_A, "org-a").account_id = 501);
+    let mut b = Browser::new(&app);
+    let done = sign_in_with_github(&mut b).await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    (app, fake, b)
+}
+
+async fn github_sessions(app: &TestApp) -> i64 {
+    app.count("SELECT count(*) FROM admin_sessions WHERE kind = 'github'")
+        .await
+}
+
+/// Makes the GitHub session's last membership check `hours` old (no waiting).
+async fn age_membership_check(pool: &PgPool, hours: i32) {
+    sqlx::query(
+        "UPDATE admin_sessions SET memberships_checked_at = now() - make_interval(hours => $1)
+         WHERE kind = 'github'",
+    )
+    .bind(hours)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn a_demoted_admin_loses_access_after_twelve_hours(pool: PgPool) {
+    let (app, fake, mut b) = signed_in_org_admin(&pool).await;
+    // Still an admin: after 13 hours GitHub confirms it (installation token) and nothing changes.
+    age_membership_check(&pool, 13).await;
+    let page = b.get("/admin/members").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("alice"));
+    let fresh = app
+        .count(
+            "SELECT count(*) FROM admin_sessions WHERE kind = 'github'
+             AND memberships_checked_at > now() - interval '1 minute' AND installation_ids = '{1}'",
+        )
+        .await;
+    assert_eq!(fresh, 1);
+    let asked = fake.with(|m| {
+        m.requests
+            .iter()
+            .filter(|r| r.path_and_query == "/orgs/org-a/memberships/alice")
+            .map(|r| (r.status, r.installation_id))
+            .collect::<Vec<_>>()
+    });
+    assert_eq!(asked, vec![(200, Some(INST_A))]);
+
+    // Demoted to member: within the twelve hours nothing is asked, after them access ends.
+    fake.with(|m| m.set_membership(&User::new(7001, "alice"), "org-a", "member", "active"));
+    age_membership_check(&pool, 11).await;
+    assert_eq!(b.get("/admin/members").await.status, 200);
+    age_membership_check(&pool, 12).await;
+    let page = b.get("/admin/members").await;
+    assert_eq!(page.status, 303);
+    assert_eq!(page.location.as_deref(), Some("/admin/login"));
+    assert_eq!(github_sessions(&app).await, 0);
+    assert_eq!(b.get("/admin").await.status, 303);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn github_down_at_the_recheck_is_a_503_without_access(pool: PgPool) {
+    let (app, fake, mut b) = signed_in_org_admin(&pool).await;
+    fake.with(|m| m.unavailable = true);
+    age_membership_check(&pool, 13).await;
+    for path in ["/admin", "/admin/members", "/admin/deliveries/dlv-a-ok"] {
+        let page = b.get(path).await;
+        assert_eq!(page.status, 503, "{path}");
+        assert!(page.body.contains("GitHub could not confirm"), "{path}");
+        for shown in ["alice", "dlv-a-ok", "org-a"] {
+            assert!(!page.body.contains(shown), "{path} shows {shown}");
+        }
+    }
+    // Nothing was confirmed: the check stays due.
+    let due = app
+        .count(
+            "SELECT count(*) FROM admin_sessions WHERE kind = 'github'
+             AND memberships_checked_at < now() - interval '12 hours'",
+        )
+        .await;
+    assert_eq!(due, 1);
+    // GitHub is back: the check passes and the pages show again.
+    fake.with(|m| m.unavailable = false);
+    assert_eq!(b.get("/admin/members").await.status, 200);
+    // Signing out needs no answer from GitHub.
+    fake.with(|m| m.unavailable = true);
+    age_membership_check(&pool, 13).await;
+    let token: String =
+        sqlx::query_scalar("SELECT csrf_token FROM admin_sessions WHERE kind = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    let out = b.post("/admin/logout", &[("csrf", &token)]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(github_sessions(&app).await, 0);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn the_user_token_is_revoked_after_sign_in(pool: PgPool) {
+    seed(&pool).await;
+    let (app, fake) = github_app(&pool).await;
+    let mut b = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut b).await.status, 303);
+    let (issued, revoked) = {
+        let o = fake.oauth.lock().unwrap();
+        (o.issued.clone(), o.revocations.clone())
+    };
+    assert_eq!(issued.len(), 1);
+    assert_eq!(revoked, issued);
+    // Refused sign-ins revoke theirs too.
+    fake.oauth.lock().unwrap().approve_as = Some((7002, "mallory".into()));
+    let mut other = Browser::new(&app);
+    assert_eq!(sign_in_with_github(&mut other).await.status, 403);
+    let (issued, revoked) = {
+        let o = fake.oauth.lock().unwrap();
+        (o.issued.clone(), o.revocations.clone())
+    };
+    assert_eq!(issued.len(), 2);
+    assert_eq!(revoked, issued);
     app.stop().await;
 }
 

@@ -284,9 +284,15 @@ async fn admin_pages_in_a_headless_browser(pool: PgPool) {
         o.client_secret = "browser-client-secret".into();
         o.callback_url = app.url("/admin/oauth/callback");
         o.approve_as = Some((7001, "octo-admin".into()));
-        o.memberships
-            .insert((7001, "octo-org".into()), ("admin".into(), "active".into()));
     }
+    fake.with(|m| {
+        m.set_membership(
+            &User::new(7001, "octo-admin"),
+            "octo-org",
+            "admin",
+            "active",
+        )
+    });
     let driver = Driver::start().await;
     let c = driver.browser().await;
 

@@ -698,3 +698,201 @@ async fn webhooks_rendered_from_the_model_parse_as_their_events() {
         }
     }
 }
+
+#[tokio::test]
+async fn org_membership_for_a_user_takes_that_orgs_installation_token() {
+    let gh = fake().await;
+    let org_id = gh.with(|m| {
+        m.add_org_installation(78, "other-org");
+        m.set_membership(&User::new(5, "alice"), "acme", "admin", "active");
+        m.org_id("acme").unwrap()
+    });
+    let acme = token(&gh).await;
+    let path = "/orgs/acme/memberships/alice";
+    let ok = get(&gh, path, &acme).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let body: Value = ok.json().await.unwrap();
+    assert_eq!(body["organization"]["id"], org_id);
+    assert_eq!(body["user"]["id"], 5);
+    assert_eq!(
+        (body["role"].as_str(), body["state"].as_str()),
+        (Some("admin"), Some("active"))
+    );
+    // Not a member (or no such user): 404.
+    assert_eq!(
+        get(&gh, "/orgs/acme/memberships/bob", &acme).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    // No credentials: 403, as documented; a bad token: 401.
+    let anonymous = client()
+        .get(format!("{}{path}", gh.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(&gh, path, "ghs_bogus").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // Another org's installation token cannot read acme's memberships.
+    let other: Value = mint(&gh, 78).await.json().await.unwrap();
+    let other = other["token"].as_str().unwrap();
+    let refused = get(&gh, path, other).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        message(refused).await,
+        "Resource not accessible by integration"
+    );
+    // acme renamed; its old login now belongs to another org: alice is no member there, and
+    // acme's token does not reach it.
+    gh.with(|m| {
+        m.orgs.insert("acme-renamed".into(), org_id);
+        m.orgs.insert("acme".into(), 9_001);
+    });
+    assert_eq!(get(&gh, path, &acme).await.status(), StatusCode::FORBIDDEN);
+    let renamed = get(&gh, "/orgs/acme-renamed/memberships/alice", &acme).await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    // An outage answers 503 to everything.
+    gh.with(|m| m.unavailable = true);
+    assert_eq!(
+        get(&gh, "/orgs/acme-renamed/memberships/alice", &acme)
+            .await
+            .status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+}
+
+/// Runs the OAuth web flow for the approving user; returns their access token.
+async fn user_token(gh: &FakeGithub) -> String {
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = no_redirects
+        .get(format!(
+            "{}/login/oauth/authorize?client_id=cid&state=s",
+            gh.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), StatusCode::FOUND);
+    let location = header(&authorize, "location");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    let exchange: Value = client()
+        .post(format!("{}/login/oauth/access_token", gh.url))
+        .header("accept", "application/json")
+        .form(&[
+            ("client_id", "cid"),
+            ("client_secret", "secret"),
+            ("code", code),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    exchange["access_token"].as_str().expect("token").to_owned()
+}
+
+#[tokio::test]
+async fn user_memberships_name_the_org_that_holds_the_login_now() {
+    let gh = fake().await;
+    {
+        let mut o = gh.oauth.lock().unwrap();
+        (o.client_id, o.client_secret) = ("cid".into(), "secret".into());
+        o.callback_url = "http://app.example/cb".into();
+        o.approve_as = Some((5, "alice".into()));
+    }
+    // alice is a plain member of the installed acme; then acme's login passes to org 9001,
+    // which alice administers.
+    gh.with(|m| {
+        m.set_membership(&User::new(5, "alice"), "acme", "member", "active");
+        m.orgs.insert("acme".into(), 9_001);
+        m.set_membership(&User::new(5, "alice"), "acme", "admin", "active");
+    });
+    let user = user_token(&gh).await;
+    let response = client()
+        .get(format!("{}/user/memberships/orgs/acme", gh.url))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["organization"]["id"], 9_001);
+    assert_eq!(body["role"], "admin");
+    let missing = client()
+        .get(format!("{}/user/memberships/orgs/nobody", gh.url))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn app_tokens_are_revoked_with_the_clients_basic_auth() {
+    let gh = fake().await;
+    {
+        let mut o = gh.oauth.lock().unwrap();
+        (o.client_id, o.client_secret) = ("cid".into(), "secret".into());
+        o.callback_url = "http://app.example/cb".into();
+        o.approve_as = Some((5, "alice".into()));
+    }
+    let user = user_token(&gh).await;
+    let delete = |auth: Option<(&str, &str)>, client_id: &str, token: &str| {
+        let mut request = client()
+            .delete(format!("{}/applications/{client_id}/token", gh.url))
+            .json(&json!({ "access_token": token }));
+        if let Some((id, secret)) = auth {
+            request = request.basic_auth(id, Some(secret));
+        }
+        request.send()
+    };
+    assert_eq!(
+        delete(None, "cid", &user).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = delete(Some(("cid", "nope")), "cid", &user).await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let bearer = client()
+        .delete(format!("{}/applications/cid/token", gh.url))
+        .bearer_auth(&user)
+        .json(&json!({ "access_token": user }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bearer.status(), StatusCode::UNAUTHORIZED);
+    let unknown = delete(Some(("cid", "secret")), "cid", "gho_unknown")
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(gh.oauth.lock().unwrap().revocations.is_empty());
+
+    let done = delete(Some(("cid", "secret")), "cid", &user).await.unwrap();
+    assert_eq!(done.status(), StatusCode::NO_CONTENT);
+    assert!(done.bytes().await.unwrap().is_empty());
+    {
+        let o = gh.oauth.lock().unwrap();
+        assert_eq!(o.revocations, vec![user.clone()]);
+        assert_eq!(o.issued, vec![user.clone()]);
+    }
+    // The token is dead: GitHub no longer knows it.
+    let me = client()
+        .get(format!("{}/user", gh.url))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
+    let again = delete(Some(("cid", "secret")), "cid", &user).await.unwrap();
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}

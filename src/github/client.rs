@@ -18,6 +18,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use chrono::{DateTime, TimeZone, Utc};
 use http::header::{self, HeaderMap, HeaderValue};
@@ -25,6 +27,7 @@ use http::{Method, StatusCode, Uri};
 use http_body_util::BodyExt;
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -184,6 +187,8 @@ enum Credential<'a> {
     Installation(&'a str),
     /// A user's OAuth access token (`Bearer`).
     User(&'a str),
+    /// The OAuth app's client id and secret (HTTP Basic), for the app-token endpoints.
+    Basic { user: &'a str, password: &'a str },
 }
 
 impl Credential<'_> {
@@ -192,6 +197,9 @@ impl Credential<'_> {
             Credential::AppJwt(jwt) => format!("Bearer {jwt}"),
             Credential::Installation(token) => format!("token {token}"),
             Credential::User(token) => format!("Bearer {token}"),
+            Credential::Basic { user, password } => {
+                format!("Basic {}", BASE64.encode(format!("{user}:{password}")))
+            }
         };
         let mut value = HeaderValue::from_str(&value)
             .map_err(|_| GithubError::BadUrl("credential is not a valid header value".into()))?;
@@ -199,6 +207,13 @@ impl Credential<'_> {
         Ok(value)
     }
 }
+
+/// What a path segment keeps unencoded: RFC 3986's unreserved characters.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
 
 /// What came back, before it is judged.
 struct RawResponse {
@@ -393,6 +408,31 @@ impl GithubApi {
             .rest(Method::GET, path, &Credential::User(token), None, None)
             .await?;
         judge(&Method::GET, &route, raw, None)
+    }
+
+    /// Revokes a user's OAuth token once we are done with it: `DELETE
+    /// /applications/{client_id}/token` with the client id and secret as HTTP Basic and the token
+    /// in the JSON body (https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token;
+    /// 204 on success, 422 for a token GitHub does not know).
+    pub async fn revoke_oauth_token(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        access_token: &str,
+    ) -> Result<(), GithubError> {
+        let path = format!(
+            "/applications/{}/token",
+            utf8_percent_encode(client_id, PATH_SEGMENT)
+        );
+        let credential = Credential::Basic {
+            user: client_id,
+            password: client_secret,
+        };
+        let body = serde_json::json!({ "access_token": access_token });
+        let (raw, route) = self
+            .rest(Method::DELETE, &path, &credential, None, Some(body))
+            .await?;
+        judge(&Method::DELETE, &route, raw, None).map(drop)
     }
 
     /// Exchanges an OAuth `code` for a user token: `POST {GITHUB_WEB_URL}/login/oauth/access_token`
@@ -951,6 +991,26 @@ mod tests {
             Some("application/x-www-form-urlencoded")
         );
         assert_eq!(seen[2].4, "client_id=id&code=a+b");
+    }
+
+    /// The token revocation: DELETE on the API base, the client's HTTP Basic, the token only in
+    /// the JSON body.
+    #[tokio::test]
+    async fn revokes_a_user_token_with_the_clients_basic_auth() {
+        let (url, seen) = recording_server().await;
+        let api = GithubApi::new(&format!("{url}/api/v3"), &url).unwrap();
+        api.revoke_oauth_token("Iv1.id", "s3cret", "gho_user")
+            .await
+            .unwrap();
+        let seen = seen.lock().unwrap().clone();
+        let (method, path, auth, content_type, body) = &seen[0];
+        assert_eq!(method, "DELETE");
+        assert_eq!(path, "/api/v3/applications/Iv1.id/token");
+        let basic = format!("Basic {}", BASE64.encode("Iv1.id:s3cret"));
+        assert_eq!(auth.as_deref(), Some(basic.as_str()));
+        assert_eq!(content_type.as_deref(), Some("application/json"));
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body, serde_json::json!({ "access_token": "gho_user" }));
     }
 
     /// Why `base_uri` is the origin only: with a path in it, octocrab prefixes that path to

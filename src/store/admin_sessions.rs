@@ -2,6 +2,7 @@
 //! their CSRF token and OAuth `state`. Rows are keyed by the SHA-256 of the cookie's random id;
 //! signing the cookie and checking tokens is the web layer's business, storing them is ours.
 
+use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor, PgPool};
 
 /// Who a session belongs to; the schema's `kind IN ('pending', 'operator', 'github')`.
@@ -49,13 +50,17 @@ pub struct SessionRow {
     #[sqlx(try_from = "String")]
     pub kind: SessionKind,
     pub login: Option<String>,
+    pub github_user_id: Option<i64>,
     /// Installations this session may see; `NULL` means all (operator only).
     pub installation_ids: Option<Vec<i64>>,
     pub csrf_token: String,
     pub oauth_state: Option<String>,
+    /// When GitHub last confirmed this (GitHub) session's org memberships.
+    pub memberships_checked_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "id_hash, kind, login, installation_ids, csrf_token, oauth_state";
+const COLUMNS: &str = "id_hash, kind, login, github_user_id, installation_ids, csrf_token, \
+                       oauth_state, memberships_checked_at";
 
 /// What a new session is created from.
 #[derive(Debug, Clone, Copy)]
@@ -70,14 +75,18 @@ pub struct NewSession<'a> {
     pub lifetime: &'a str,
 }
 
-/// Drops expired sessions, then stores the new one.
+/// Drops expired sessions, then stores the new one. A GitHub session's memberships were
+/// checked just now (at sign-in).
 pub async fn create(pool: &PgPool, new: NewSession<'_>) -> Result<SessionRow, sqlx::Error> {
     sqlx::query("DELETE FROM admin_sessions WHERE expires_at < now()")
         .execute(pool)
         .await?;
     sqlx::query_as(&format!(
-        "INSERT INTO admin_sessions (id_hash, kind, login, github_user_id, installation_ids, csrf_token, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval) RETURNING {COLUMNS}"
+        "INSERT INTO admin_sessions (id_hash, kind, login, github_user_id, installation_ids, csrf_token,
+                                     expires_at, memberships_checked_at)
+         VALUES ($1, $2, $3, $4, $5, $6, now() + $7::interval,
+                 CASE WHEN $2 = 'github' THEN now() END)
+         RETURNING {COLUMNS}"
     ))
     .bind(new.id_hash)
     .bind(new.kind.as_str())
@@ -123,6 +132,22 @@ pub async fn delete(db: impl PgExecutor<'_>, id_hash: &str) -> Result<(), sqlx::
         .execute(db)
         .await?;
     Ok(())
+}
+
+/// Records a membership re-check: the installations the session may still see, checked now.
+pub async fn set_memberships_checked(
+    db: impl PgExecutor<'_>,
+    id_hash: &str,
+    installation_ids: &[i64],
+) -> Result<Option<SessionRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE admin_sessions SET installation_ids = $2, memberships_checked_at = now()
+         WHERE id_hash = $1 RETURNING {COLUMNS}"
+    ))
+    .bind(id_hash)
+    .bind(installation_ids)
+    .fetch_optional(db)
+    .await
 }
 
 /// Stores a fresh OAuth `state` on a pending session.

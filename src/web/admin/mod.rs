@@ -4,12 +4,14 @@
 //!
 //! `handlers` read the request and call `store` (all SQL lives there) or the domain; `views`
 //! render; `params` turns input into typed values; `session` and `throttle` guard sign-in;
-//! `headers` adds the security headers to every response. This file holds what they share: the
+//! `headers` adds the security headers to every response; `membership` decides who administers
+//! an installation. This file holds what they share: the
 //! context, the error type and the router.
 
 pub mod csrf;
 pub mod handlers;
 pub mod headers;
+pub mod membership;
 pub mod params;
 pub mod session;
 pub mod throttle;
@@ -80,6 +82,9 @@ pub enum AdminError {
     Redis(#[from] redis::RedisError),
     #[error("sign-in with GitHub failed: {0}")]
     OAuth(String),
+    /// GitHub did not answer a session's membership re-check: no access until it does.
+    #[error("cannot confirm org memberships with GitHub: {0}")]
+    MembershipCheck(String),
 }
 
 impl IntoResponse for AdminError {
@@ -94,6 +99,15 @@ impl IntoResponse for AdminError {
                 (
                     StatusCode::BAD_GATEWAY,
                     "Sign-in with GitHub failed; try again.".to_owned(),
+                )
+            }
+            AdminError::MembershipCheck(_) => {
+                tracing::warn!(error = %self, "admin: membership re-check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "GitHub could not confirm just now that you still administer your \
+                     organizations, so nothing is shown. Try again in a few minutes."
+                        .to_owned(),
                 )
             }
             AdminError::Database(_) | AdminError::Redis(_) => {

@@ -1,19 +1,24 @@
 //! Admin sessions: the cookie holds a random id signed with HMAC-SHA256 (`SESSION_SECRET`); the
 //! session itself (who, which installations, CSRF token, OAuth state) lives in Postgres keyed by
 //! the id's SHA-256 (`store::admin_sessions`), so a leaked table cannot be replayed as cookies and
-//! sign-out is real. This file signs and reads cookies, and is the `Admin` extractor.
+//! sign-out is real. This file signs and reads cookies, and is the `Admin` extractor, which also
+//! has GitHub confirm an org admin's memberships again when the last check is twelve hours old
+//! (so a demoted admin loses access within that time; see `membership`).
 
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
 
 use super::AdminError;
+use super::handlers::oauth;
+use super::membership;
 use crate::store::admin_sessions::{self as store, NewSession, SessionKind, SessionRow};
 use crate::web::AppState;
 
@@ -32,10 +37,13 @@ pub struct Session {
     pub id_hash: String,
     pub kind: SessionKind,
     pub login: Option<String>,
+    pub github_user_id: Option<i64>,
     /// Installations visible to this session; `None` = all (operator).
     pub scope: Option<Vec<i64>>,
     pub csrf: String,
     pub oauth_state: Option<String>,
+    /// When GitHub last confirmed a GitHub session's memberships.
+    pub memberships_checked_at: Option<DateTime<Utc>>,
 }
 
 impl From<SessionRow> for Session {
@@ -49,9 +57,11 @@ impl From<SessionRow> for Session {
             id_hash: r.id_hash,
             kind: r.kind,
             login: r.login,
+            github_user_id: r.github_user_id,
             scope,
             csrf: r.csrf_token,
             oauth_state: r.oauth_state,
+            memberships_checked_at: r.memberships_checked_at,
         }
     }
 }
@@ -183,10 +193,52 @@ pub async fn from_headers(
     Ok(row.map(Session::from))
 }
 
-/// A signed-in admin (operator or org admin); anything else is sent to the sign-in page.
+/// A signed-in admin (operator or org admin); anything else is sent to the sign-in page. A
+/// GitHub session whose memberships were confirmed twelve hours ago or more is re-checked first:
+/// the installations its user no longer administers leave its scope (none left: the session
+/// ends), and when GitHub cannot answer the page is a 503, never the old scope.
 pub struct Admin(pub Session);
 
 impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let SignedIn(s) = SignedIn::from_request_parts(parts, state).await?;
+        if s.kind != SessionKind::Github
+            || !membership::needs_recheck(s.memberships_checked_at, Utc::now())
+        {
+            return Ok(Admin(s));
+        }
+        let to_sign_in = || Redirect::to("/admin/login").into_response();
+        let still = oauth::recheck_memberships(state, &s)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if still.is_empty() {
+            tracing::info!(
+                login = s.login.as_deref().unwrap_or(""),
+                "admin: GitHub no longer confirms any membership; session ended"
+            );
+            store::delete(&state.pool, &s.id_hash)
+                .await
+                .map_err(|e| AdminError::from(e).into_response())?;
+            return Err(to_sign_in());
+        }
+        match store::set_memberships_checked(&state.pool, &s.id_hash, &still).await {
+            Ok(Some(row)) => Ok(Admin(row.into())),
+            Ok(None) => Err(to_sign_in()),
+            Err(e) => Err(AdminError::from(e).into_response()),
+        }
+    }
+}
+
+/// Any signed-in session, memberships not re-checked: only for signing out, which must work
+/// while GitHub is down.
+pub struct SignedIn(pub Session);
+
+impl FromRequestParts<AppState> for SignedIn {
     type Rejection = Response;
 
     async fn from_request_parts(
@@ -197,7 +249,7 @@ impl FromRequestParts<AppState> for Admin {
             return Err(Redirect::to("/admin/login").into_response());
         };
         match from_headers(&state.pool, secret, &parts.headers).await {
-            Ok(Some(s)) if s.kind != SessionKind::Pending => Ok(Admin(s)),
+            Ok(Some(s)) if s.kind != SessionKind::Pending => Ok(SignedIn(s)),
             Ok(_) => Err(Redirect::to("/admin/login").into_response()),
             Err(e) => Err(AdminError::from(e).into_response()),
         }

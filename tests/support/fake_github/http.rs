@@ -14,7 +14,7 @@ use jsonwebtoken::DecodingKey;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::auth::installation_of;
+use super::auth::{credentials, installation_of};
 use super::model::{Model, RateLimit, RequestLog};
 use super::paging::{Ctx, Query};
 use super::routes::Route;
@@ -135,9 +135,23 @@ impl Server {
                            (https://docs.github.com/en/rest/overview/resources-in-the-rest-api#user-agent-required).";
             return (Reply::error(StatusCode::FORBIDDEN, message), None);
         }
+        if model.unavailable {
+            return (
+                Reply::error(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+                None,
+            );
+        }
         let Some(route) = Route::parse(method, uri.path()) else {
             return (Reply::not_found(), None);
         };
+        // https://docs.github.com/en/rest/orgs/members#get-organization-membership-for-a-user
+        // lists 403 (not 401) for this endpoint; a request without credentials gets it.
+        if matches!(route, Route::OrgMembership(..)) && credentials(headers).is_none() {
+            return (
+                Reply::error(StatusCode::FORBIDDEN, "Requires authentication"),
+                None,
+            );
+        }
         let now = Utc::now();
         let caller = if route.takes_jwt() {
             match self.verify_jwt(headers, now.timestamp()) {

@@ -408,3 +408,43 @@ pub(super) fn delivery_json(d: &HookDelivery) -> Value {
         "throttled_at": null,
     })
 }
+
+/// An org membership (`org-membership`), as both membership endpoints answer it
+/// (https://docs.github.com/en/rest/orgs/members#get-organization-membership-for-a-user).
+pub(super) fn membership_json(
+    base: &str,
+    org: (&str, i64),
+    user: (i64, &str),
+    role: &str,
+    state: &str,
+) -> Value {
+    let ((org, org_id), (user_id, login)) = (org, user);
+    let org_api = format!("{base}/orgs/{org}");
+    json!({
+        "url": format!("{org_api}/memberships/{login}"),
+        "state": state,
+        "role": role,
+        "organization_url": org_api,
+        "organization": org_json(base, org, org_id),
+        "user": account_json(base, user_id, login, "User"),
+    })
+}
+
+/// An organization as GitHub embeds it ("organization simple") under API base `base`.
+pub(super) fn org_json(base: &str, login: &str, id: i64) -> Value {
+    let api = format!("{base}/orgs/{login}");
+    json!({
+        "login": login,
+        "id": id,
+        "node_id": format!("O_kgDO{id}"),
+        "url": api,
+        "repos_url": format!("{api}/repos"),
+        "events_url": format!("{api}/events"),
+        "hooks_url": format!("{api}/hooks"),
+        "issues_url": format!("{api}/issues"),
+        "members_url": format!("{api}/members{{/member}}"),
+        "public_members_url": format!("{api}/public_members{{/member}}"),
+        "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
+        "description": null,
+    })
+}

@@ -22,6 +22,17 @@ pub struct Model {
     pub installations: Vec<Installation>,
     /// Org login -> member user ids, in the order `/orgs/{org}/members` lists them.
     pub members: HashMap<String, Vec<i64>>,
+    /// Org login -> id of the organization that holds the login now. A rename is arranged by
+    /// pointing the old login at another org's id. Logins not listed here belong to the
+    /// installation account of that login, if any.
+    pub orgs: HashMap<String, i64>,
+    /// (user id, org id) -> (role, state) of the org memberships
+    /// (https://docs.github.com/en/rest/orgs/members#get-organization-membership-for-a-user):
+    /// role `admin` or `member`, state `active` or `pending`.
+    pub memberships: HashMap<(i64, i64), (String, String)>,
+    /// Fault injection: while set, every request through the API loop is answered 503, as
+    /// GitHub answers during an outage.
+    pub unavailable: bool,
     pub users: HashMap<i64, User>,
     pub repos: Vec<Repo>,
     pub pulls: Vec<Pull>,
@@ -77,6 +88,9 @@ impl Default for Model {
         Self {
             installations: Vec::new(),
             members: HashMap::new(),
+            orgs: HashMap::new(),
+            memberships: HashMap::new(),
+            unavailable: false,
             users: HashMap::new(),
             repos: Vec::new(),
             pulls: Vec::new(),
@@ -141,6 +155,30 @@ impl Model {
             updated_at: now(),
         });
         self.installations.last_mut().expect("just pushed")
+    }
+
+    /// The id of the organization that holds `login` now (see [`Model::orgs`]).
+    pub fn org_id(&self, login: &str) -> Option<i64> {
+        self.orgs
+            .iter()
+            .find(|(l, _)| l.eq_ignore_ascii_case(login))
+            .map(|(_, &id)| id)
+            .or_else(|| {
+                self.installations
+                    .iter()
+                    .find(|i| i.account_login.eq_ignore_ascii_case(login))
+                    .map(|i| i.account_id)
+            })
+    }
+
+    /// Makes `user` a member of the org that holds `org` now, with `role` and `state`.
+    pub fn set_membership(&mut self, user: &User, org: &str, role: &str, state: &str) {
+        let org_id = self
+            .org_id(org)
+            .unwrap_or_else(|| panic!("arrange org {org} (orgs or an installation) first"));
+        self.users.entry(user.id).or_insert_with(|| user.clone());
+        self.memberships
+            .insert((user.id, org_id), (role.into(), state.into()));
     }
 
     /// Pull request `number` of `repo`, as `installation` sees it.

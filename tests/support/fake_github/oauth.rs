@@ -1,6 +1,8 @@
 //! GitHub's OAuth web flow as the admin sign-in uses it
 //! (https://docs.github.com/en/apps/creating-github-apps/authenticating-with-a-github-app/generating-a-user-access-token-for-a-github-app),
-//! plus `GET /user` and `GET /user/memberships/orgs/{org}` for the token it mints.
+//! plus `GET /user` and `GET /user/memberships/orgs/{org}` for the token it mints, and the
+//! revocation of that token (`DELETE /applications/{client_id}/token`). Memberships live in the
+//! [`Model`] (by org id), which the installation-token endpoint reads too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -10,15 +12,18 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use serde_json::json;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde_json::{Value, json};
 
+use super::auth::credentials;
 use super::http::Reply;
-use super::json::{account_json, profile_json};
+use super::json::{membership_json, profile_json};
 use super::model::{Model, User};
-use super::{DOCS_URL, GHOST_ID, lock};
+use super::{DOCS_URL, lock};
 
-/// GitHub's OAuth web flow as the admin sign-in uses it, plus `GET /user` and
-/// `GET /user/memberships/orgs/{org}` for the token it mints.
+/// GitHub's OAuth web flow as the admin sign-in uses it, plus `GET /user`,
+/// `GET /user/memberships/orgs/{org}` and the revocation of the tokens it mints.
 #[derive(Debug, Default)]
 pub struct OAuth {
     pub client_id: String,
@@ -28,14 +33,14 @@ pub struct OAuth {
     pub callback_url: String,
     /// The GitHub user who approves the next authorization: (id, login).
     pub approve_as: Option<(i64, String)>,
-    /// (user id, org login) -> (role, state) as `/user/memberships/orgs/{org}` reports it.
-    pub memberships: HashMap<(i64, String), (String, String)>,
     codes: HashMap<String, (i64, String)>,
     tokens: HashMap<String, (i64, String)>,
     /// Codes exchanged successfully.
     pub exchanges: u32,
     /// Every user access token minted, in order (a test searches the app's output for them).
     pub issued: Vec<String>,
+    /// Every token revoked through `DELETE /applications/{client_id}/token`, in order.
+    pub revocations: Vec<String>,
 }
 
 pub(super) fn oauth_router(
@@ -44,7 +49,7 @@ pub(super) fn oauth_router(
     model: Arc<Mutex<Model>>,
 ) -> Router {
     use axum::extract::{Form, Path, Query};
-    use axum::routing::{get, post};
+    use axum::routing::{delete, get, post};
     type Params = HashMap<String, String>;
 
     fn bearer(oauth: &OAuth, headers: &HeaderMap) -> Option<(i64, String)> {
@@ -143,48 +148,70 @@ pub(super) fn oauth_router(
                     let Some((id, login)) = bearer(&o, &headers) else {
                         return unauthorized();
                     };
-                    // https://docs.github.com/en/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user
-                    match o.memberships.get(&(id, org.clone())) {
-                        Some((role, state)) => {
-                            let org_id = lock(&model)
-                                .installations
-                                .iter()
-                                .find(|i| i.account_login.eq_ignore_ascii_case(&org))
-                                .map_or(GHOST_ID + 1, |i| i.account_id);
-                            let org_api = format!("{base}/orgs/{org}");
-                            Reply::json(
-                                StatusCode::OK,
-                                &json!({
-                                    "url": format!("{base}/orgs/{org}/memberships/{login}"),
-                                    "state": state,
-                                    "role": role,
-                                    "organization_url": org_api,
-                                    "organization": {
-                                        "login": org,
-                                        "id": org_id,
-                                        "node_id": format!("O_kgDO{org_id}"),
-                                        "url": org_api,
-                                        "repos_url": format!("{org_api}/repos"),
-                                        "events_url": format!("{org_api}/events"),
-                                        "hooks_url": format!("{org_api}/hooks"),
-                                        "issues_url": format!("{org_api}/issues"),
-                                        "members_url": format!("{org_api}/members{{/member}}"),
-                                        "public_members_url": format!("{org_api}/public_members{{/member}}"),
-                                        "avatar_url": format!("https://avatars.githubusercontent.com/u/{org_id}?v=4"),
-                                        "description": null,
-                                    },
-                                    "user": account_json(&base, id, &login, "User"),
-                                }),
-                            )
-                            .into_response()
-                        }
+                    // https://docs.github.com/en/rest/orgs/members#get-an-organization-membership-for-the-authenticated-user:
+                    // the org that holds the login now (after a rename, maybe another one).
+                    let model = lock(&model);
+                    let membership = model.org_id(&org).and_then(|org_id| {
+                        model.memberships.get(&(id, org_id)).map(|m| (org_id, m))
+                    });
+                    match membership {
+                        Some((org_id, (role, state))) => Reply::json(
+                            StatusCode::OK,
+                            &membership_json(&base, (&org, org_id), (id, &login), role, state),
+                        )
+                        .into_response(),
                         None => Reply::not_found().into_response(),
                     }
                     }
                 },
             ),
         )
+        .route(
+            "/applications/{client_id}/token",
+            // https://docs.github.com/en/rest/apps/oauth-applications#delete-an-app-token: HTTP
+            // Basic with the app's client id and secret (401 otherwise), the token in the JSON
+            // body; 204 when revoked, 422 for a token it does not know (or no token).
+            delete(
+                |State(oauth): State<Arc<Mutex<OAuth>>>,
+                 Path(client_id): Path<String>,
+                 headers: HeaderMap,
+                 body: axum::body::Bytes| async move {
+                    let mut o = lock_oauth(&oauth);
+                    if basic(&headers) != Some((o.client_id.clone(), o.client_secret.clone())) {
+                        return unauthorized();
+                    }
+                    if client_id != o.client_id {
+                        return Reply::not_found().into_response();
+                    }
+                    let token = serde_json::from_slice::<Value>(&body)
+                        .ok()
+                        .and_then(|v| v["access_token"].as_str().map(str::to_owned));
+                    match token {
+                        Some(token) if o.tokens.remove(&token).is_some() => {
+                            o.revocations.push(token);
+                            Response::builder()
+                                .status(StatusCode::NO_CONTENT)
+                                .body(Body::empty())
+                                .expect("valid response")
+                        }
+                        _ => Reply::error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed")
+                            .into_response(),
+                    }
+                },
+            ),
+        )
         .with_state(oauth)
+}
+
+/// The (user, password) of an HTTP Basic `Authorization` header.
+fn basic(headers: &HeaderMap) -> Option<(String, String)> {
+    let (scheme, encoded) = credentials(headers)?;
+    if scheme != "basic" {
+        return None;
+    }
+    let decoded = String::from_utf8(BASE64.decode(encoded).ok()?).ok()?;
+    let (user, password) = decoded.split_once(':')?;
+    Some((user.to_owned(), password.to_owned()))
 }
 
 pub(super) fn lock_oauth(oauth: &Mutex<OAuth>) -> MutexGuard<'_, OAuth> {

@@ -1,6 +1,6 @@
 //! The endpoints the fake serves (https://docs.github.com/rest), parsed from the path and run
 //! against the model: app installations and tokens, hook deliveries and redeliveries,
-//! installation repositories, org members, users, pull requests with their reviews and commits,
+//! installation repositories, org members and memberships, users, pull requests with their reviews and commits,
 //! and issues.
 
 use axum::http::{Method, StatusCode};
@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 
 use super::http::{Caller, Reply};
 use super::json::{
-    commit_json, delivery_json, full_user, installation_json, issue_json, permissions, pull_json,
-    repo_json, review_json, simple_user, ts,
+    commit_json, delivery_json, full_user, installation_json, issue_json, membership_json,
+    permissions, pull_json, repo_json, review_json, simple_user, ts,
 };
 use super::model::{HookDelivery, Issue, Model, Pull, Repo, Review, Token};
 use super::paging::{Ctx, with_link};
@@ -23,6 +23,8 @@ pub(super) enum Route {
     Redeliver(i64),
     InstallationRepos,
     OrgMembers(OrgRef),
+    /// `GET /orgs/{org}/memberships/{username}`.
+    OrgMembership(String, String),
     User(String),
     Pulls(RepoRef),
     Reviews(RepoRef, i32),
@@ -58,6 +60,9 @@ impl Route {
             }
             ["installation", "repositories"] if get => Self::InstallationRepos,
             ["orgs", org, "members"] if get => Self::OrgMembers(OrgRef::Login(org.to_string())),
+            ["orgs", org, "memberships", username] if get => {
+                Self::OrgMembership(org.to_string(), username.to_string())
+            }
             ["organizations", id, "members"] if get => {
                 Self::OrgMembers(OrgRef::Id(id.parse().ok()?))
             }
@@ -166,6 +171,9 @@ impl Route {
                     .collect();
                 cx.page_reply(items)
             }
+            Self::OrgMembership(org, username) => {
+                org_membership(model, cx, installation_id, org, username)
+            }
             Self::User(login) => match model
                 .users
                 .values()
@@ -225,6 +233,48 @@ impl Route {
                 None => Reply::not_found(),
             },
         }
+    }
+}
+
+/// https://docs.github.com/en/rest/orgs/members#get-organization-membership-for-a-user: with
+/// an installation token of that org (another org's token: 403, as for any resource the
+/// installation cannot reach); 404 when the user is not a member.
+pub(super) fn org_membership(
+    model: &Model,
+    cx: &Ctx<'_>,
+    installation_id: i64,
+    org: &str,
+    username: &str,
+) -> Reply {
+    let Some(org_id) = model.org_id(org) else {
+        return Reply::not_found();
+    };
+    let ours = model
+        .installations
+        .iter()
+        .any(|i| i.id == installation_id && i.account_id == org_id);
+    if !ours {
+        return Reply::error(
+            StatusCode::FORBIDDEN,
+            "Resource not accessible by integration",
+        );
+    }
+    let Some(user) = model
+        .users
+        .values()
+        .find(|u| u.login.eq_ignore_ascii_case(username))
+    else {
+        return Reply::not_found();
+    };
+    match model.memberships.get(&(user.id, org_id)) {
+        Some((role, state)) => Reply::ok(&membership_json(
+            cx.base,
+            (org, org_id),
+            (user.id, &user.login),
+            role,
+            state,
+        )),
+        None => Reply::not_found(),
     }
 }
 

@@ -15,7 +15,7 @@ use super::CsrfForm;
 use crate::config::verify_password;
 use crate::store::admin_sessions::{self, SessionKind};
 use crate::web::AppState;
-use crate::web::admin::session::{self, Admin, Session};
+use crate::web::admin::session::{self, Session, SignedIn};
 use crate::web::admin::throttle;
 use crate::web::admin::{AdminError, csrf, views};
 
@@ -177,10 +177,10 @@ pub(super) async fn signed_in(
     ))
 }
 
-/// `POST /admin/logout`: deletes the session.
+/// `POST /admin/logout`: deletes the session (without asking GitHub anything first).
 pub async fn logout(
     State(state): State<AppState>,
-    Admin(s): Admin,
+    SignedIn(s): SignedIn,
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, AdminError> {
     s.check_csrf(&form.csrf)?;

@@ -24,7 +24,7 @@ pub use actions::{
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::json::{repo_json, simple_user};
+use super::json::{org_json, repo_json, simple_user};
 use super::model::{Model, Repo};
 use super::paging::{Ctx, Query};
 
@@ -85,21 +85,7 @@ impl Model {
             .iter()
             .find(|i| i.account_login.eq_ignore_ascii_case(login))
             .map_or(0, |i| i.account_id);
-        let api = format!("{}/orgs/{login}", self.api_url);
-        json!({
-            "login": login,
-            "id": id,
-            "node_id": format!("O_kgDO{id}"),
-            "url": api,
-            "repos_url": format!("{api}/repos"),
-            "events_url": format!("{api}/events"),
-            "hooks_url": format!("{api}/hooks"),
-            "issues_url": format!("{api}/issues"),
-            "members_url": format!("{api}/members{{/member}}"),
-            "public_members_url": format!("{api}/public_members{{/member}}"),
-            "avatar_url": format!("https://avatars.githubusercontent.com/u/{id}?v=4"),
-            "description": null,
-        })
+        org_json(&self.api_url, login, id)
     }
 
     pub(super) fn installation_of_org(&self, login: &str) -> i64 {
