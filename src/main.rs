@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use mergecast::app::{self, Role, Services};
 use mergecast::config::Config;
+use mergecast::config::seal::Keyring;
 use mergecast::ids::InstallationId;
 use mergecast::queue::requeue;
 use mergecast::store;
@@ -54,6 +55,11 @@ enum Command {
         #[command(subcommand)]
         command: DeliveriesCommand,
     },
+    /// Secrets stored in Postgres (sealed under MERGECAST_ENCRYPTION_KEY).
+    Secrets {
+        #[command(subcommand)]
+        command: SecretsCommand,
+    },
     /// Admin page helpers.
     Admin {
         #[command(subcommand)]
@@ -65,6 +71,15 @@ enum Command {
 enum AdminCommand {
     /// Read a password from stdin and print its argon2 hash for ADMIN_PASSWORD_HASH.
     HashPassword,
+}
+
+#[derive(Subcommand)]
+enum SecretsCommand {
+    /// Print a fresh random key for MERGECAST_ENCRYPTION_KEY (32 bytes, base64).
+    GenerateKey,
+    /// Re-seal every stored secret under MERGECAST_ENCRYPTION_KEY (the keys in
+    /// MERGECAST_ENCRYPTION_KEY_OLD still open what they sealed); afterwards the old keys may go.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -196,6 +211,43 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let hash = mergecast::config::hash_password(password)
                 .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
             println!("{hash}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secrets {
+            command: SecretsCommand::GenerateKey,
+        } => {
+            println!("{}", Keyring::generate_key());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Secrets {
+            command: SecretsCommand::Rotate,
+        } => {
+            let env =
+                |name: &'static str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+            let Some(url) = env("DATABASE_URL") else {
+                eprintln!("mergecast: configuration error: DATABASE_URL is required but not set");
+                return Ok(ExitCode::from(2));
+            };
+            let keyring = match Keyring::from_lookup(&env) {
+                Ok(Some(keyring)) => keyring,
+                Ok(None) => {
+                    eprintln!(
+                        "mergecast: configuration error: MERGECAST_ENCRYPTION_KEY is required but not set"
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Err(e) => {
+                    eprintln!("mergecast: configuration error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            };
+            let pool = store::connect(&url, 2).await?;
+            store::migrate(&pool).await?;
+            let resealed = store::secrets::rotate(&pool, &keyring).await?;
+            println!(
+                "re-sealed {resealed} secrets under key {}",
+                keyring.current_id()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Deliveries {

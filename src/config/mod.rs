@@ -7,6 +7,7 @@ use thiserror::Error;
 
 mod admin;
 mod app_key;
+pub mod seal;
 
 pub use admin::{AdminConfig, OAuthClient, hash_password, verify_password};
 pub use app_key::{AppKey, BadKey};
@@ -98,6 +99,9 @@ pub struct Config {
     pub survey_tick: Duration,
     /// Admin sign-in (operator password, GitHub OAuth, session key).
     pub admin: AdminConfig,
+    /// `MERGECAST_ENCRYPTION_KEY` (and older keys): seals secrets stored in Postgres. Without
+    /// it, nothing secret is stored at all.
+    pub keyring: Option<seal::Keyring>,
 }
 
 impl Config {
@@ -206,6 +210,7 @@ impl Config {
                 3_600_000,
             )?),
             admin: AdminConfig::from_lookup(&get)?,
+            keyring: seal::Keyring::from_lookup(&get)?,
         })
     }
 }

@@ -11,6 +11,7 @@ pub mod members;
 pub mod merged;
 pub mod pulls;
 pub mod records;
+pub mod secrets;
 pub mod surveys;
 pub mod sync;
 pub mod teams;
