@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -11,8 +10,8 @@ use chrono::Utc;
 use mergecast::app::Role;
 use mergecast::config::Config;
 use mergecast::config::hash_password;
-use reqwest::StatusCode;
 use sqlx::PgPool;
+use support::browser::{Browser, Page, csrf};
 use support::fake_github::{FakeGithub, User};
 use support::{TestApp, redis_url, test_config_with, wait_until};
 
@@ -49,138 +48,6 @@ fn admin_vars(fake: Option<&FakeGithub>) -> Vec<(&'static str, String)> {
 
 fn config(fake: Option<&FakeGithub>) -> Config {
     test_config_with(&redis_url(), &admin_vars(fake))
-}
-
-/// A cookie-keeping HTTP client that does not follow redirects, like a careful browser.
-struct Browser {
-    base: String,
-    http: reqwest::Client,
-    cookies: HashMap<String, String>,
-    /// Raw `Set-Cookie` values of the last response.
-    set_cookies: Vec<String>,
-}
-
-struct Page {
-    status: StatusCode,
-    headers: reqwest::header::HeaderMap,
-    location: Option<String>,
-    body: String,
-}
-
-impl Browser {
-    fn new(app: &TestApp) -> Self {
-        Self::from_address(app, IpAddr::from([127, 0, 0, 1]))
-    }
-
-    /// A browser whose connections come from `address` (any 127.0.0.0/8 address is loopback on
-    /// Linux), so the app sees another client address.
-    fn from_address(app: &TestApp, address: IpAddr) -> Self {
-        Self {
-            base: app.url(""),
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .local_address(address)
-                .build()
-                .expect("client"),
-            cookies: HashMap::new(),
-            set_cookies: Vec::new(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            format!("{}{path}", self.base)
-        }
-    }
-
-    async fn read(&mut self, response: reqwest::Response) -> Page {
-        self.set_cookies.clear();
-        for value in response.headers().get_all("set-cookie") {
-            let value = value.to_str().expect("cookie");
-            self.set_cookies.push(value.to_owned());
-            let pair = value.split(';').next().unwrap_or_default();
-            if let Some((name, v)) = pair.split_once('=') {
-                if v.is_empty() || value.contains("Max-Age=0") {
-                    self.cookies.remove(name);
-                } else {
-                    self.cookies.insert(name.to_owned(), v.to_owned());
-                }
-            }
-        }
-        let status = response.status();
-        let headers = response.headers().clone();
-        let location = response
-            .headers()
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = response.text().await.expect("body");
-        Page {
-            status,
-            headers,
-            location,
-            body,
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    async fn get(&mut self, path: &str) -> Page {
-        let response = self
-            .http
-            .get(self.url(path))
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("GET");
-        self.read(response).await
-    }
-
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
-        let response = self
-            .http
-            .post(self.url(path))
-            .header("cookie", self.cookie_header())
-            .form(form)
-            .send()
-            .await
-            .expect("POST");
-        self.read(response).await
-    }
-
-    /// Signs in as the operator; returns the CSRF token of the new session.
-    async fn sign_in_operator(&mut self) -> String {
-        let login = self.get("/admin/login").await;
-        assert_eq!(login.status, 200);
-        let token = csrf(&login.body);
-        let done = self
-            .post("/admin/login", &[("csrf", &token), ("password", PASSWORD)])
-            .await;
-        assert_eq!(done.status, 303, "{}", done.body);
-        assert_eq!(done.location.as_deref(), Some("/admin"));
-        let overview = self.get("/admin").await;
-        assert_eq!(overview.status, 200);
-        csrf(&overview.body)
-    }
-}
-
-/// The first CSRF token in a page.
-fn csrf(html: &str) -> String {
-    let marker = "name=\"csrf\" value=\"";
-    let start = html.find(marker).expect("page has a CSRF field") + marker.len();
-    html[start..]
-        .split('"')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Two orgs with members, deliveries and a survey each.
@@ -350,7 +217,7 @@ async fn operator_sees_every_page_and_no_secrets(pool: PgPool) {
     seed(&pool).await;
     let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     for path in PAGES {
         let page = b.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
@@ -445,7 +312,7 @@ async fn aggregates_appear_with_three_people(pool: PgPool) {
     .unwrap();
     let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     let stats = b.get("/admin/stats").await.body;
     assert!(stats.contains("<svg"), "{stats}");
     // 4 authors answered (alice + 3), 3 of them AI-assisted.
@@ -511,7 +378,7 @@ async fn an_attacker_address_cannot_lock_the_operator_out(pool: PgPool) {
             .post("/admin/login", &[("csrf", &token), ("password", "typo")])
             .await;
         assert_eq!(typo.status, 401);
-        operator.sign_in_operator().await;
+        operator.sign_in_operator(PASSWORD).await;
     }
     app.stop().await;
 }
@@ -579,7 +446,7 @@ async fn posts_without_a_valid_csrf_token_change_nothing(pool: PgPool) {
     b.get("/admin/login").await;
     let page = b.post("/admin/login", &[("password", PASSWORD)]).await;
     assert_eq!(page.status, 403);
-    let token = b.sign_in_operator().await;
+    let token = b.sign_in_operator(PASSWORD).await;
     for form in [
         vec![("action", "toggle_active")],
         vec![("action", "toggle_active"), ("csrf", "forged")],
@@ -621,7 +488,7 @@ async fn member_actions_change_the_member(pool: PgPool) {
     seed(&pool).await;
     let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    let token = b.sign_in_operator().await;
+    let token = b.sign_in_operator(PASSWORD).await;
     let row = || async {
         sqlx::query_as::<_, (bool, bool, Option<String>, Option<String>)>(
             "SELECT active, opted_out, slack_user_id, slack_mapping_source FROM members
@@ -690,7 +557,7 @@ async fn replay_requeues_a_dead_delivery(pool: PgPool) {
     seed(&pool).await;
     let app = TestApp::spawn_with(pool.clone(), Role::All, config(None)).await;
     let mut b = Browser::new(&app);
-    let token = b.sign_in_operator().await;
+    let token = b.sign_in_operator(PASSWORD).await;
     let processed = b
         .post("/admin/deliveries/dlv-a-ok/replay", &[("csrf", &token)])
         .await;
@@ -1500,7 +1367,7 @@ async fn every_admin_page_carries_the_security_headers(pool: PgPool) {
     for path in ["/admin/login", "/admin"] {
         check(path, &b.get(path).await);
     }
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     for path in PAGES
         .iter()
         .chain(&["/admin/outside", "/admin/deliveries/nope"])
@@ -1532,7 +1399,7 @@ async fn only_https_links_from_data_are_clickable(pool: PgPool) {
     .unwrap();
     let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     let bad = b.get("/admin/surveys/1").await.body;
     assert!(!bad.contains("javascript:"), "{bad}");
     assert!(bad.contains("org-a/api#7"), "the name is still shown");
@@ -1550,7 +1417,7 @@ async fn notices_are_fixed_codes_never_echoed(pool: PgPool) {
     seed(&pool).await;
     let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    let token = b.sign_in_operator().await;
+    let token = b.sign_in_operator(PASSWORD).await;
     for path in [
         "/admin/members?installation=1&notice=Your+session+expired%2C+call+555-0100",
         "/admin/installations?notice=Your+session+expired%2C+call+555-0100",
@@ -1599,7 +1466,7 @@ async fn lists_are_paginated(pool: PgPool) {
     .unwrap();
     let app = TestApp::spawn_with(pool, Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     let first = b.get("/admin/members?installation=1").await.body;
     assert!(first.contains("user001") && !first.contains("user060"));
     assert!(first.contains("page=1"));
@@ -1690,7 +1557,7 @@ async fn outside_collaborators_can_be_mapped_and_opted_out(pool: PgPool) {
         .unwrap();
     let app = TestApp::spawn_with(pool.clone(), Role::Web, config(None)).await;
     let mut b = Browser::new(&app);
-    let token = b.sign_in_operator().await;
+    let token = b.sign_in_operator(PASSWORD).await;
     let list = b.get("/admin/outside").await;
     assert_eq!(list.status, 200);
     assert!(list.body.contains("outsider"), "{}", list.body);

@@ -16,7 +16,7 @@ use mergecast::github::signature;
 use mergecast::store::surveys::SurveyStatus;
 use sqlx::PgPool;
 use support::browser::{Browser, csrf};
-use support::fake_github::private_key_pem;
+use support::fake_github::{User, private_key_pem};
 use support::scenario::github::ReviewState;
 use support::scenario::{HUBOT, MONA, ORG, SLACK_SIGNING_SECRET, SLACK_TOKEN, Scenario};
 use tracing_subscriber::EnvFilter;
@@ -99,11 +99,15 @@ async fn no_secret_reaches_a_log_line_a_page_an_error_or_a_metric(pool: PgPool) 
         o.client_secret = CLIENT_SECRET.into();
         o.callback_url = s.app.url("/admin/oauth/callback");
         o.approve_as = Some((MONA.github_id, MONA.login.into()));
-        o.memberships.insert(
-            (MONA.github_id, ORG.into()),
-            ("admin".into(), "active".into()),
-        );
     }
+    s.github.with(|m| {
+        m.set_membership(
+            &User::new(MONA.github_id, MONA.login),
+            ORG,
+            "admin",
+            "active",
+        )
+    });
     let mut out = Output::default();
 
     // The survey flow, end to end: installation tokens, Slack DMs, answers, the reveal.
