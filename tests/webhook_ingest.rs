@@ -179,15 +179,7 @@ async fn bad_input_matrix_is_refused_and_queues_nothing(pool: PgPool) {
             .unwrap();
     assert_eq!(status, "rejected");
     assert!(!reason.is_empty());
-    let metrics = app
-        .client
-        .get(app.metrics_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains("mergecast_signature_failures_total 4"),
         "{metrics}"
@@ -338,16 +330,20 @@ async fn answer_to_headers_alone(app: &TestApp, headers: &[(&str, String)]) -> u
         .status
 }
 
-async fn gauge(app: &TestApp, pool: &str) -> Option<u64> {
-    let text = app
-        .client
+/// The metrics listener's whole page.
+async fn metrics_text(app: &TestApp) -> String {
+    app.client
         .get(app.metrics_url("/metrics"))
         .send()
         .await
-        .ok()?
+        .expect("metrics")
         .text()
         .await
-        .ok()?;
+        .expect("metrics text")
+}
+
+async fn gauge(app: &TestApp, pool: &str) -> Option<u64> {
+    let text = metrics_text(app).await;
     let name = format!("mergecast_webhook_bodies_reading{{pool=\"{pool}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(name.as_str()))
@@ -478,15 +474,7 @@ async fn a_full_large_pool_answers_503_while_small_deliveries_flow(pool: PgPool)
         gauge(&app, "large").await == Some(0)
     })
     .await;
-    let metrics = app
-        .client
-        .get(app.metrics_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains("mergecast_webhook_deliveries_total{event=\"issues\",outcome=\"busy\"} 2"),
         "{metrics}"
