@@ -354,7 +354,8 @@ async fn gauge(app: &TestApp, pool: &str) -> Option<u64> {
 async fn refusals_on_headers_do_not_wait_for_the_body(pool: PgPool) {
     let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
     let length = |n: u64| ("content-length", n.to_string());
-    let cases: Vec<(&str, Vec<(&str, String)>, u16)> = vec![
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Headers, u16)> = vec![
         (
             "no signature",
             well_formed(&[length(1000)])
