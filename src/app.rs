@@ -123,6 +123,10 @@ impl Services {
             queues: self.queues.clone(),
             metrics: self.metrics.clone(),
             webhook_secrets: Arc::new(self.config.webhook_secrets.clone()),
+            webhook_bodies: Arc::new(web::webhook_body::BodyGate::new(
+                web::webhook_body::BodyLimits::default(),
+                self.metrics.clone(),
+            )),
             slack_signing_secret: self
                 .config
                 .slack

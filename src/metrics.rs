@@ -30,6 +30,30 @@ const LATENCY_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
+/// The admission pools webhook bodies are read in (see `web::webhook_body`); a gauge each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyPool {
+    /// `Content-Length` at most 1 MiB.
+    Small,
+    /// Larger, or chunked (no `Content-Length`).
+    Large,
+}
+
+impl BodyPool {
+    pub const ALL: [BodyPool; 2] = [BodyPool::Small, BodyPool::Large];
+
+    fn label(self) -> &'static str {
+        match self {
+            BodyPool::Small => "small",
+            BodyPool::Large => "large",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 #[derive(Default)]
 struct Histogram {
     buckets: Vec<u64>,
@@ -43,6 +67,7 @@ pub struct Metrics {
     received: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     processed: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     signature_failures: AtomicU64,
+    bodies_reading: [AtomicU64; 2],
     latency: Mutex<Histogram>,
     work: Mutex<Histogram>,
 }
@@ -65,6 +90,16 @@ impl Metrics {
 
     pub fn signature_failure(&self) {
         self.signature_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A webhook body started being read in `pool` (it holds one of the pool's slots).
+    pub fn body_read_started(&self, pool: BodyPool) {
+        self.bodies_reading[pool.index()].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The body read started by [`Metrics::body_read_started`] ended, however it ended.
+    pub fn body_read_ended(&self, pool: BodyPool) {
+        self.bodies_reading[pool.index()].fetch_sub(1, Ordering::Relaxed);
     }
 
     /// Counts a worker run and observes latency from receipt and the run's own duration.
@@ -121,6 +156,16 @@ impl Metrics {
             "mergecast_signature_failures_total {}",
             self.signature_failures.load(Ordering::Relaxed)
         );
+        out.push_str("# HELP mergecast_webhook_bodies_reading Webhook bodies being read now, by admission pool.\n");
+        out.push_str("# TYPE mergecast_webhook_bodies_reading gauge\n");
+        for pool in BodyPool::ALL {
+            let _ = writeln!(
+                out,
+                "mergecast_webhook_bodies_reading{{pool=\"{}\"}} {}",
+                pool.label(),
+                self.bodies_reading[pool.index()].load(Ordering::Relaxed)
+            );
+        }
         out.push_str("# HELP mergecast_queue_depth Jobs waiting, by queue and state.\n");
         out.push_str("# TYPE mergecast_queue_depth gauge\n");
         for (queue, ready, scheduled) in queue_depths {
@@ -189,6 +234,9 @@ mod tests {
         m.delivery_received("pull_request", "accepted");
         m.delivery_received("something_new", "accepted");
         m.signature_failure();
+        m.body_read_started(BodyPool::Large);
+        m.body_read_started(BodyPool::Large);
+        m.body_read_ended(BodyPool::Large);
         m.delivery_processed("issues", "processed", Utc::now(), Duration::from_millis(3));
         let text = m.render(&[("deliveries", 4, 1)]);
         assert!(text.contains(
@@ -196,6 +244,8 @@ mod tests {
         ));
         assert!(text.contains("event=\"other\""));
         assert!(text.contains("mergecast_signature_failures_total 1"));
+        assert!(text.contains("mergecast_webhook_bodies_reading{pool=\"small\"} 0"));
+        assert!(text.contains("mergecast_webhook_bodies_reading{pool=\"large\"} 1"));
         assert!(text.contains("mergecast_queue_depth{queue=\"deliveries\",state=\"ready\"} 4"));
         assert!(text.contains("mergecast_delivery_latency_seconds_count 1"));
     }

@@ -4,9 +4,11 @@ mod support;
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use mergecast::app::Role;
 use mergecast::github::signature;
 use sqlx::PgPool;
+use support::raw_http::{Conn, Framing, post_head};
 use support::{SECRET, TestApp, proxy::Proxy, redis_url, test_config, wait_until};
 
 const BODY: &[u8] =
@@ -177,15 +179,7 @@ async fn bad_input_matrix_is_refused_and_queues_nothing(pool: PgPool) {
             .unwrap();
     assert_eq!(status, "rejected");
     assert!(!reason.is_empty());
-    let metrics = app
-        .client
-        .get(app.metrics_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics.contains("mergecast_signature_failures_total 4"),
         "{metrics}"
@@ -305,5 +299,210 @@ async fn metrics_are_served_only_on_their_own_address(pool: PgPool) {
     for path in ["/healthz", "/admin", "/webhooks/github"] {
         assert_eq!(get(app.metrics_url(path)).await.status(), 404, "{path}");
     }
+    app.stop().await;
+}
+
+/// Headers of a delivery whose signature is well-formed but signs nothing in particular (the
+/// body is not known yet when the headers go out): it passes every check made on headers.
+fn well_formed(extra: &[(&'static str, String)]) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("content-type", "application/json".to_owned()),
+        ("x-github-event", "issues".to_owned()),
+        ("x-github-delivery", uuid::Uuid::new_v4().to_string()),
+        ("x-hub-signature-256", format!("sha256={}", "ab".repeat(32))),
+    ];
+    for (name, value) in extra {
+        headers.retain(|(n, _)| n != name);
+        headers.push((name, value.clone()));
+    }
+    headers
+}
+
+/// The answer to a request whose body never comes: only the headers are sent.
+async fn answer_to_headers_alone(app: &TestApp, headers: &[(&str, String)]) -> u16 {
+    let mut conn = Conn::open(app.addr, &post_head(app.addr, "/webhooks/github", headers))
+        .await
+        .expect("connect");
+    // Far below the 8 s body deadline: the answer must not wait for the body.
+    conn.answer(Duration::from_secs(2))
+        .await
+        .expect("answered before the body")
+        .status
+}
+
+/// The metrics listener's whole page.
+async fn metrics_text(app: &TestApp) -> String {
+    app.client
+        .get(app.metrics_url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
+async fn gauge(app: &TestApp, pool: &str) -> Option<u64> {
+    let text = metrics_text(app).await;
+    let name = format!("mergecast_webhook_bodies_reading{{pool=\"{pool}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(name.as_str()))
+        .and_then(|v| v.parse().ok())
+}
+
+#[sqlx::test]
+async fn refusals_on_headers_do_not_wait_for_the_body(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let length = |n: u64| ("content-length", n.to_string());
+    type Headers = Vec<(&'static str, String)>;
+    let cases: Vec<(&str, Headers, u16)> = vec![
+        (
+            "no signature",
+            well_formed(&[length(1000)])
+                .into_iter()
+                .filter(|(n, _)| *n != "x-hub-signature-256")
+                .collect(),
+            401,
+        ),
+        (
+            "malformed signature",
+            well_formed(&[length(1000), ("x-hub-signature-256", "sha256=00".into())]),
+            401,
+        ),
+        (
+            "sha1 only",
+            well_formed(&[length(1000), ("x-hub-signature-256", "sha1=0123".into())]),
+            401,
+        ),
+        (
+            "wrong content type",
+            well_formed(&[length(1000), ("content-type", "text/plain".into())]),
+            415,
+        ),
+        (
+            "bad delivery id",
+            well_formed(&[length(1000), ("x-github-delivery", "../etc".into())]),
+            400,
+        ),
+        (
+            "over 25 MiB",
+            well_formed(&[length(25 * 1024 * 1024 + 1)]),
+            413,
+        ),
+        ("1 GiB", well_formed(&[length(1 << 30)]), 413),
+        (
+            "unparsable length",
+            well_formed(&[("content-length", "ten".into())]),
+            400,
+        ),
+    ];
+    for (name, headers, expected) in cases {
+        assert_eq!(
+            answer_to_headers_alone(&app, &headers).await,
+            expected,
+            "{name}"
+        );
+    }
+    assert_eq!(gauge(&app, "large").await, Some(0), "no body was read");
+    assert_eq!(app.queued().await, 0);
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_chunked_body_over_the_cap_is_refused_while_streaming(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let headers = well_formed(&[("transfer-encoding", "chunked".into())]);
+    let conn = Conn::open(app.addr, &post_head(app.addr, "/webhooks/github", &headers))
+        .await
+        .expect("connect");
+    // 27 MiB in 64 KiB frames, no Content-Length anywhere.
+    let answer = conn
+        .stream(
+            Bytes::from(vec![b' '; 64 * 1024]),
+            27 * 16,
+            Framing::Chunked,
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status, 413);
+    wait_until("the slot is given back", Duration::from_secs(5), || async {
+        gauge(&app, "large").await == Some(0)
+    })
+    .await;
+    app.stop().await;
+}
+
+#[sqlx::test]
+async fn a_full_large_pool_answers_503_while_small_deliveries_flow(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let large = || well_formed(&[("content-length", (2 * 1024 * 1024).to_string())]);
+    // Two slow uploads hold both large slots: a first kilobyte, then nothing.
+    let mut holders = Vec::new();
+    for _ in 0..2 {
+        let mut conn = Conn::open(app.addr, &post_head(app.addr, "/webhooks/github", &large()))
+            .await
+            .expect("connect");
+        conn.write(&[b' '; 1024]).await.expect("first bytes");
+        holders.push(conn);
+    }
+    wait_until("both large slots taken", Duration::from_secs(5), || async {
+        gauge(&app, "large").await == Some(2)
+    })
+    .await;
+
+    // A third large body (and a chunked one) waits for a slot, then is told to come back.
+    for headers in [
+        large(),
+        well_formed(&[("transfer-encoding", "chunked".into())]),
+    ] {
+        let mut conn = Conn::open(app.addr, &post_head(app.addr, "/webhooks/github", &headers))
+            .await
+            .expect("connect");
+        let answer = conn.answer(Duration::from_secs(5)).await.expect("answer");
+        assert_eq!(answer.status, 503);
+        assert_eq!(answer.header("retry-after"), Some("5"));
+    }
+    // Meanwhile GitHub's small signed deliveries are read in their own pool and accepted.
+    for _ in 0..5 {
+        assert_eq!(app.deliver("issues", BODY).await.0, 202);
+    }
+    assert_eq!(app.queued().await, 5);
+
+    // A holder that goes away gives its slot back.
+    drop(holders);
+    wait_until("large slots given back", Duration::from_secs(5), || async {
+        gauge(&app, "large").await == Some(0)
+    })
+    .await;
+    let metrics = metrics_text(&app).await;
+    assert!(
+        metrics.contains("mergecast_webhook_deliveries_total{event=\"issues\",outcome=\"busy\"} 2"),
+        "{metrics}"
+    );
+    app.stop().await;
+}
+
+/// A body whose signature is well-formed but wrong is read (it must be, to know), then dropped:
+/// 401, nothing queued, and the answer does not depend on the body being valid JSON.
+#[sqlx::test]
+async fn a_large_body_with_a_wrong_signature_is_refused_after_streaming(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let piece = Bytes::from(vec![b'x'; 64 * 1024]);
+    let length = 24 * 1024 * 1024;
+    let headers = well_formed(&[("content-length", length.to_string())]);
+    let conn = Conn::open(app.addr, &post_head(app.addr, "/webhooks/github", &headers))
+        .await
+        .expect("connect");
+    let answer = conn
+        .stream(
+            piece,
+            length / (64 * 1024),
+            Framing::Plain,
+            Duration::from_secs(20),
+        )
+        .await;
+    assert_eq!(answer.map(|a| a.status), Ok(401));
+    assert_eq!(app.queued().await, 0);
     app.stop().await;
 }

@@ -1,7 +1,10 @@
-//! `POST /webhooks/github`: verify, dedupe, durably enqueue, answer. No Postgres or GitHub I/O
-//! happens before the answer: only Redis, and 2xx only once Redis holds the job.
+//! `POST /webhooks/github`: check the headers, read the body under bounds while verifying its
+//! signature, dedupe, durably enqueue, answer. Everything that can be refused on headers is
+//! refused before a byte of the body is read (see `webhook_body` for how bodies are read). No
+//! Postgres or GitHub I/O happens before the answer: only Redis, and 2xx only once Redis holds
+//! the job.
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,9 +13,10 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::AppState;
+use super::webhook_body::ReadError;
 use crate::config::WebhookSecrets;
 use crate::github::events::{Envelope, ParseError};
-use crate::github::signature;
+use crate::github::signature::{Expected, Verifier};
 use crate::ids::DeliveryId;
 use crate::queue::Enqueued;
 use crate::queue::jobs::DeliveryJob;
@@ -39,6 +43,10 @@ pub enum Refusal {
     BadHeader(&'static str),
     #[error("missing or invalid X-Hub-Signature-256")]
     BadSignature,
+    #[error("body larger than the limit")]
+    TooLarge,
+    #[error(transparent)]
+    Body(ReadError),
     #[error("{reason}")]
     Malformed {
         delivery: Box<VerifiedDelivery>,
@@ -51,7 +59,36 @@ impl Refusal {
         match self {
             Refusal::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Refusal::BadHeader(_) | Refusal::Malformed { .. } => StatusCode::BAD_REQUEST,
-            Refusal::BadSignature => StatusCode::UNAUTHORIZED,
+            Refusal::BadSignature | Refusal::Body(ReadError::BadSignature) => {
+                StatusCode::UNAUTHORIZED
+            }
+            Refusal::TooLarge | Refusal::Body(ReadError::TooLarge) => StatusCode::PAYLOAD_TOO_LARGE,
+            Refusal::Body(ReadError::Busy) => StatusCode::SERVICE_UNAVAILABLE,
+            Refusal::Body(ReadError::TimedOut) => StatusCode::REQUEST_TIMEOUT,
+            Refusal::Body(ReadError::LongerThanDeclared | ReadError::Broken) => {
+                StatusCode::BAD_REQUEST
+            }
+        }
+    }
+
+    /// The `metrics` outcome of a refusal the counters break out (None: only logged).
+    fn outcome(&self) -> Option<&'static str> {
+        match self {
+            Refusal::Body(ReadError::Busy) => Some("busy"),
+            Refusal::Body(ReadError::TimedOut) => Some("timed_out"),
+            Refusal::TooLarge | Refusal::Body(ReadError::TooLarge) => Some("too_large"),
+            Refusal::Malformed { .. } => Some("rejected"),
+            _ => None,
+        }
+    }
+}
+
+impl From<ReadError> for Refusal {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::BadSignature => Refusal::BadSignature,
+            ReadError::TooLarge => Refusal::TooLarge,
+            other => Refusal::Body(other),
         }
     }
 }
@@ -64,6 +101,16 @@ pub struct VerifiedDelivery {
     pub hook_id: Option<i64>,
     pub headers: Value,
     pub envelope: Envelope,
+}
+
+/// What the headers alone establish about a request that passed every check made on them.
+#[derive(Debug)]
+pub struct CheckedHeaders {
+    pub id: DeliveryId,
+    pub event: String,
+    pub signature: Expected,
+    /// None: no `Content-Length` (a chunked body).
+    pub content_length: Option<u64>,
 }
 
 fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
@@ -84,12 +131,10 @@ fn is_json(content_type: Option<&str>) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
-/// Every check of a webhook request, without HTTP: content type, headers, signature, body.
-pub fn verify_request(
-    headers: &HeaderMap,
-    body: &[u8],
-    secrets: &WebhookSecrets,
-) -> Result<VerifiedDelivery, Refusal> {
+/// Every check that needs no body, in the order their refusals take precedence: content type
+/// (415), event and delivery id (400), signature header form (401), then declared length
+/// (400 unparsable, 413 over `max_body`).
+pub fn check_headers(headers: &HeaderMap, max_body: u64) -> Result<CheckedHeaders, Refusal> {
     if !is_json(header_str(headers, header::CONTENT_TYPE.as_str())) {
         return Err(Refusal::UnsupportedMediaType);
     }
@@ -103,11 +148,35 @@ pub fn verify_request(
     let id = header_str(headers, "x-github-delivery")
         .and_then(DeliveryId::parse)
         .ok_or(Refusal::BadHeader("X-GitHub-Delivery"))?;
-    let signature_header =
-        header_str(headers, "x-hub-signature-256").ok_or(Refusal::BadSignature)?;
-    if !signature::verify(secrets, signature_header, body) {
-        return Err(Refusal::BadSignature);
+    let signature = header_str(headers, "x-hub-signature-256")
+        .and_then(Expected::parse)
+        .ok_or(Refusal::BadSignature)?;
+    let content_length = match headers.get(header::CONTENT_LENGTH) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+                .ok_or(Refusal::BadHeader("Content-Length"))?,
+        ),
+    };
+    if content_length.is_some_and(|n| n > max_body) {
+        return Err(Refusal::TooLarge);
     }
+    Ok(CheckedHeaders {
+        id,
+        event: event.to_owned(),
+        signature,
+        content_length,
+    })
+}
+
+/// The delivery a signed `body` makes: the kept headers and the parsed envelope.
+fn accept_body(
+    checked: CheckedHeaders,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<VerifiedDelivery, Refusal> {
     let mut kept = Map::new();
     for name in KEPT_HEADERS {
         if let Some(v) = header_str(headers, name) {
@@ -115,8 +184,8 @@ pub fn verify_request(
         }
     }
     let mut delivery = VerifiedDelivery {
-        id,
-        event: event.to_owned(),
+        id: checked.id,
+        event: checked.event,
         hook_id: header_str(headers, "x-github-hook-id").and_then(|h| h.parse().ok()),
         headers: Value::Object(kept),
         envelope: Envelope::default(),
@@ -133,6 +202,25 @@ pub fn verify_request(
     }
 }
 
+/// Every check of a webhook request whose body is already whole, without HTTP.
+pub fn verify_request(
+    headers: &HeaderMap,
+    body: &[u8],
+    secrets: &WebhookSecrets,
+    max_body: u64,
+) -> Result<VerifiedDelivery, Refusal> {
+    let checked = check_headers(headers, max_body)?;
+    if body.len() as u64 > max_body {
+        return Err(Refusal::TooLarge);
+    }
+    let mut verifier = Verifier::new(secrets, checked.signature);
+    verifier.update(body);
+    if !verifier.matches() {
+        return Err(Refusal::BadSignature);
+    }
+    accept_body(checked, headers, body)
+}
+
 fn refuse(status: StatusCode, message: &str) -> Response {
     (
         status,
@@ -142,38 +230,75 @@ fn refuse(status: StatusCode, message: &str) -> Response {
         .into_response()
 }
 
+/// Answers a refused request (and counts and logs it).
+fn refused(
+    state: &AppState,
+    event_name: &str,
+    refusal: Refusal,
+    received_at: DateTime<Utc>,
+    body: &[u8],
+) -> Response {
+    let status = refusal.status();
+    let message = refusal.to_string();
+    if let Some(outcome) = refusal.outcome() {
+        state.metrics.delivery_received(event_name, outcome);
+    }
+    match refusal {
+        Refusal::BadSignature => {
+            state.metrics.signature_failure();
+            tracing::warn!(event = %event_name, "webhook refused: bad signature");
+        }
+        Refusal::Malformed { delivery, reason } => {
+            tracing::warn!(delivery = %delivery.id, event = %delivery.event, %reason, "webhook rejected: malformed body");
+            record_rejected(state, *delivery, received_at, body, reason.to_string());
+        }
+        Refusal::Body(ReadError::Busy) => {
+            tracing::info!(event = %event_name, "webhook refused: every body slot busy");
+            let retry_after = state.webhook_bodies.limits().retry_after_secs.to_string();
+            let mut response = refuse(status, &message);
+            if let Ok(v) = header::HeaderValue::from_str(&retry_after) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+            return response;
+        }
+        _ => tracing::info!(event = %event_name, %message, "webhook refused"),
+    }
+    refuse(status, &message)
+}
+
 /// The webhook endpoint.
-pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let received_at = Utc::now();
     let event_name = header_str(&headers, "x-github-event")
         .unwrap_or("")
         .to_owned();
-    let delivery = match verify_request(&headers, &body, &state.webhook_secrets) {
-        Ok(d) => d,
-        Err(refusal) => {
-            let status = refusal.status();
-            let message = refusal.to_string();
-            match refusal {
-                Refusal::BadSignature => {
-                    state.metrics.signature_failure();
-                    tracing::warn!(event = %event_name, "webhook refused: bad signature");
-                }
-                Refusal::Malformed { delivery, reason } => {
-                    state.metrics.delivery_received(&delivery.event, "rejected");
-                    tracing::warn!(delivery = %delivery.id, event = %delivery.event, %reason, "webhook rejected: malformed body");
-                    record_rejected(&state, *delivery, received_at, &body, reason.to_string());
-                }
-                _ => tracing::info!(event = %event_name, %message, "webhook refused"),
-            }
-            return refuse(status, &message);
+    let gate = &state.webhook_bodies;
+    let checked = match check_headers(&headers, gate.limits().max_body) {
+        Ok(c) => c,
+        Err(refusal) => return refused(&state, &event_name, refusal, received_at, &[]),
+    };
+    let read = match gate.admit(checked.content_length).await {
+        Ok(slot) => {
+            let verifier = Verifier::new(&state.webhook_secrets, checked.signature);
+            gate.read_signed(body, slot, verifier, checked.content_length)
+                .await
         }
+        Err(busy) => Err(busy),
+    };
+    let body = match read {
+        Ok(body) => body,
+        Err(e) => return refused(&state, &event_name, e.into(), received_at, &[]),
+    };
+    let delivery = match accept_body(checked, &headers, &body) {
+        Ok(d) => d,
+        Err(refusal) => return refused(&state, &event_name, refusal, received_at, &body),
     };
     if delivery.event == "ping" {
         state.metrics.delivery_received("ping", "pong");
         return refuse(StatusCode::OK, "pong");
     }
-    // The envelope parse proved the body is UTF-8, so this cannot fail (no lossy re-scan).
-    let body = String::from_utf8(body.to_vec()).unwrap_or_default();
+    // The envelope parse proved the body is UTF-8, so this cannot fail (and does not copy).
+    let body = String::from_utf8(body).unwrap_or_default();
     let job = DeliveryJob {
         delivery_id: delivery.id.0,
         event: delivery.event,
@@ -235,7 +360,10 @@ fn record_rejected(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::signature;
     use axum::http::HeaderValue;
+
+    const MAX: u64 = 25 * 1024 * 1024;
 
     fn headers(sig: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -257,7 +385,7 @@ mod tests {
         let secrets = WebhookSecrets::new(["s"]);
         let body = br#"{"action":"opened"}"#;
         let good = signature::sign(b"s", body);
-        assert!(verify_request(&headers(&good), body, &secrets).is_ok());
+        assert!(verify_request(&headers(&good), body, &secrets, MAX).is_ok());
 
         let mut h = headers(&good);
         h.insert(
@@ -265,27 +393,31 @@ mod tests {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         assert_eq!(
-            verify_request(&h, body, &secrets).unwrap_err().status(),
+            verify_request(&h, body, &secrets, MAX)
+                .unwrap_err()
+                .status(),
             415
         );
 
         let mut h = headers(&good);
         h.remove("x-github-delivery");
         assert_eq!(
-            verify_request(&h, body, &secrets).unwrap_err().status(),
+            verify_request(&h, body, &secrets, MAX)
+                .unwrap_err()
+                .status(),
             400
         );
 
         assert_eq!(
-            verify_request(&headers("sha256=00"), body, &secrets)
+            verify_request(&headers("sha256=00"), body, &secrets, MAX)
                 .unwrap_err()
                 .status(),
             401
         );
 
         let list = b"[1]";
-        let err =
-            verify_request(&headers(&signature::sign(b"s", list)), list, &secrets).unwrap_err();
+        let err = verify_request(&headers(&signature::sign(b"s", list)), list, &secrets, MAX)
+            .unwrap_err();
         assert!(matches!(err, Refusal::Malformed { .. }));
         assert_eq!(err.status(), 400);
     }
@@ -294,8 +426,56 @@ mod tests {
     fn kept_headers_exclude_signatures() {
         let secrets = WebhookSecrets::new(["s"]);
         let body = b"{}";
-        let d = verify_request(&headers(&signature::sign(b"s", body)), body, &secrets).unwrap();
+        let d =
+            verify_request(&headers(&signature::sign(b"s", body)), body, &secrets, MAX).unwrap();
         assert!(d.headers.get("x-hub-signature-256").is_none());
         assert_eq!(d.headers["x-github-event"], "issues");
+    }
+
+    fn status_of(h: &HeaderMap) -> u16 {
+        check_headers(h, MAX).unwrap_err().status().as_u16()
+    }
+
+    #[test]
+    fn header_checks_need_no_body() {
+        let good = signature::sign(b"s", b"{}");
+        let checked = check_headers(&headers(&good), MAX).unwrap();
+        assert_eq!(checked.content_length, None, "no Content-Length: chunked");
+        assert_eq!(checked.event, "issues");
+
+        for sig in [
+            "",
+            "sha1=0123",
+            "sha256=",
+            "sha256=zz",
+            &good[..good.len() - 2],
+        ] {
+            assert_eq!(status_of(&headers(sig)), 401, "{sig:?}");
+        }
+        let mut h = headers(&good);
+        h.remove("x-hub-signature-256");
+        assert_eq!(status_of(&h), 401);
+
+        let mut h = headers(&good);
+        h.insert("x-github-event", HeaderValue::from_static("bad event"));
+        assert_eq!(status_of(&h), 400);
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert_eq!(status_of(&h), 415, "content type is checked first");
+
+        let mut h = headers(&good);
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("12"));
+        assert_eq!(check_headers(&h, MAX).unwrap().content_length, Some(12));
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("26214400"));
+        assert!(check_headers(&h, MAX).is_ok(), "exactly 25 MiB is allowed");
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("26214401"));
+        assert_eq!(status_of(&h), 413);
+        for bad in ["-1", "ten", "1e6", "99999999999999999999999"] {
+            h.insert(header::CONTENT_LENGTH, HeaderValue::from_static(bad));
+            assert_eq!(status_of(&h), 400, "{bad}");
+        }
+        // A malformed signature outranks the length: both are refused without a read.
+        let mut h = headers("sha256=00");
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("26214401"));
+        assert_eq!(status_of(&h), 401);
     }
 }

@@ -4,11 +4,11 @@ pub mod admin;
 pub mod github_webhook;
 pub mod health;
 pub mod slack_interactions;
+pub mod webhook_body;
 
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use sqlx::PgPool;
 
@@ -26,6 +26,8 @@ pub struct AppState {
     pub queues: Queues,
     pub metrics: Arc<Metrics>,
     pub webhook_secrets: Arc<WebhookSecrets>,
+    /// Admission and limits of webhook body reads.
+    pub webhook_bodies: Arc<webhook_body::BodyGate>,
     /// Slack's signing secret, when Slack is configured.
     pub slack_signing_secret: Option<Arc<str>>,
     /// The admin pages' settings and background-action handles.
@@ -35,10 +37,7 @@ pub struct AppState {
 /// Builds the router for the web role.
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(
-            "/webhooks/github",
-            post(github_webhook::receive).layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY)),
-        )
+        .route("/webhooks/github", post(github_webhook::receive))
         .route("/slack/interactions", post(slack_interactions::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

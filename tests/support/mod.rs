@@ -7,6 +7,7 @@ pub mod browser;
 pub mod fake_github;
 pub mod fake_slack;
 pub mod proxy;
+pub mod raw_http;
 pub mod scenario;
 
 use std::future::Future;
