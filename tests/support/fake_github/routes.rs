@@ -14,6 +14,7 @@ use super::json::{
 };
 use super::model::{HookDelivery, Issue, Model, Pull, Repo, Review, Token};
 use super::paging::{Ctx, with_link};
+use super::teams::OrgRoute;
 
 /// The endpoints the fake serves.
 pub(super) enum Route {
@@ -28,6 +29,8 @@ pub(super) enum Route {
     Reviews(RepoRef, i32),
     PullCommits(RepoRef, i32),
     Issues(RepoRef),
+    /// Teams and Copilot seats (teams.rs).
+    Org(OrgRoute),
 }
 
 /// An organization as a path names it: `/orgs/{login}` or GitHub's own `/organizations/{id}`.
@@ -61,6 +64,7 @@ impl Route {
             ["organizations", id, "members"] if get => {
                 Self::OrgMembers(OrgRef::Id(id.parse().ok()?))
             }
+            ["orgs", org, rest @ ..] if get => Self::Org(OrgRoute::parse(org, rest)?),
             ["users", login] if get => Self::User(login.to_string()),
             ["repos", owner, name, rest @ ..] if get => {
                 Self::repo_route(RepoRef::Name(owner.to_string(), name.to_string()), rest)?
@@ -224,6 +228,7 @@ impl Route {
                 }
                 None => Reply::not_found(),
             },
+            Self::Org(route) => route.run(model, cx, installation_id),
         }
     }
 }

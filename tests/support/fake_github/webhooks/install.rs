@@ -275,6 +275,8 @@ impl Model {
             description: None,
             privacy: "closed".into(),
             members: Vec::new(),
+            maintainers: Vec::new(),
+            parent_id: None,
             repos: Vec::new(),
         });
         self.teams.last_mut().expect("just pushed")
