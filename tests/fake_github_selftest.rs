@@ -76,6 +76,17 @@ async fn get(gh: &FakeGithub, path: &str, token: &str) -> Response {
         .expect("request")
 }
 
+/// A conditional GET with an installation token.
+async fn get_if_none_match(gh: &FakeGithub, path: &str, token: &str, etag: &str) -> Response {
+    client()
+        .get(format!("{}{path}", gh.url))
+        .header("authorization", format!("token {token}"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("request")
+}
+
 async fn message(response: Response) -> String {
     let body: Value = response.json().await.expect("JSON");
     body["message"].as_str().expect("message").to_string()
@@ -728,13 +739,7 @@ async fn teams_and_their_members_are_listed_like_github() {
     assert_eq!(body.as_array().unwrap().len(), 1);
     assert_eq!(body[0]["slug"], "platform");
     assert_eq!(body[0]["parent"], Value::Null);
-    let revalidated = client()
-        .get(format!("{}/orgs/acme/teams?per_page=1", gh.url))
-        .header("authorization", format!("token {token}"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let revalidated = get_if_none_match(&gh, "/orgs/acme/teams?per_page=1", &token, &etag).await;
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
     let body: Value = get(&gh, "/orgs/acme/teams?page=2&per_page=1", &token)
         .await
@@ -842,13 +847,7 @@ async fn copilot_seats_are_listed_like_github() {
     .await
     .unwrap();
     assert_eq!(page2["seats"][0]["pending_cancellation_date"], "2027-01-31");
-    let revalidated = client()
-        .get(format!("{}{path}", gh.url))
-        .header("authorization", format!("token {token}"))
-        .header("if-none-match", &etag)
-        .send()
-        .await
-        .unwrap();
+    let revalidated = get_if_none_match(&gh, path, &token, &etag).await;
     assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
 
     gh.with(|m| m.installation(INSTALLATION).copilot_permission = false);
