@@ -308,7 +308,10 @@ impl Model {
             "parent": null,
         });
         // A nested team names its parent (a simple team), as in the REST list.
-        if let Some(parent) = t.parent_id.and_then(|p| self.teams.iter().find(|x| x.id == p)) {
+        if let Some(parent) = t
+            .parent_id
+            .and_then(|p| self.teams.iter().find(|x| x.id == p))
+        {
             team["parent"] = json!({
                 "id": parent.id,
                 "node_id": format!("T_kwDO{}", parent.id),
