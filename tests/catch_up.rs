@@ -818,3 +818,33 @@ async fn copilot_refused_is_recorded_as_not_available_after_one_request(pool: Pg
     assert_eq!(status().await.0.as_deref(), Some("no_plan"));
     ctx.cleanup().await;
 }
+
+/// A `membership.removed` webhook observed after the sync started wins over the sync's list,
+/// which still showed the member: the sync does not put them back.
+#[sqlx::test]
+async fn a_later_membership_webhook_wins_over_the_sync(pool: PgPool) {
+    use mergecast::apply::{DeliveryContext, apply};
+    use mergecast::github::events::Event;
+    let ctx = Ctx::new(pool).await;
+    arrange_teams(&ctx.github);
+    done(ctx.sync().await);
+    let hook = ctx
+        .github
+        .with(|m| m.team_membership_hook(502, 8101, false));
+    // GitHub's list has not caught up yet.
+    ctx.github.with(|m| m.add_team_member(502, 8101, true));
+    let event = Event::parse(hook.event, &hook.bytes()).unwrap();
+    let mut conn = ctx.services.pool.acquire().await.unwrap();
+    let received_at = Utc::now() + chrono::Duration::minutes(5);
+    apply(&mut conn, &event, DeliveryContext { received_at })
+        .await
+        .unwrap();
+    drop(conn);
+    done(ctx.sync().await);
+    assert_eq!(
+        team_rows(&ctx, 502).await,
+        vec![row("t1", false, "maintainer"), row("t2", true, "member")],
+        "removed by the later webhook, role kept"
+    );
+    ctx.cleanup().await;
+}
