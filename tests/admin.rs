@@ -1609,3 +1609,28 @@ async fn outside_collaborators_can_be_mapped_and_opted_out(pool: PgPool) {
     );
     app.stop().await;
 }
+
+/// A sync refused the Copilot seat list (no permission): the installations page says Copilot is
+/// not available and why.
+#[sqlx::test]
+async fn the_installations_page_shows_copilot_not_available_with_the_reason(pool: PgPool) {
+    let (app, fake) = github_app(&pool).await;
+    fake.with(|m| {
+        m.add_org_installation(INST_A, "org-a").copilot_permission = false;
+    });
+    let syncer = app.services.catch_up().expect("app configured");
+    syncer.discover_installations().await.expect("discover");
+    syncer
+        .sync_installation(mergecast::ids::InstallationId(INST_A))
+        .await
+        .expect("sync");
+    let mut b = Browser::new(&app);
+    b.sign_in_operator().await;
+    let page = b.get("/admin/installations").await.body;
+    assert!(page.contains("not available: no permission"), "{page}");
+    assert!(
+        page.contains("Resource not accessible by integration"),
+        "{page}"
+    );
+    app.stop().await;
+}

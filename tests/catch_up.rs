@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use mergecast::app::{Role, Services};
 use mergecast::github::client::GithubError;
 use mergecast::ids::InstallationId;
@@ -575,4 +575,276 @@ async fn members_added_by_webhooks_gain_their_public_email(pool: PgPool) {
     wait_until("another sync", Duration::from_secs(20), synced).await;
     assert_eq!(profile_reads(), 1, "read once, not on every sync");
     app.stop().await;
+}
+
+/// Requests of the last sync to the team and Copilot lists: (status, path and query).
+fn org_list_requests(github: &FakeGithub) -> Vec<(u16, String)> {
+    github.with(|m| {
+        m.requests
+            .iter()
+            .filter(|r| {
+                r.path_and_query.starts_with("/orgs/octo-org/teams")
+                    || r.path_and_query.starts_with("/orgs/octo-org/copilot")
+            })
+            .map(|r| (r.status, r.path_and_query.clone()))
+            .collect()
+    })
+}
+
+/// Platform (501) with Backend (502) nested in it, and Docs (503); five org members.
+fn arrange_teams(github: &FakeGithub) {
+    github.with(|m| {
+        for i in 0..5 {
+            m.add_member(ORG, User::new(8100 + i, &format!("t{i}")));
+        }
+        m.add_team(ORG, 501, "platform");
+        m.add_team(ORG, 502, "backend");
+        m.set_team_parent(502, Some(501));
+        m.add_team(ORG, 503, "docs");
+        m.add_team_member(501, 8100, true);
+        m.add_team_member(502, 8101, true);
+        m.add_team_member(502, 8102, false);
+        m.add_team_member(503, 8103, false);
+        m.add_team_member(503, 8104, false);
+    });
+}
+
+/// (login, active, role, joined, left) of team `id`'s rows, by login.
+async fn team_rows(ctx: &Ctx, id: i64) -> Vec<(String, bool, Option<String>, bool, bool)> {
+    sqlx::query_as(
+        r#"SELECT login, active, role, joined_at IS NOT NULL, left_at IS NOT NULL
+           FROM team_members WHERE team_id = $1 ORDER BY login"#,
+    )
+    .bind(id)
+    .fetch_all(&ctx.services.pool)
+    .await
+    .unwrap()
+}
+
+fn row(login: &str, active: bool, role: &str) -> (String, bool, Option<String>, bool, bool) {
+    (login.into(), active, Some(role.into()), true, !active)
+}
+
+#[sqlx::test]
+async fn a_sync_stores_teams_with_parents_and_members_with_roles_and_ends_what_is_gone(
+    pool: PgPool,
+) {
+    let ctx = Ctx::new(pool).await;
+    arrange_teams(&ctx.github);
+    done(ctx.sync().await);
+    let parent: Option<i64> = sqlx::query_scalar("SELECT parent_id FROM teams WHERE id = 502")
+        .fetch_one(&ctx.services.pool)
+        .await
+        .unwrap();
+    assert_eq!(parent, Some(501));
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM teams WHERE deleted_at IS NULL AND slug IN ('platform', 'backend', 'docs')")
+            .await,
+        3
+    );
+    assert_eq!(
+        team_rows(&ctx, 502).await,
+        vec![row("t1", true, "maintainer"), row("t2", true, "member")]
+    );
+    // GitHub lists a parent team's members with those of its child teams.
+    assert_eq!(
+        team_rows(&ctx, 501).await,
+        vec![
+            row("t0", true, "maintainer"),
+            row("t1", true, "member"),
+            row("t2", true, "member"),
+        ]
+    );
+
+    // t2 leaves Backend, t1 stops maintaining it, Docs is deleted.
+    ctx.github.with(|m| {
+        m.remove_team_member(502, 8102);
+        m.add_team_member(502, 8101, false);
+        m.delete_team(503);
+    });
+    let c = done(ctx.sync().await);
+    assert_eq!(
+        team_rows(&ctx, 502).await,
+        vec![row("t1", true, "member"), row("t2", false, "member")]
+    );
+    assert_eq!(
+        team_rows(&ctx, 501).await,
+        vec![
+            row("t0", true, "maintainer"),
+            row("t1", true, "member"),
+            row("t2", false, "member"),
+        ]
+    );
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM teams WHERE id = 503 AND deleted_at IS NOT NULL")
+            .await,
+        1
+    );
+    // Docs' members leave it with the team; rows are kept.
+    assert_eq!(
+        team_rows(&ctx, 503).await,
+        vec![row("t3", false, "member"), row("t4", false, "member")]
+    );
+    // Docs deleted and t2 out of two teams; t1's role changed.
+    assert_eq!((c.deactivated, c.updated, c.created), (3, 1, 0));
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn a_second_sync_with_nothing_changed_gets_304s_for_teams_and_seats(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    arrange_teams(&ctx.github);
+    ctx.github.with(|m| {
+        m.add_copilot_seat(ORG, 8100);
+    });
+    done(ctx.sync().await);
+    let first = org_list_requests(&ctx.github);
+    // The team list, two member lists per team (all, maintainers), the seats.
+    assert_eq!(first.len(), 1 + 2 * 3 + 1, "{first:#?}");
+    assert!(first.iter().all(|(status, _)| *status == 200), "{first:#?}");
+
+    ctx.github.with(|m| m.clear_requests());
+    done(ctx.sync().await);
+    let second = org_list_requests(&ctx.github);
+    assert_eq!(second.len(), first.len(), "{second:#?}");
+    assert!(
+        second.iter().all(|(status, _)| *status == 304),
+        "{second:#?}"
+    );
+    ctx.cleanup().await;
+}
+
+#[sqlx::test]
+async fn copilot_seats_are_stored_with_their_fields_and_a_removed_seat_ends(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    arrange_teams(&ctx.github);
+    let active_at = Utc::now() - chrono::Duration::hours(3);
+    ctx.github.with(|m| {
+        let seat = m.add_copilot_seat(ORG, 8100);
+        seat.last_activity_at = Some(active_at.trunc_subsecs(0));
+        seat.last_activity_editor = Some("vscode/1.77.3/copilot/1.86.82".into());
+        seat.assigning_team_id = Some(501);
+        let seat = m.add_copilot_seat(ORG, 8101);
+        seat.plan_type = "enterprise".into();
+        seat.pending_cancellation_date = chrono::NaiveDate::from_ymd_opt(2027, 1, 31);
+    });
+    done(ctx.sync().await);
+    let seats = stored_seats(&ctx).await;
+    assert_eq!(seats.len(), 2);
+    let t0 = &seats[0];
+    assert_eq!(
+        (t0.login.as_str(), t0.plan_type.as_deref()),
+        ("t0", Some("business"))
+    );
+    assert_eq!(t0.last_activity_at, Some(active_at.trunc_subsecs(0)));
+    assert_eq!(
+        t0.last_activity_editor.as_deref(),
+        Some("vscode/1.77.3/copilot/1.86.82")
+    );
+    assert_eq!(
+        (t0.assigning_team_id, t0.assigning_team_slug.as_deref()),
+        (Some(501), Some("platform"))
+    );
+    assert!(t0.assigned_at.is_some() && t0.ended_at.is_none());
+    let t1 = &seats[1];
+    assert_eq!(t1.plan_type.as_deref(), Some("enterprise"));
+    assert_eq!(
+        t1.pending_cancellation_date,
+        chrono::NaiveDate::from_ymd_opt(2027, 1, 31)
+    );
+    assert_eq!(t1.assigning_team_id, None);
+    assert_eq!(
+        ctx.count("SELECT count(*) FROM installations WHERE copilot_status = 'available' AND copilot_reason IS NULL").await,
+        1
+    );
+
+    ctx.github.with(|m| m.remove_copilot_seat(ORG, 8101));
+    done(ctx.sync().await);
+    let seats = stored_seats(&ctx).await;
+    assert!(seats[0].ended_at.is_none());
+    assert!(seats[1].ended_at.is_some(), "t1's seat ended, row kept");
+    ctx.cleanup().await;
+}
+
+async fn stored_seats(ctx: &Ctx) -> Vec<mergecast::store::copilot::SeatRow> {
+    mergecast::store::copilot::seats(&ctx.services.pool, InstallationId(INST))
+        .await
+        .unwrap()
+}
+
+#[sqlx::test]
+async fn copilot_refused_is_recorded_as_not_available_after_one_request(pool: PgPool) {
+    let ctx = Ctx::new(pool).await;
+    ctx.github
+        .with(|m| m.installation(INST).copilot_permission = false);
+    let copilot_requests = |github: &FakeGithub| {
+        org_list_requests(github)
+            .into_iter()
+            .filter(|(_, path)| path.contains("/copilot/"))
+            .map(|(status, _)| status)
+            .collect::<Vec<_>>()
+    };
+    let status = || async {
+        sqlx::query_as::<_, (Option<String>, Option<String>)>(
+            "SELECT copilot_status, copilot_reason FROM installations WHERE id = $1",
+        )
+        .bind(INST)
+        .fetch_one(&ctx.services.pool)
+        .await
+        .unwrap()
+    };
+    done(ctx.sync().await);
+    assert_eq!(
+        copilot_requests(&ctx.github),
+        vec![403],
+        "one request, no retry"
+    );
+    let (kind, reason) = status().await;
+    assert_eq!(kind.as_deref(), Some("no_permission"));
+    let reason = reason.unwrap_or_default();
+    assert!(
+        reason.contains("403") && reason.contains("Resource not accessible by integration"),
+        "{reason}"
+    );
+
+    // Permission granted, but the org has no Copilot plan.
+    ctx.github.with(|m| {
+        m.installation(INST).copilot_permission = true;
+        m.remove_copilot_plan(ORG);
+        m.clear_requests();
+    });
+    done(ctx.sync().await);
+    assert_eq!(copilot_requests(&ctx.github), vec![404]);
+    assert_eq!(status().await.0.as_deref(), Some("no_plan"));
+    ctx.cleanup().await;
+}
+
+/// A `membership.removed` webhook observed after the sync started wins over the sync's list,
+/// which still showed the member: the sync does not put them back.
+#[sqlx::test]
+async fn a_later_membership_webhook_wins_over_the_sync(pool: PgPool) {
+    use mergecast::apply::{DeliveryContext, apply};
+    use mergecast::github::events::Event;
+    let ctx = Ctx::new(pool).await;
+    arrange_teams(&ctx.github);
+    done(ctx.sync().await);
+    let hook = ctx
+        .github
+        .with(|m| m.team_membership_hook(502, 8101, false));
+    // GitHub's list has not caught up yet.
+    ctx.github.with(|m| m.add_team_member(502, 8101, true));
+    let event = Event::parse(hook.event, &hook.bytes()).unwrap();
+    let mut conn = ctx.services.pool.acquire().await.unwrap();
+    let received_at = Utc::now() + chrono::Duration::minutes(5);
+    apply(&mut conn, &event, DeliveryContext { received_at })
+        .await
+        .unwrap();
+    drop(conn);
+    done(ctx.sync().await);
+    assert_eq!(
+        team_rows(&ctx, 502).await,
+        vec![row("t1", false, "maintainer"), row("t2", true, "member")],
+        "removed by the later webhook, role kept"
+    );
+    ctx.cleanup().await;
 }

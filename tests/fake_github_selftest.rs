@@ -81,6 +81,17 @@ async fn message(response: Response) -> String {
     body["message"].as_str().expect("message").to_string()
 }
 
+/// A conditional GET with an installation token.
+async fn get_if_none_match(gh: &FakeGithub, path: &str, token: &str, etag: &str) -> Response {
+    client()
+        .get(format!("{}{path}", gh.url))
+        .header("authorization", format!("token {token}"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .expect("request")
+}
+
 #[tokio::test]
 async fn app_jwt_is_checked_like_github() {
     let gh = fake().await;
@@ -895,4 +906,158 @@ async fn app_tokens_are_revoked_with_the_clients_basic_auth() {
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
     let again = delete(Some(("cid", "secret")), "cid", &user).await.unwrap();
     assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// https://docs.github.com/en/rest/teams/teams#list-teams and
+/// https://docs.github.com/en/rest/teams/members#list-team-members: installation tokens only,
+/// `Link` pages, ETags, nested teams with `parent`, `role` filtering, child teams' members.
+#[tokio::test]
+async fn teams_and_their_members_are_listed_like_github() {
+    let gh = fake().await;
+    gh.with(|m| {
+        m.add_org_installation(88, "other");
+        for i in 0..3 {
+            m.add_member("acme", User::new(10 + i, &format!("u{i}")));
+        }
+        m.add_team("acme", 1, "platform");
+        m.add_team("acme", 2, "backend");
+        m.set_team_parent(2, Some(1));
+        m.add_team("other", 3, "theirs");
+        m.add_team_member(1, 10, true);
+        m.add_team_member(2, 11, false);
+        m.add_team_member(2, 12, true);
+    });
+    let token = token(&gh).await;
+
+    let response = get(&gh, "/orgs/acme/teams?per_page=1", &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "link").contains("page=2"));
+    let etag = header(&response, "etag");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body[0]["slug"], "platform");
+    assert_eq!(body[0]["parent"], Value::Null);
+    let revalidated = get_if_none_match(&gh, "/orgs/acme/teams?per_page=1", &token, &etag).await;
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    let body: Value = get(&gh, "/orgs/acme/teams?page=2&per_page=1", &token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body[0]["slug"], "backend");
+    assert_eq!(body[0]["parent"]["id"], 1);
+    assert_eq!(body[0]["parent"]["slug"], "platform");
+
+    let logins = |body: Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["login"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let members = |path: &'static str| {
+        let (gh, token) = (&gh, &token);
+        async move { logins(get(gh, path, token).await.json().await.unwrap()) }
+    };
+    assert_eq!(
+        members("/orgs/acme/teams/backend/members").await,
+        ["u1", "u2"]
+    );
+    assert_eq!(
+        members("/orgs/acme/teams/backend/members?role=maintainer").await,
+        ["u2"]
+    );
+    assert_eq!(
+        members("/orgs/acme/teams/backend/members?role=member").await,
+        ["u1"]
+    );
+    // Child teams' members are listed with the parent's.
+    assert_eq!(
+        members("/orgs/acme/teams/platform/members?role=all").await,
+        ["u0", "u1", "u2"]
+    );
+    let bad_role = get(&gh, "/orgs/acme/teams/backend/members?role=owner", &token).await;
+    assert_eq!(bad_role.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Unknown teams and other installations' orgs are not found.
+    for path in ["/orgs/acme/teams/nope/members", "/orgs/other/teams"] {
+        assert_eq!(
+            get(&gh, path, &token).await.status(),
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    // An app JWT is no installation token.
+    let response = app_get(&gh, "/orgs/acme/teams", &app_jwt(APP_ID)).await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// https://docs.github.com/en/rest/copilot/copilot-user-management#list-all-copilot-seat-assignments-for-an-organization:
+/// `{ total_seats, seats }` with `Link` pages, 403 without the permission, 404 without a plan.
+#[tokio::test]
+async fn copilot_seats_are_listed_like_github() {
+    let gh = fake().await;
+    gh.with(|m| {
+        for i in 0..3 {
+            m.add_member("acme", User::new(10 + i, &format!("u{i}")));
+        }
+        m.add_team("acme", 1, "platform");
+        let seat = m.add_copilot_seat("acme", 10);
+        seat.assigning_team_id = Some(1);
+        seat.last_activity_editor = Some("vscode/1.77.3/copilot/1.86.82".into());
+        m.add_copilot_seat("acme", 11);
+        m.add_copilot_seat("acme", 12).pending_cancellation_date =
+            chrono::NaiveDate::from_ymd_opt(2027, 1, 31);
+    });
+    let token = token(&gh).await;
+    let path = "/orgs/acme/copilot/billing/seats?per_page=2";
+    let response = get(&gh, path, &token).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(header(&response, "link").contains("rel=\"next\""));
+    let etag = header(&response, "etag");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["total_seats"], 3);
+    let seat = &body["seats"][0];
+    assert_eq!(body["seats"].as_array().unwrap().len(), 2);
+    assert_eq!(seat["assignee"]["login"], "u0");
+    assert_eq!(seat["assignee"]["type"], "User");
+    assert_eq!(seat["assigning_team"]["slug"], "platform");
+    assert_eq!(seat["plan_type"], "business");
+    assert_eq!(
+        seat["last_activity_editor"],
+        "vscode/1.77.3/copilot/1.86.82"
+    );
+    for field in [
+        "created_at",
+        "updated_at",
+        "pending_cancellation_date",
+        "last_activity_at",
+    ] {
+        assert!(seat.get(field).is_some(), "{field}");
+    }
+    assert_eq!(body["seats"][1]["assigning_team"], Value::Null);
+    let page2: Value = get(
+        &gh,
+        "/orgs/acme/copilot/billing/seats?per_page=2&page=2",
+        &token,
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(page2["seats"][0]["pending_cancellation_date"], "2027-01-31");
+    let revalidated = get_if_none_match(&gh, path, &token, &etag).await;
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+
+    gh.with(|m| m.installation(INSTALLATION).copilot_permission = false);
+    let refused = get(&gh, path, &token).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        message(refused).await,
+        "Resource not accessible by integration"
+    );
+    gh.with(|m| {
+        m.installation(INSTALLATION).copilot_permission = true;
+        m.remove_copilot_plan("acme");
+    });
+    assert_eq!(get(&gh, path, &token).await.status(), StatusCode::NOT_FOUND);
 }

@@ -27,6 +27,8 @@ pub(super) async fn apply(
         e.team.id,
         e.member.person(),
         active,
+        // The event names no role; the sync reads it.
+        None,
         ctx.received_at,
     )
     .await?;

@@ -3,6 +3,7 @@
 
 pub mod app_auth;
 pub mod client;
+pub mod copilot;
 pub mod events;
 pub mod records;
 pub mod rest;

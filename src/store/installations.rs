@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
+use super::copilot::CopilotStatus;
 use super::records::{InstallationRecord, RepositoryRecord};
 use crate::ids::InstallationId;
 
@@ -321,6 +322,10 @@ pub struct AdminInstallationRow {
     pub deactivated: Option<i32>,
     pub api_calls: Option<i32>,
     pub not_modified: Option<i32>,
+    /// Whether the last sync could read the Copilot seats (`None`: never tried).
+    pub copilot_status: Option<CopilotStatus>,
+    pub copilot_reason: Option<String>,
+    pub copilot_seats: i64,
 }
 
 /// Installations in `scope` (all when `None`) with their repository and member counts and last
@@ -336,7 +341,9 @@ pub async fn admin_list(
                   (SELECT count(*) FROM repositories r WHERE r.installation_id = i.id AND r.active) AS repositories,
                   (SELECT count(*) FROM members m WHERE m.installation_id = i.id AND m.active) AS members,
                   r.started_at AS run_started, r.finished_at AS run_finished, r.status AS run_status,
-                  r.error AS run_error, r.created, r.updated, r.deactivated, r.api_calls, r.not_modified
+                  r.error AS run_error, r.created, r.updated, r.deactivated, r.api_calls, r.not_modified,
+                  i.copilot_status, i.copilot_reason,
+                  (SELECT count(*) FROM copilot_seats c WHERE c.installation_id = i.id AND c.ended_at IS NULL) AS copilot_seats
            FROM installations i
            LEFT JOIN LATERAL (SELECT * FROM sync_runs s WHERE s.installation_id = i.id
                               ORDER BY s.started_at DESC LIMIT 1) r ON true

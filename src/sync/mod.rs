@@ -16,6 +16,7 @@ use thiserror::Error;
 
 pub mod manual_redelivery;
 pub mod redelivery;
+mod teams;
 
 use crate::github::client::{Auth, GithubClient, GithubError, Response};
 use crate::github::events::{Installation, Issue, PullRequest, Repository, User};
@@ -190,10 +191,15 @@ impl Run<'_> {
 type Known = HashMap<i64, (String, bool)>;
 
 /// The paginated lists whose pages are cached with the ids they held.
-#[derive(Clone, Copy)]
 enum ListKind<'k> {
     Repositories,
     Members(&'k Known),
+    /// `/orgs/{org}/teams`: teams upserted, their ids listed.
+    Teams,
+    /// A team's members: only ids listed; the logins of fresh pages are collected here.
+    TeamMembers(&'k mut HashMap<i64, String>),
+    /// `/orgs/{org}/copilot/billing/seats`: seats upserted, their holders' ids listed.
+    CopilotSeats,
 }
 
 impl Syncer {
@@ -363,6 +369,10 @@ impl Run<'_> {
             self.check_pause()?;
             self.missing_emails().await?;
             self.check_pause()?;
+            self.teams(account_login).await?;
+            self.check_pause()?;
+            self.copilot_seats(account_login).await?;
+            self.check_pause()?;
         }
         let repos =
             installations::active_repositories(&self.syncer.pool, self.installation).await?;
@@ -384,7 +394,7 @@ impl Run<'_> {
 
     /// Walks a paginated list: fresh pages are applied (returning the ids they held), 304 pages
     /// contribute the ids cached with their ETag. Returns every id listed.
-    async fn walk_list(&mut self, first: String, kind: ListKind<'_>) -> Result<Vec<i64>, Stop> {
+    async fn walk_list(&mut self, first: String, mut kind: ListKind<'_>) -> Result<Vec<i64>, Stop> {
         let mut url = Some(first);
         let mut all = Vec::new();
         while let Some(current) = url.take() {
@@ -399,9 +409,12 @@ impl Run<'_> {
                 continue;
             }
             let body = response.body.unwrap_or(Value::Null);
-            let ids = match kind {
+            let ids = match &mut kind {
                 ListKind::Repositories => self.repositories_page(body).await?,
                 ListKind::Members(known) => self.members_page(body, known).await?,
+                ListKind::Teams => self.teams_page(body).await?,
+                ListKind::TeamMembers(logins) => teams::team_members_page(body, logins)?,
+                ListKind::CopilotSeats => self.copilot_seats_page(body).await?,
             };
             if let Some(etag) = &response.etag {
                 state::store_page(

@@ -7,7 +7,7 @@
 //!
 //! The parts: [`model`] (the state tests arrange, made of [`records`]), [`http`] (the server
 //! loop, replies, rate limits, ETags), [`auth`] (app JWTs and installation tokens), [`routes`]
-//! (one function per endpoint), [`paging`] (query strings and `Link` pagination), [`json`]
+//! (one function per endpoint), [`teams`] (teams and Copilot seats), [`paging`] (query strings and `Link` pagination), [`json`]
 //! (GitHub's JSON shapes), [`oauth`] (the admin sign-in's web flow), [`foreign`] (a host that is
 //! not GitHub) and [`webhooks`] (delivery bodies rendered from the same model).
 
@@ -22,6 +22,7 @@ mod oauth;
 mod paging;
 mod records;
 mod routes;
+mod teams;
 mod webhooks;
 
 // Not every test uses every type of the fake.
@@ -29,8 +30,8 @@ mod webhooks;
 pub use foreign::{ForeignHost, ForeignRequest};
 #[allow(unused_imports)]
 pub use model::{
-    Collaborator, Commit, HookDelivery, Installation, Invitation, Issue, Model, Pull, RateLimit,
-    Repo, RequestLog, Review, SecondaryLimit, Team, Token, User, now,
+    Collaborator, Commit, CopilotSeat, HookDelivery, Installation, Invitation, Issue, Model, Pull,
+    RateLimit, Repo, RequestLog, Review, SecondaryLimit, Team, Token, User, now,
 };
 pub use oauth::OAuth;
 #[allow(unused_imports)]

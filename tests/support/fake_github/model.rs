@@ -10,8 +10,8 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use super::DEFAULT_RATE_LIMIT;
 use super::http::Caller;
 pub use super::records::{
-    Collaborator, Commit, HookDelivery, Installation, Invitation, Issue, Pull, RateLimit, Repo,
-    RequestLog, Review, SecondaryLimit, Team, Token, User,
+    Collaborator, Commit, CopilotSeat, HookDelivery, Installation, Invitation, Issue, Pull,
+    RateLimit, Repo, RequestLog, Review, SecondaryLimit, Team, Token, User,
 };
 use super::routes::RepoRef;
 
@@ -70,8 +70,11 @@ pub struct Model {
     /// GitHub itself links to its own API host:
     /// https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
     pub link_origin: Option<String>,
-    /// The org's teams (webhooks only: the REST fake serves no team endpoint).
+    /// The orgs' teams, in the order `/orgs/{org}/teams` lists them (also used by webhooks).
     pub teams: Vec<Team>,
+    /// Org login -> its Copilot seats; an org without an entry has no Copilot plan (404).
+    /// [`Model::add_org_installation`] gives the org a plan with no seats.
+    pub copilot: HashMap<String, Vec<CopilotSeat>>,
     /// Outside collaborators of repositories (webhooks only).
     pub collaborators: Vec<Collaborator>,
     /// Pending org invitations (webhooks only).
@@ -111,6 +114,7 @@ impl Default for Model {
             github_link_paths: false,
             link_origin: None,
             teams: Vec::new(),
+            copilot: HashMap::new(),
             collaborators: Vec::new(),
             invitations: Vec::new(),
             api_url: "https://api.github.com".into(),
@@ -145,6 +149,7 @@ impl Model {
     /// Installs the app on organization `login`; the org exists (with no members) from now on.
     pub fn add_org_installation(&mut self, id: i64, login: &str) -> &mut Installation {
         self.members.entry(login.to_string()).or_default();
+        self.copilot.entry(login.to_string()).or_default();
         let account_id = self.next_id();
         self.installations.push(Installation {
             id,
@@ -153,6 +158,7 @@ impl Model {
             account_type: "Organization".into(),
             suspended: false,
             updated_at: now(),
+            copilot_permission: true,
         });
         self.installations.last_mut().expect("just pushed")
     }

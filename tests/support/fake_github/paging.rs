@@ -76,10 +76,15 @@ impl Ctx<'_> {
     }
 
     pub(super) fn per_page(&self) -> usize {
+        self.per_page_or(DEFAULT_PER_PAGE)
+    }
+
+    /// `per_page`, or `default` when the client sent none (endpoints differ in their default).
+    pub(super) fn per_page_or(&self, default: usize) -> usize {
         self.param("per_page")
             .and_then(|v| v.parse::<usize>().ok())
             .filter(|&n| n > 0)
-            .unwrap_or(DEFAULT_PER_PAGE)
+            .unwrap_or(default)
             .min(self.per_page_max.max(1))
     }
 
@@ -106,7 +111,15 @@ impl Ctx<'_> {
 
     /// One page of `items`, with GitHub's `Link` header when there is more than one page.
     pub(super) fn paginate(&self, items: Vec<Value>) -> (Vec<Value>, Option<String>) {
-        let per_page = self.per_page();
+        self.paginate_by(items, self.per_page())
+    }
+
+    /// [`Ctx::paginate`] with `per_page` items a page.
+    pub(super) fn paginate_by(
+        &self,
+        items: Vec<Value>,
+        per_page: usize,
+    ) -> (Vec<Value>, Option<String>) {
         let page = self.page();
         let last = items.len().div_ceil(per_page).max(1);
         let start = (page - 1).saturating_mul(per_page).min(items.len());

@@ -1,6 +1,6 @@
 //! The records the fake GitHub's [`super::Model`] holds, one struct per kind of GitHub object
 //! (installation, user, repository, commit, pull request, review, issue, hook delivery, team,
-//! collaborator, invitation) plus its tokens and rate-limit windows, with GitHub's defaults.
+//! collaborator, invitation, Copilot seat) plus its tokens and rate-limit windows, with GitHub's defaults.
 
 use chrono::{DateTime, Utc};
 
@@ -15,6 +15,9 @@ pub struct Installation {
     pub account_type: String,
     pub suspended: bool,
     pub updated_at: DateTime<Utc>,
+    /// Granted "GitHub Copilot Business" (`organization_copilot_seat_management: read`); without
+    /// it the seat list answers 403. On by default (the app's manifest asks for it).
+    pub copilot_permission: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -237,8 +240,28 @@ pub struct Team {
     /// `closed` or `secret`.
     pub privacy: String,
     pub members: Vec<i64>,
+    /// Those of `members` who maintain the team (the others have role `member`).
+    pub maintainers: Vec<i64>,
+    /// The parent team's id, for a nested team.
+    pub parent_id: Option<i64>,
     /// Repository id -> the team's permission on it (`pull`, `push`, `admin`, ...).
     pub repos: Vec<(i64, String)>,
+}
+
+/// A Copilot seat assigned to a user of an org
+/// (https://docs.github.com/en/rest/copilot/copilot-user-management).
+#[derive(Debug, Clone)]
+pub struct CopilotSeat {
+    pub user_id: i64,
+    /// `business`, `enterprise` or `unknown`.
+    pub plan_type: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub pending_cancellation_date: Option<chrono::NaiveDate>,
+    pub last_activity_at: Option<DateTime<Utc>>,
+    pub last_activity_editor: Option<String>,
+    /// The team through which the seat was assigned, if any.
+    pub assigning_team_id: Option<i64>,
 }
 
 /// Someone given access to one repository (a `member` event's subject).

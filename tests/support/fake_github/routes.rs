@@ -14,6 +14,7 @@ use super::json::{
 };
 use super::model::{HookDelivery, Issue, Model, Pull, Repo, Review, Token};
 use super::paging::{Ctx, with_link};
+use super::teams::OrgRoute;
 
 /// The endpoints the fake serves.
 pub(super) enum Route {
@@ -30,6 +31,8 @@ pub(super) enum Route {
     Reviews(RepoRef, i32),
     PullCommits(RepoRef, i32),
     Issues(RepoRef),
+    /// Teams and Copilot seats (teams.rs).
+    Org(OrgRoute),
 }
 
 /// An organization as a path names it: `/orgs/{login}` or GitHub's own `/organizations/{id}`.
@@ -66,6 +69,7 @@ impl Route {
             ["organizations", id, "members"] if get => {
                 Self::OrgMembers(OrgRef::Id(id.parse().ok()?))
             }
+            ["orgs", org, rest @ ..] if get => Self::Org(OrgRoute::parse(org, rest)?),
             ["users", login] if get => Self::User(login.to_string()),
             ["repos", owner, name, rest @ ..] if get => {
                 Self::repo_route(RepoRef::Name(owner.to_string(), name.to_string()), rest)?
@@ -232,6 +236,7 @@ impl Route {
                 }
                 None => Reply::not_found(),
             },
+            Self::Org(route) => route.run(model, cx, installation_id),
         }
     }
 }

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 
 use super::csrf_field;
+use crate::store::copilot::CopilotStatus;
 use crate::store::deliveries::AdminDeliveryRow;
 use crate::store::installations::AdminInstallationRow;
 use crate::web::admin::params::urlencode;
@@ -48,12 +49,26 @@ pub fn delivery_table<'a>(rows: impl Iterator<Item = &'a AdminDeliveryRow>) -> M
     }
 }
 
+/// Copilot seats held, or why the last sync could not read them.
+fn copilot(i: &AdminInstallationRow) -> Markup {
+    html! {
+        @match i.copilot_status {
+            None => { "—" }
+            Some(CopilotStatus::Available) => { (i.copilot_seats) " seats" }
+            Some(status) => {
+                span.copilot-unavailable { (status.to_string()) }
+                @if let Some(reason) = &i.copilot_reason { div.error { (reason) } }
+            }
+        }
+    }
+}
+
 /// Installations with their last sync; `actions` adds the "Sync now" buttons.
 pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: bool) -> Markup {
     html! {
         @if rows.is_empty() { p { "No installations." } } @else {
         div.scroll { table {
-            thead { tr { th { "Org" } th { "Status" } th.num { "Repos" } th.num { "Members" } th { "Last sync" } th { "Result" } th { "Figures" }
+            thead { tr { th { "Org" } th { "Status" } th.num { "Repos" } th.num { "Members" } th { "Last sync" } th { "Result" } th { "Figures" } th { "Copilot" }
                 @if actions { th {} } } }
             tbody { @for i in rows { tr {
                 td { a href=(format!("/admin/members?installation={}", i.id)) { (i.account_login) } }
@@ -66,6 +81,7 @@ pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: b
                     (i.created.unwrap_or(0)) " new · " (i.updated.unwrap_or(0)) " updated · "
                     (i.deactivated.unwrap_or(0)) " deactivated · " (i.api_calls.unwrap_or(0)) " calls ("
                     (i.not_modified.unwrap_or(0)) " cached)" } }
+                td.small { (copilot(i)) }
                 @if actions { td { form method="post" action=(format!("/admin/installations/{}/sync", i.id)) {
                     (csrf_field(s)) button type="submit" { "Sync now" } } } }
             } } }

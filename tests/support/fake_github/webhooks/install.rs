@@ -275,6 +275,8 @@ impl Model {
             description: None,
             privacy: "closed".into(),
             members: Vec::new(),
+            maintainers: Vec::new(),
+            parent_id: None,
             repos: Vec::new(),
         });
         self.teams.last_mut().expect("just pushed")
@@ -305,6 +307,21 @@ impl Model {
             "permission": "pull",
             "parent": null,
         });
+        // A nested team names its parent (a simple team), as in the REST list.
+        if let Some(parent) = t
+            .parent_id
+            .and_then(|p| self.teams.iter().find(|x| x.id == p))
+        {
+            team["parent"] = json!({
+                "id": parent.id,
+                "node_id": format!("T_kwDO{}", parent.id),
+                "name": parent.name,
+                "slug": parent.slug,
+                "description": parent.description,
+                "privacy": parent.privacy,
+                "permission": "pull",
+            });
+        }
         if let Some(permission) = permission {
             team["permission"] = json!(permission);
         }
