@@ -1625,7 +1625,7 @@ async fn the_installations_page_shows_copilot_not_available_with_the_reason(pool
         .await
         .expect("sync");
     let mut b = Browser::new(&app);
-    b.sign_in_operator().await;
+    b.sign_in_operator(PASSWORD).await;
     let page = b.get("/admin/installations").await.body;
     assert!(page.contains("not available: no permission"), "{page}");
     assert!(
