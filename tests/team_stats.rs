@@ -42,8 +42,8 @@ async fn seed(pool: &PgPool) {
         "INSERT INTO team_members (team_id, github_id, installation_id, login, active, left_at)
          VALUES (10, 8, 1, 'p8', false, now() - interval '300 days')",
         "INSERT INTO pull_requests (id, installation_id, repository_id, repository_full_name, number,
-                                    title, state, author_id, merged, merged_at)
-         SELECT 1000 + g, CASE WHEN g > 20 THEN 2 ELSE 1 END, 1, 'o/r', g, 'PR', 'closed', g, true, now()
+                                    title, state, author_id, merged, merged_at, gh_updated_at)
+         SELECT 1000 + g, CASE WHEN g > 20 THEN 2 ELSE 1 END, 1, 'o/r', g, 'PR', 'closed', g, true, now(), now()
          FROM (SELECT generate_series(1, 8) UNION ALL SELECT generate_series(21, 23)) s(g)",
         "INSERT INTO surveys (id, installation_id, pull_request_id, repository_id, repository_full_name,
                               number, title, author_github_id, author_login, merged_at, status,
