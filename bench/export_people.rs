@@ -58,10 +58,7 @@ async fn seed(pool: &sqlx::PgPool, members: i64, teams: i64) {
         let q = if sql.contains("$3") { q.bind(teams) } else { q };
         q.execute(pool).await.expect(sql);
     }
-    sqlx::query("ANALYZE")
-        .execute(pool)
-        .await
-        .expect("analyze");
+    sqlx::query("ANALYZE").execute(pool).await.expect("analyze");
 }
 
 /// Peak RSS (kB) of `pid` from `/proc`, 0 once it is gone.

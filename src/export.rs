@@ -149,7 +149,8 @@ async fn produce(
     format: Format,
     tx: &mpsc::Sender<Result<Bytes, ExportError>>,
 ) -> Result<u64, ExportError> {
-    let send = |chunk: Bytes| async move { tx.send(Ok(chunk)).await.map_err(|_| ExportError::Closed) };
+    let send =
+        |chunk: Bytes| async move { tx.send(Ok(chunk)).await.map_err(|_| ExportError::Closed) };
     let mut enc = Encoder::new(format);
     enc.start()?;
     let mut rows = people::people_teams(pool, installation);
@@ -232,8 +233,7 @@ mod tests {
         let empty: Vec<PersonTeamRow> = serde_json::from_str(&encode(Format::Json, &[])).unwrap();
         assert!(empty.is_empty());
         let rows = vec![row("a", None), row("b", Some("B"))];
-        let back: Vec<PersonTeamRow> =
-            serde_json::from_str(&encode(Format::Json, &rows)).unwrap();
+        let back: Vec<PersonTeamRow> = serde_json::from_str(&encode(Format::Json, &rows)).unwrap();
         assert_eq!(back, rows);
     }
 }

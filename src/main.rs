@@ -248,9 +248,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
             let out: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
-                Some(path) => Box::new(tokio::fs::File::create(path).await.map_err(|e| {
-                    anyhow::anyhow!("cannot create {}: {e}", path.display())
-                })?),
+                Some(path) => Box::new(
+                    tokio::fs::File::create(path)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
+                ),
                 None => Box::new(tokio::io::stdout()),
             };
             let rows = write_export(pool, installation, format, out).await?;

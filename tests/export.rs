@@ -95,13 +95,18 @@ async fn one_row_per_active_member_and_current_team(pool: PgPool) {
         Some("vscode/1.95.0/copilot/1.240.0")
     );
     assert_eq!(
-        carol.copilot_pending_cancellation_date.map(|d| d.to_string()),
+        carol
+            .copilot_pending_cancellation_date
+            .map(|d| d.to_string()),
         Some("2026-12-31".into())
     );
     // dave's membership ended; erin's seat ended.
     assert!(rows[4].team_id.is_none());
     assert!(rows[5].copilot_plan_type.is_none() && rows[5].copilot_assigned_at.is_none());
-    assert_eq!(pairs(&self::rows(&pool, 2).await), vec![("zed", Some("b-team"))]);
+    assert_eq!(
+        pairs(&self::rows(&pool, 2).await),
+        vec![("zed", Some("b-team"))]
+    );
 }
 
 /// The whole export of installation 1 as text.
@@ -234,7 +239,14 @@ async fn the_cli_writes_to_output(pool: PgPool) {
     std::fs::create_dir_all(&dir).expect("dir");
     let file = dir.join("people.json");
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_mergecast"))
-        .args(["export", "people", "--installation", "1", "--format", "json"])
+        .args([
+            "export",
+            "people",
+            "--installation",
+            "1",
+            "--format",
+            "json",
+        ])
         .arg("--output")
         .arg(&file)
         .env("DATABASE_URL", database_url(&pool))

@@ -165,12 +165,11 @@ pub async fn team_stats(
     .bind(installation)
     .fetch_all(&mut *db)
     .await?;
-    let org_members: Vec<i64> = sqlx::query_scalar(
-        "SELECT github_id FROM members WHERE installation_id = $1 AND active",
-    )
-    .bind(installation)
-    .fetch_all(&mut *db)
-    .await?;
+    let org_members: Vec<i64> =
+        sqlx::query_scalar("SELECT github_id FROM members WHERE installation_id = $1 AND active")
+            .bind(installation)
+            .fetch_all(&mut *db)
+            .await?;
     Ok(compute(
         teams,
         &memberships,
@@ -231,7 +230,10 @@ fn figures(merges: &[&Merge], answers: &[&Answer], member: impl Fn(i64) -> bool)
         .iter()
         .filter(|a| a.answered && member(a.github_id))
         .collect();
-    f[ANSWERS] = Cell::count(answered.iter().map(|a| a.github_id).collect(), answered.len());
+    f[ANSWERS] = Cell::count(
+        answered.iter().map(|a| a.github_id).collect(),
+        answered.len(),
+    );
 
     let ai: Vec<&str> = answers
         .iter()
@@ -272,7 +274,11 @@ fn figures(merges: &[&Merge], answers: &[&Answer], member: impl Fn(i64) -> bool)
         .filter(|a| a.role == "reviewer" && a.quality.is_some())
         .filter(|a| a.author_id.is_some_and(&member))
         .collect();
-    let sum: f64 = ratings.iter().filter_map(|a| a.quality).map(f64::from).sum();
+    let sum: f64 = ratings
+        .iter()
+        .filter_map(|a| a.quality)
+        .map(f64::from)
+        .sum();
     f[QUALITY] = Cell {
         people: ratings.iter().map(|a| a.github_id).collect(),
         value: (!ratings.is_empty()).then(|| sum / ratings.len() as f64),
@@ -442,10 +448,19 @@ mod tests {
         let big = cell(&[1, 2, 3, 4, 5, 6]);
         assert_eq!(shown(&[&big, &child]), vec![true, true]);
         // A swap of one person for another is a difference of two.
-        assert_eq!(shown(&[&cell(&[1, 2, 3]), &cell(&[1, 2, 4])]), vec![false, false]);
+        assert_eq!(
+            shown(&[&cell(&[1, 2, 3]), &cell(&[1, 2, 4])]),
+            vec![false, false]
+        );
         // Identical sets tell nothing new.
-        assert_eq!(shown(&[&cell(&[1, 2, 3]), &cell(&[1, 2, 3])]), vec![true, true]);
+        assert_eq!(
+            shown(&[&cell(&[1, 2, 3]), &cell(&[1, 2, 3])]),
+            vec![true, true]
+        );
         // A group under three is withheld, and cannot withhold another.
-        assert_eq!(shown(&[&cell(&[1, 2]), &cell(&[1, 2, 3])]), vec![false, true]);
+        assert_eq!(
+            shown(&[&cell(&[1, 2]), &cell(&[1, 2, 3])]),
+            vec![false, true]
+        );
     }
 }

@@ -111,7 +111,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, stats, surveys, team_stats,
+        deliveries, installations, login, members, oauth, outside, overview, people, stats,
+        surveys, team_stats,
     };
     Router::new()
         .route("/admin", get(overview::overview))
@@ -126,14 +127,8 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/installations/{id}/sync",
             post(installations::sync_now),
         )
-        .route(
-            "/admin/installations/{id}/people.csv",
-            get(people::csv),
-        )
-        .route(
-            "/admin/installations/{id}/people.json",
-            get(people::json),
-        )
+        .route("/admin/installations/{id}/people.csv", get(people::csv))
+        .route("/admin/installations/{id}/people.json", get(people::json))
         .route(
             "/admin/installations/{id}/teams/stats",
             get(team_stats::page),

@@ -53,11 +53,10 @@ pub fn page(
                     }
                 }
                 h2 { "Week " (week.format("%G-W%V")) " (from " (week.format("%Y-%m-%d")) ")" }
-                div.charts {
-                    (charts::horizontal_percent_bars("PRs with AI help (author: a little or a lot)", &series(|c| c.ai_share)))
-                    (charts::horizontal_percent_bars("Reviewers' guess accuracy", &series(|c| c.guess_accuracy)))
-                    (charts::horizontal_percent_bars("Mean quality rating (of 3)", &series(|c| c.quality.map(|q| q / 3.0))))
-                }
+                // One chart per row: each has a bar per team.
+                div.charts { (charts::horizontal_percent_bars("PRs with AI help (author: a little or a lot)", &series(|c| c.ai_share))) }
+                div.charts { (charts::horizontal_percent_bars("Reviewers' guess accuracy", &series(|c| c.guess_accuracy))) }
+                div.charts { (charts::horizontal_percent_bars("Mean quality rating (of 3)", &series(|c| c.quality.map(|q| q / 3.0)))) }
             } @else { p { "No merges or surveys in the last 26 weeks." } }
             div.scroll { table {
                 thead { tr { th { "Team" } th { "Parent" } th.num { "Members" } th.num { "Copilot active" }
