@@ -4,6 +4,7 @@
 pub mod app;
 pub mod apply;
 pub mod config;
+pub mod export;
 pub mod github;
 pub mod ids;
 pub mod lock;

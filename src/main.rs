@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use mergecast::app::{self, Role, Services};
 use mergecast::config::Config;
 use mergecast::config::seal::Keyring;
+use mergecast::export::{self, Format};
 use mergecast::ids::InstallationId;
 use mergecast::queue::requeue;
 use mergecast::store;
@@ -60,6 +61,11 @@ enum Command {
         #[command(subcommand)]
         command: SecretsCommand,
     },
+    /// Export data as files.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
     /// Admin page helpers.
     Admin {
         #[command(subcommand)]
@@ -83,6 +89,21 @@ enum SecretsCommand {
 }
 
 #[derive(Subcommand)]
+enum ExportCommand {
+    /// The people × teams table: one row per active member and team they are on, with their
+    /// Copilot seat (columns in the README). Needs only DATABASE_URL.
+    People {
+        #[arg(long)]
+        installation: i64,
+        #[arg(long, value_enum, default_value_t = Format::Csv)]
+        format: Format,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
 enum DeliveriesCommand {
     /// Queue a logged delivery again (e.g. a dead one after a fix), with its original id and body.
     Replay { id: String },
@@ -93,6 +114,34 @@ fn config_or_exit() -> Result<Config, ExitCode> {
         eprintln!("mergecast: configuration error: {e}");
         ExitCode::from(2)
     })
+}
+
+/// DATABASE_URL, or `None` after saying it is missing (for commands that need only Postgres).
+fn database_url() -> Option<String> {
+    let url = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty());
+    if url.is_none() {
+        eprintln!("mergecast: configuration error: DATABASE_URL is required but not set");
+    }
+    url
+}
+
+/// Streams the people export into `out` (chunk by chunk, as the rows come); returns the rows.
+async fn write_export(
+    pool: sqlx::PgPool,
+    installation: i64,
+    format: Format,
+    out: impl tokio::io::AsyncWrite + Unpin,
+) -> anyhow::Result<u64> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = tokio::io::BufWriter::new(out);
+    let (mut rx, task) = export::spawn_people(pool, installation, format);
+    while let Some(chunk) = rx.recv().await {
+        out.write_all(&chunk?).await?;
+    }
+    out.flush().await?;
+    out.into_inner().shutdown().await?;
+    task.await?
+        .ok_or_else(|| anyhow::anyhow!("the export stopped early"))
 }
 
 #[tokio::main]
@@ -127,8 +176,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Migrate => {
-            let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
-                eprintln!("mergecast: configuration error: DATABASE_URL is required but not set");
+            let Some(url) = database_url() else {
                 return Ok(ExitCode::from(2));
             };
             let pool = store::connect(&url, 2).await?;
@@ -197,6 +245,36 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Export {
+            command:
+                ExportCommand::People {
+                    installation,
+                    format,
+                    output,
+                },
+        } => {
+            let Some(url) = database_url() else {
+                return Ok(ExitCode::from(2));
+            };
+            let pool = store::connect(&url, 2).await?;
+            if !store::installations::exists(&pool, installation).await? {
+                eprintln!("mergecast: no installation {installation}");
+                return Ok(ExitCode::from(2));
+            }
+            let out: Box<dyn tokio::io::AsyncWrite + Unpin + Send> = match &output {
+                Some(path) => Box::new(
+                    tokio::fs::File::create(path)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?,
+                ),
+                None => Box::new(tokio::io::stdout()),
+            };
+            let rows = write_export(pool, installation, format, out).await?;
+            if output.is_some() {
+                eprintln!("exported {rows} rows");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Admin {
             command: AdminCommand::HashPassword,

@@ -141,6 +141,20 @@ async fn seed(pool: &PgPool) {
          SELECT n, 400 + (n % 3), 'rev' || (n % 3), 'reviewer', now(), CASE WHEN n % 2 = 0 THEN 'yes' ELSE 'no' END,
                 CASE WHEN n % 5 = 0 THEN NULL ELSE now() END
          FROM generate_series(1, 12) n",
+        // Teams for the team stats page: the survey authors (300..303) and reviewers (400..402).
+        "INSERT INTO members (installation_id, github_id, login)
+         SELECT 41234567, g, 'dev' || g FROM generate_series(300, 303) g
+         UNION ALL SELECT 41234567, g, 'rev' || g FROM generate_series(400, 402) g",
+        "INSERT INTO teams (id, installation_id, slug, name, parent_id) VALUES
+         (70, 41234567, 'platform', 'Platform', NULL), (71, 41234567, 'api', 'API', 70),
+         (72, 41234567, 'infra', 'Infra', 70)",
+        "INSERT INTO team_members (team_id, github_id, installation_id, login, role)
+         SELECT 70, github_id, 41234567, login, 'member' FROM members WHERE github_id >= 300
+         UNION ALL SELECT 71, g, 41234567, 'dev' || g, 'member' FROM generate_series(300, 302) g
+         UNION ALL SELECT 72, g, 41234567, 'x' || g, 'member' FROM (VALUES (303), (400)) v(g)",
+        "INSERT INTO copilot_seats (installation_id, github_id, login, plan_type, last_activity_at, observed_at)
+         SELECT 41234567, g, 'dev' || g, 'business', now() - make_interval(days => g - 300), now()
+         FROM generate_series(300, 303) g",
     ] {
         sqlx::query(sql).execute(pool).await.expect(sql);
     }
@@ -218,11 +232,11 @@ async fn goto(c: &Client, app: &TestApp, path: &str) {
     c.goto(&app.url(path)).await.expect("goto");
 }
 
-/// Writes the README's screenshot when it is missing, or when `UPDATE_DOCS_SCREENSHOT` is set
-/// (so ordinary test runs leave the work tree clean).
-fn save_docs_copy(png: &[u8]) {
+/// Writes a README screenshot (`docs/<name>`) when it is missing, or when
+/// `UPDATE_DOCS_SCREENSHOT` is set (so ordinary test runs leave the work tree clean).
+fn save_docs_copy(name: &str, png: &[u8]) {
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
-    let path = docs.join("admin-overview.png");
+    let path = docs.join(name);
     if path.exists() && std::env::var_os("UPDATE_DOCS_SCREENSHOT").is_none() {
         return;
     }
@@ -314,7 +328,7 @@ async fn admin_pages_in_a_headless_browser(pool: PgPool) {
     let source = c.source().await.expect("source");
     assert!(source.contains("Delivery queue"), "overview after sign-in");
     let png = shot(&c, "overview").await;
-    save_docs_copy(&png);
+    save_docs_copy("admin-overview.png", &png);
 
     goto(&c, &app, "/admin/installations").await;
     assert!(c.source().await.unwrap().contains("octo-org"));
@@ -394,6 +408,11 @@ async fn admin_pages_in_a_headless_browser(pool: PgPool) {
     goto(&c, &app, "/admin/stats").await;
     assert!(c.source().await.unwrap().contains("<svg"));
     shot(&c, "stats").await;
+    goto(&c, &app, "/admin/installations/41234567/teams/stats").await;
+    let source = c.source().await.unwrap();
+    assert!(source.contains("<svg") && source.contains("platform") && source.contains("withheld"));
+    let png = shot(&c, "team-stats").await;
+    save_docs_copy("team-stats.png", &png);
 
     // Readable on a phone.
     c.set_window_size(390, 844).await.expect("resize");

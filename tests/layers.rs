@@ -21,6 +21,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("apply", 3),
     ("survey", 3),
     ("sync", 3),
+    ("export", 3),
     ("queue", 4),
     ("web", 5),
     ("app", 6),

@@ -10,11 +10,13 @@ pub mod installations;
 pub mod issues;
 pub mod members;
 pub mod merged;
+pub mod people;
 pub mod pulls;
 pub mod records;
 pub mod secrets;
 pub mod surveys;
 pub mod sync;
+pub mod team_stats;
 pub mod teams;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};

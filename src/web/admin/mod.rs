@@ -125,7 +125,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, stats, surveys,
+        deliveries, installations, login, members, oauth, outside, overview, people, stats,
+        surveys, team_stats,
     };
     Router::new()
         .route("/admin", get(overview::overview))
@@ -139,6 +140,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/installations/{id}/sync",
             post(installations::sync_now),
+        )
+        .route("/admin/installations/{id}/people.csv", get(people::csv))
+        .route("/admin/installations/{id}/people.json", get(people::json))
+        .route(
+            "/admin/installations/{id}/teams/stats",
+            get(team_stats::page),
+        )
+        .route(
+            "/admin/installations/{id}/teams/stats.csv",
+            get(team_stats::csv),
         )
         .route("/admin/members", get(members::list))
         .route("/admin/outside", get(outside::list))

@@ -9,8 +9,10 @@ pub mod members;
 pub mod oauth;
 pub mod outside;
 pub mod overview;
+pub mod people;
 pub mod stats;
 pub mod surveys;
+pub mod team_stats;
 
 use serde::Deserialize;
 use sqlx::PgPool;

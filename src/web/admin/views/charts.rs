@@ -38,3 +38,35 @@ pub fn percent_bars(title: &str, points: &[(String, Option<f64>)]) -> Markup {
         }
     }
 }
+
+/// Horizontal bars of percentages (0..=1), one labelled row each (many rows stay readable);
+/// `None` rows read "withheld".
+pub fn horizontal_percent_bars(title: &str, rows: &[(String, Option<f64>)]) -> Markup {
+    let (w, row, left, pad) = (640.0_f64, 18.0_f64, 160.0_f64, 8.0_f64);
+    let h = pad * 2.0 + row * rows.len().max(1) as f64;
+    let span = w - left - pad - 40.0;
+    html! {
+        figure.chart {
+            figcaption { (title) }
+            svg viewBox=(format!("0 0 {w} {h}")) role="img" aria-label=(title) {
+                line x1=(left) y1=(pad) x2=(left) y2=(h - pad) class="axis" {}
+                @for (i, (label, value)) in rows.iter().enumerate() {
+                    @let y = pad + row * i as f64;
+                    text x=(left - 6.0) y=(format!("{:.1}", y + row * 0.7)) class="label" text-anchor="end" { (label) }
+                    @match value {
+                        Some(v) => {
+                            @let bw = span * v.clamp(0.0, 1.0);
+                            rect x=(left) y=(format!("{:.1}", y + 3.0)) width=(format!("{bw:.1}")) height=(format!("{:.1}", row - 6.0)) class="bar" {
+                                title { (label) ": " (format!("{:.0}%", v * 100.0)) }
+                            }
+                            text x=(format!("{:.1}", left + bw + 4.0)) y=(format!("{:.1}", y + row * 0.7)) class="label" { (format!("{:.0}%", v * 100.0)) }
+                        }
+                        None => {
+                            text x=(left + 4.0) y=(format!("{:.1}", y + row * 0.7)) class="na" { "withheld" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -9,6 +9,7 @@ pub mod members;
 pub mod overview;
 pub mod stats;
 pub mod surveys;
+pub mod team_stats;
 pub mod widgets;
 
 use maud::{DOCTYPE, Markup, html};

@@ -7,16 +7,16 @@ use super::charts;
 use crate::store::admin_stats::{MIN_PEOPLE, WeekStats};
 
 /// What a figure with fewer than three people behind it shows.
-const WITHHELD: &str = "withheld";
+pub(super) const WITHHELD: &str = "withheld";
 
 /// A share, or "withheld" when too few people are behind it (never 0).
-fn pct(v: Option<f64>) -> String {
+pub(super) fn pct(v: Option<f64>) -> String {
     v.map(|v| format!("{:.0}%", v * 100.0))
         .unwrap_or_else(|| WITHHELD.into())
 }
 
 /// A count, or "withheld" when too few people are behind it (never 0).
-fn count(v: Option<i64>) -> String {
+pub(super) fn count(v: Option<i64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| WITHHELD.into())
 }
 

@@ -68,7 +68,7 @@ pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: b
     html! {
         @if rows.is_empty() { p { "No installations." } } @else {
         div.scroll { table {
-            thead { tr { th { "Org" } th { "Status" } th.num { "Repos" } th.num { "Members" } th { "Last sync" } th { "Result" } th { "Figures" } th { "Copilot" }
+            thead { tr { th { "Org" } th { "Status" } th.num { "Repos" } th.num { "Members" } th { "Last sync" } th { "Result" } th { "Figures" } th { "Copilot" } th { "Teams" }
                 @if actions { th {} } } }
             tbody { @for i in rows { tr {
                 td { a href=(format!("/admin/members?installation={}", i.id)) { (i.account_login) } }
@@ -82,6 +82,12 @@ pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: b
                     (i.deactivated.unwrap_or(0)) " deactivated · " (i.api_calls.unwrap_or(0)) " calls ("
                     (i.not_modified.unwrap_or(0)) " cached)" } }
                 td.small { (copilot(i)) }
+                td.small {
+                    a href=(format!("/admin/installations/{}/teams/stats", i.id)) { "Team stats" } br;
+                    "People × teams: "
+                    a href=(format!("/admin/installations/{}/people.csv", i.id)) download { "CSV" } " · "
+                    a href=(format!("/admin/installations/{}/people.json", i.id)) download { "JSON" }
+                }
                 @if actions { td { form method="post" action=(format!("/admin/installations/{}/sync", i.id)) {
                     (csrf_field(s)) button type="submit" { "Sync now" } } } }
             } } }
