@@ -19,8 +19,8 @@ use support::fake_github::FakeGithub;
 /// Org B (installation 2): zed.
 async fn seed(pool: &PgPool) {
     for sql in [
-        "INSERT INTO installations (id, account_login, account_type) VALUES
-         (1, 'org-a', 'Organization'), (2, 'org-b', 'Organization')",
+        "INSERT INTO installations (id, account_login, account_type, account_id) VALUES
+         (1, 'org-a', 'Organization', 501), (2, 'org-b', 'Organization', 502)",
         "INSERT INTO members (installation_id, github_id, login, name, email, role, state, active) VALUES
          (1, 101, 'alice', 'Alice \"Al\" Anders, Jr.', 'alice@example.com', 'admin', 'active', true),
          (1, 102, 'bob', NULL, NULL, 'member', 'active', true),

@@ -22,8 +22,8 @@ use support::fake_github::FakeGithub;
 /// Org B (installation 2): `b-team` {21,22,23} with one merged PR each.
 async fn seed(pool: &PgPool) {
     let statements = [
-        "INSERT INTO installations (id, account_login, account_type) VALUES
-         (1, 'org-a', 'Organization'), (2, 'org-b', 'Organization')",
+        "INSERT INTO installations (id, account_login, account_type, account_id) VALUES
+         (1, 'org-a', 'Organization', 501), (2, 'org-b', 'Organization', 502)",
         "INSERT INTO members (installation_id, github_id, login)
          SELECT 1, g, 'p' || g FROM generate_series(1, 8) g
          UNION ALL SELECT 2, g, 'q' || g FROM generate_series(21, 23) g",

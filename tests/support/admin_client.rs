@@ -8,7 +8,7 @@ use mergecast::config::hash_password;
 use sqlx::PgPool;
 
 use crate::support::browser::{Browser, csrf};
-use crate::support::fake_github::FakeGithub;
+use crate::support::fake_github::{FakeGithub, User};
 use crate::support::{TestApp, redis_url, test_config_with};
 
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -16,7 +16,8 @@ const CLIENT_ID: &str = "Iv1.testclient";
 const CLIENT_SECRET: &str = "oauth-client-secret-value";
 
 /// The app (web role) with password and GitHub sign-in against `fake`; the GitHub user 7001
-/// (`alice`) is an admin of `admin_of` only.
+/// (`alice`) is an admin of `admin_of` only (`org-a` is account 501, `org-b` 502, as the tests
+/// seed them).
 pub async fn app(pool: &PgPool, fake: &FakeGithub, admin_of: &str) -> TestApp {
     let vars = vec![
         (
@@ -43,9 +44,13 @@ pub async fn app(pool: &PgPool, fake: &FakeGithub, admin_of: &str) -> TestApp {
     o.client_secret = CLIENT_SECRET.into();
     o.callback_url = app.url("/admin/oauth/callback");
     o.approve_as = Some((7001, "alice".into()));
-    o.memberships
-        .insert((7001, admin_of.into()), ("admin".into(), "active".into()));
     drop(o);
+    // The orgs the tests seed, under the account ids they store (sign-in compares org ids).
+    fake.with(|m| {
+        m.orgs
+            .extend([("org-a".into(), 501), ("org-b".into(), 502)]);
+        m.set_membership(&User::new(7001, "alice"), admin_of, "admin", "active");
+    });
     app
 }
 
