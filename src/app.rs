@@ -8,10 +8,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use sqlx::PgPool;
 use thiserror::Error;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
+use crate::config::layered::{Env, Reload};
 use crate::github::client::{GithubApi, GithubClient};
 use crate::metrics::Metrics;
 use crate::queue::catch_up::{self, CatchUp};
@@ -58,6 +59,10 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("{0}")]
     Github(#[from] crate::github::client::GithubError),
+    #[error("configuration: {0}")]
+    Config(#[from] store::app_settings::LoadError),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
 }
 
 /// The long-lived connections every role shares.
@@ -73,15 +78,22 @@ pub struct Services {
     pub github: Option<GithubClient>,
     /// Present when Slack is configured.
     pub slack: Option<SlackClient>,
+    /// How this process re-reads its configuration after the setup page changed it: the
+    /// environment it started with, and the signal that asks [`serve`] to reload. `None` when the
+    /// caller built the configuration itself (tests of other parts).
+    pub reload: Option<Reload>,
 }
 
 impl Services {
-    /// Connects to both stores and brings the schema up to date.
+    /// Connects to both stores, brings the schema up to date, and reads the process environment
+    /// over what the setup page stored (one-shot commands: `sync`, `deliveries replay`).
     pub async fn connect(config: Config) -> Result<Self, StartError> {
         let pool = store::connect(&config.database_url, config.database_max_connections)
             .await
             .map_err(StartError::Postgres)?;
         store::migrate(&pool).await?;
+        let env = crate::config::layered::process_env();
+        let config = store::app_settings::current_config(&pool, &env).await?;
         Self::with_pool(config, pool).await
     }
 
@@ -114,6 +126,7 @@ impl Services {
             github_api,
             github,
             slack,
+            reload: None,
         })
     }
 
@@ -133,11 +146,11 @@ impl Services {
                 .as_ref()
                 .map(|s| Arc::from(s.signing_secret.as_str())),
             admin: Arc::new(web::admin::AdminContext::new(
-                self.config.admin.clone(),
-                &self.config.queue_prefix,
+                self.config.clone(),
                 self.catch_up(),
                 self.github_api.clone(),
                 self.github.clone(),
+                self.reload.clone(),
             )),
         }
     }
@@ -405,4 +418,147 @@ fn spawn_survey_tick(
             }
         }
     });
+}
+
+/// How often a process compares the stored configuration version with the one it runs.
+const RELOAD_POLL: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// A new one-time setup code: 12 characters from an alphabet without look-alikes, in groups of
+/// four (`ABCD-EFGH-JKLM`), about 60 bits.
+fn new_setup_code() -> String {
+    use chacha20poly1305::aead::rand_core::RngCore;
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 12];
+    chacha20poly1305::aead::OsRng.fill_bytes(&mut bytes);
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
+        .collect();
+    chars
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Where the setup page is, for the log line that carries the code.
+fn setup_url(config: &Config) -> String {
+    match &config.admin.public_url {
+        Some(url) => format!("{url}/admin/setup"),
+        None => {
+            let addr = config.bind_addr;
+            let host = if addr.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                addr.ip().to_string()
+            };
+            format!("http://{host}:{}/admin/setup", addr.port())
+        }
+    }
+}
+
+/// A listener's socket, kept across reloads (each run gets its own handle on it; connections
+/// arriving while the roles restart wait in the backlog).
+fn reusable(
+    given: Option<TcpListener>,
+    addr: SocketAddr,
+) -> Result<std::net::TcpListener, StartError> {
+    let listener = match given {
+        Some(l) => l.into_std(),
+        None => {
+            let l = std::net::TcpListener::bind(addr)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            l.set_nonblocking(true)
+                .map_err(|source| StartError::Bind { addr, source })?;
+            Ok(l)
+        }
+    };
+    listener.map_err(|source| StartError::Bind { addr, source })
+}
+
+fn handle_of(listener: &std::net::TcpListener) -> Result<TcpListener, StartError> {
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    listener
+        .try_clone()
+        .and_then(TcpListener::from_std)
+        .map_err(|source| StartError::Bind { addr, source })
+}
+
+/// Runs `role` with the configuration read from `env` over what the setup page stored, and
+/// runs it again, in place, whenever that stored configuration changes (this process's setup
+/// page asks at once; other processes notice the version within [`RELOAD_POLL`]). In-flight
+/// requests and jobs finish before the roles restart; the listening sockets stay open.
+///
+/// While no operator password is configured, the web role prints a one-time setup code in the
+/// log (as Grafana and Jenkins do); only its hash is stored, and the newest one printed works.
+pub async fn serve(
+    env: Env,
+    pool: PgPool,
+    role: Role,
+    listeners: Listeners,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), StartError> {
+    let first = store::app_settings::current_config(&pool, &env).await?;
+    let (web, metrics) = if role.web() {
+        (
+            Some(reusable(listeners.web, first.bind_addr)?),
+            Some(reusable(listeners.metrics, first.metrics_addr)?),
+        )
+    } else {
+        (None, None)
+    };
+    let notify = Arc::new(Notify::new());
+    let mut code_printed = false;
+    let mut config = first;
+    loop {
+        let version = store::app_settings::version(&pool).await?;
+        if role.web() && config.admin.password_hash.is_none() && !code_printed {
+            let code = new_setup_code();
+            store::app_settings::set_setup_code(&pool, &code).await?;
+            tracing::warn!(
+                "setup: open {} and enter the one-time setup code {code}",
+                setup_url(&config)
+            );
+            code_printed = true;
+        }
+        let mut services = Services::with_pool(config, pool.clone()).await?;
+        services.reload = Some(Reload {
+            env: env.clone(),
+            notify: notify.clone(),
+        });
+        let listeners = Listeners {
+            web: web.as_ref().map(handle_of).transpose()?,
+            metrics: metrics.as_ref().map(handle_of).transpose()?,
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut running = Box::pin(run_with(services, role, listeners, stop_rx));
+        let mut poll = tokio::time::interval(RELOAD_POLL);
+        let reload = loop {
+            tokio::select! {
+                result = &mut running => return result,
+                changed = shutdown.changed() => {
+                    if changed.is_err() || *shutdown.borrow() {
+                        break false;
+                    }
+                }
+                _ = notify.notified() => break true,
+                _ = poll.tick() => {
+                    match store::app_settings::version(&pool).await {
+                        Ok(now) if now != version => break true,
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "cannot read the configuration version"),
+                    }
+                }
+            }
+        };
+        let _ = stop_tx.send(true);
+        running.await?;
+        if !reload {
+            return Ok(());
+        }
+        config = store::app_settings::current_config(&pool, &env).await?;
+        tracing::info!("configuration changed: roles restarted with it");
+    }
 }

@@ -164,14 +164,24 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 Err(code) => return Ok(code),
             };
             telemetry::init(config.log_format);
-            let services = Services::connect(config).await?;
+            let pool = store::connect(&config.database_url, config.database_max_connections)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot connect to Postgres (DATABASE_URL): {e}"))?;
+            store::migrate(&pool).await?;
             let (tx, rx) = tokio::sync::watch::channel(false);
             tokio::spawn(async move {
                 app::termination_signal().await;
                 tracing::info!("shutdown requested: finishing in-flight work");
                 let _ = tx.send(true);
             });
-            app::run(services, role, None, rx).await?;
+            let env = mergecast::config::layered::process_env();
+            match app::serve(env, pool, role, app::Listeners::default(), rx).await {
+                Err(app::StartError::Config(e)) => {
+                    eprintln!("mergecast: configuration error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+                other => other?,
+            }
             tracing::info!("stopped");
             Ok(ExitCode::SUCCESS)
         }

@@ -199,12 +199,16 @@ async fn not_signed_in_is_sent_to_sign_in(pool: PgPool) {
 }
 
 #[sqlx::test]
-async fn without_sign_in_configured_the_page_says_so(pool: PgPool) {
+async fn without_sign_in_configured_the_login_page_sends_to_setup(pool: PgPool) {
     let app = TestApp::spawn_with(pool, Role::Web, support::test_config(&redis_url())).await;
     let mut b = Browser::new(&app);
-    let page = b.get("/admin/login").await;
+    let login = b.get("/admin/login").await;
+    assert_eq!(login.location.as_deref(), Some("/admin/setup"));
+    // No session key and no encryption key: setup can only say what is missing.
+    let page = b.get("/admin/setup").await;
     assert_eq!(page.status, 200);
-    assert!(page.body.contains("Sign-in is not configured"));
+    assert!(page.body.contains("needs an encryption key"));
+    assert!(!page.body.contains("<form"));
     assert_eq!(
         b.get("/admin").await.location.as_deref(),
         Some("/admin/login")

@@ -1061,3 +1061,103 @@ async fn copilot_seats_are_listed_like_github() {
     });
     assert_eq!(get(&gh, path, &token).await.status(), StatusCode::NOT_FOUND);
 }
+
+/// The manifest flow: form-encoded manifest only, checked; a code redirected back with `state`,
+/// converted once (201 with the secrets), then 404; `GET /app` answers the app's JWT only.
+#[tokio::test]
+async fn apps_are_created_from_manifests_like_github() {
+    let gh = fake().await;
+    gh.with(|m| {
+        m.orgs.insert("acme".into(), 9);
+    });
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let manifest = json!({
+        "name": "Mergecast",
+        "url": "https://mc.example.org",
+        "hook_attributes": { "url": "https://mc.example.org/webhooks/github" },
+        "redirect_url": "https://mc.example.org/admin/setup/github/registered",
+        "default_permissions": { "pull_requests": "read" },
+    });
+    let new_app = |path: &str| format!("{}{path}", gh.url);
+    // JSON instead of a form: refused.
+    let json_body = http
+        .post(new_app("/settings/apps/new?state=s"))
+        .json(&json!({ "manifest": manifest }))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(json_body.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // A manifest without its redirect URL, or with a permission GitHub does not know: 422.
+    for bad in [
+        json!({ "url": "https://x", "hook_attributes": { "url": "https://x/h" } }),
+        json!({ "url": "https://x", "hook_attributes": { "url": "https://x/h" },
+                "redirect_url": "https://x/r", "default_permissions": { "issues": "admin" } }),
+    ] {
+        let r = http
+            .post(new_app("/settings/apps/new"))
+            .form(&[("manifest", bad.to_string())])
+            .send()
+            .await
+            .expect("post");
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // An org that does not exist: 404.
+    let r = http
+        .post(new_app("/organizations/nobody/settings/apps/new"))
+        .form(&[("manifest", manifest.to_string())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = http
+        .post(new_app("/organizations/acme/settings/apps/new?state=st8"))
+        .form(&[("manifest", manifest.to_string())])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let location = header(&r, "location");
+    assert!(location.starts_with("https://mc.example.org/admin/setup/github/registered?code="));
+    assert!(location.ends_with("&state=st8"), "{location}");
+    let code = location
+        .split("code=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("code")
+        .to_owned();
+    let convert = || {
+        http.post(format!("{}/app-manifests/{code}/conversions", gh.url))
+            .send()
+    };
+    let first = convert().await.expect("convert");
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let app: Value = first.json().await.expect("json");
+    assert_eq!(app["id"], APP_ID);
+    for field in [
+        "slug",
+        "pem",
+        "webhook_secret",
+        "client_id",
+        "client_secret",
+    ] {
+        assert!(
+            app[field].as_str().is_some_and(|v| !v.is_empty()),
+            "{field}"
+        );
+    }
+    assert_eq!(
+        convert().await.expect("again").status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app_get(&gh, "/app", &app_jwt(APP_ID)).await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app_get(&gh, "/app", &app_jwt(APP_ID + 1)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

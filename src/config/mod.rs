@@ -7,6 +7,7 @@ use thiserror::Error;
 
 mod admin;
 mod app_key;
+pub mod layered;
 pub mod seal;
 
 pub use admin::{AdminConfig, OAuthClient, hash_password, verify_password};
@@ -37,6 +38,11 @@ impl WebhookSecrets {
         Self(secrets.into_iter().map(|s| s.as_ref().to_vec()).collect())
     }
 
+    /// No secret yet: the GitHub App is not registered (first run).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         self.0.iter().map(Vec::as_slice)
     }
@@ -53,6 +59,9 @@ impl std::fmt::Debug for WebhookSecrets {
 #[derive(Debug, Clone)]
 pub struct GithubAppConfig {
     pub app_id: i64,
+    /// `GITHUB_APP_SLUG`: the app's URL name (its install page is
+    /// `{GITHUB_WEB_URL}/apps/{slug}/installations/new`); set by the manifest flow.
+    pub slug: Option<String>,
     pub private_key: AppKey,
     pub sync_interval: Duration,
     /// Merged PRs found by catch-up trigger surveys only if merged this recently.
@@ -102,6 +111,9 @@ pub struct Config {
     /// `MERGECAST_ENCRYPTION_KEY` (and older keys): seals secrets stored in Postgres. Without
     /// it, nothing secret is stored at all.
     pub keyring: Option<seal::Keyring>,
+    /// Where each group of settable variables came from (environment, setup page, unset),
+    /// keyed by the group's first variable (`layered::GROUPS`).
+    pub sources: std::collections::BTreeMap<&'static str, layered::Source>,
 }
 
 impl Config {
@@ -129,15 +141,14 @@ impl Config {
                 "must start with redis:// or rediss://",
             ));
         }
-        let raw_secrets = required("GITHUB_WEBHOOK_SECRET")?;
+        // Optional: before the GitHub App is registered (first run) there is none, and the
+        // webhook endpoint answers 503 until there is.
+        let raw_secrets = get("GITHUB_WEBHOOK_SECRET").unwrap_or_default();
         let secrets: Vec<&str> = raw_secrets
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
-        if secrets.is_empty() {
-            return Err(ConfigError::Missing("GITHUB_WEBHOOK_SECRET"));
-        }
         let bind_addr = get("BIND_ADDR")
             .unwrap_or_else(|| "0.0.0.0:8080".into())
             .parse()
@@ -211,7 +222,27 @@ impl Config {
             )?),
             admin: AdminConfig::from_lookup(&get)?,
             keyring: seal::Keyring::from_lookup(&get)?,
+            sources: layered::GROUPS
+                .iter()
+                .map(|g| {
+                    let set = g.iter().any(|n| get(n).is_some());
+                    let source = if set {
+                        layered::Source::Environment
+                    } else {
+                        layered::Source::Unset
+                    };
+                    (g[0], source)
+                })
+                .collect(),
         })
+    }
+
+    /// Reads the environment over what the setup page stored (the environment wins per group;
+    /// `sources` says which one each group came from).
+    pub fn from_layered(layers: &layered::Layered) -> Result<Self, ConfigError> {
+        let mut config = Self::from_lookup(|name| layers.get(name))?;
+        config.sources = layers.sources();
+        Ok(config)
     }
 }
 
@@ -376,8 +407,23 @@ fn github_app(
         (None, None) => return Err(ConfigError::Missing("GITHUB_PRIVATE_KEY")),
     };
     let private_key = AppKey::from_pem(&pem).map_err(|e| invalid(name, &e.to_string()))?;
+    let slug = match get("GITHUB_APP_SLUG") {
+        Some(slug)
+            if !slug
+                .trim()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-') =>
+        {
+            return Err(invalid(
+                "GITHUB_APP_SLUG",
+                "use the app's URL name: letters, digits and -",
+            ));
+        }
+        other => other.map(|s| s.trim().to_owned()),
+    };
     Ok(Some(GithubAppConfig {
         app_id,
+        slug,
         private_key,
         sync_interval: Duration::from_secs(number(get, "SYNC_INTERVAL_SECS", 900, 10, 86_400)?),
         merged_window: Duration::from_secs(

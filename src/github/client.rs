@@ -435,6 +435,22 @@ impl GithubApi {
         judge(&Method::DELETE, &route, raw, None).map(drop)
     }
 
+    /// POSTs to `path` with no credential at all and no body (the manifest conversion, which
+    /// GitHub authorises by the code in its path); the JSON answer of a 2xx.
+    pub async fn post_without_credentials(&self, path: &str) -> Result<Value, GithubError> {
+        let route = self.route(path)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("application/vnd.github+json"),
+        );
+        let raw = self
+            .exchange(Method::POST, route.clone(), headers, None)
+            .await?;
+        let response = judge(&Method::POST, &route, raw, None)?;
+        Ok(response.body.unwrap_or(Value::Null))
+    }
+
     /// Exchanges an OAuth `code` for a user token: `POST {GITHUB_WEB_URL}/login/oauth/access_token`
     /// (form-encoded, JSON answer). GitHub answers 200 with `error` when it refuses; the JSON is
     /// returned as is.

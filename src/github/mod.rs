@@ -5,6 +5,7 @@ pub mod app_auth;
 pub mod client;
 pub mod copilot;
 pub mod events;
+pub mod manifest;
 pub mod records;
 pub mod rest;
 pub mod signature;

@@ -4,6 +4,7 @@
 
 pub mod admin_sessions;
 pub mod admin_stats;
+pub mod app_settings;
 pub mod copilot;
 pub mod deliveries;
 pub mod installations;

@@ -43,16 +43,19 @@ pub enum SecretName {
     SlackBotToken,
     SlackSigningSecret,
     SlackClientSecret,
+    /// The key signing admin session cookies and CSRF tokens, when `SESSION_SECRET` is unset.
+    SessionSecret,
 }
 
 impl SecretName {
-    pub const ALL: [SecretName; 6] = [
+    pub const ALL: [SecretName; 7] = [
         SecretName::GithubPrivateKey,
         SecretName::GithubWebhookSecret,
         SecretName::GithubClientSecret,
         SecretName::SlackBotToken,
         SecretName::SlackSigningSecret,
         SecretName::SlackClientSecret,
+        SecretName::SessionSecret,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -63,6 +66,7 @@ impl SecretName {
             SecretName::SlackBotToken => "slack_bot_token",
             SecretName::SlackSigningSecret => "slack_signing_secret",
             SecretName::SlackClientSecret => "slack_client_secret",
+            SecretName::SessionSecret => "session_secret",
         }
     }
 

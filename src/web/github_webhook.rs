@@ -272,6 +272,15 @@ pub async fn receive(State(state): State<AppState>, headers: HeaderMap, body: Bo
     let event_name = header_str(&headers, "x-github-event")
         .unwrap_or("")
         .to_owned();
+    if state.webhook_secrets.is_empty() {
+        // First run: no app registered yet, so nothing can be verified. 503 (not 401): the
+        // delivery is not refused for what it is, and catch-up asks GitHub to redeliver it.
+        tracing::warn!(event = %event_name, "webhook refused: no webhook secret yet (finish setup at /admin/setup)");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not set up yet: no webhook secret",
+        );
+    }
     let gate = &state.webhook_bodies;
     let checked = match check_headers(&headers, gate.limits().max_body) {
         Ok(c) => c,

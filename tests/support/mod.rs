@@ -6,6 +6,7 @@
 pub mod browser;
 pub mod fake_github;
 pub mod fake_slack;
+pub mod log_capture;
 pub mod proxy;
 pub mod raw_http;
 pub mod scenario;
@@ -73,6 +74,33 @@ pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
     all.extend(vars);
     Config::from_lookup(|k| all.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))
         .expect("test config is valid")
+}
+
+/// The environment of a test process started through `app::serve` (the reloading server):
+/// like [`test_config_with`], without a webhook secret unless `extra` sets one. Returns the
+/// variables (extra first, so they win).
+pub fn serve_env(redis_url: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
+    let prefix = format!("mctest:{}", uuid::Uuid::new_v4().simple());
+    let mut all: Vec<(String, String)> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    for (k, v) in [
+        ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
+        ("REDIS_URL", redis_url.to_string()),
+        ("QUEUE_PREFIX", prefix),
+        ("WORKER_CONCURRENCY", "8".into()),
+        ("DELIVERY_MAX_ATTEMPTS", "3".into()),
+        ("DELIVERY_RETRY_BASE_MS", "10".into()),
+        ("WORKER_HEARTBEAT_SECS", "1".into()),
+        ("REDIS_TIMEOUT_MS", "500".into()),
+        ("DATABASE_MAX_CONNECTIONS", "10".into()),
+    ] {
+        if !all.iter().any(|(n, _)| n == k) {
+            all.push((k.to_string(), v));
+        }
+    }
+    all
 }
 
 /// A fake GitHub model of the scenario's org ([`scenario::ORG`], installation
@@ -190,6 +218,52 @@ impl TestApp {
             addr,
             metrics_addr,
             pool: services.pool.clone(),
+            services,
+            client: reqwest::Client::new(),
+            shutdown: tx,
+            handle: Some(handle),
+        }
+    }
+
+    /// Starts Mergecast as `mergecast serve` does (`app::serve`: configuration from `env` over
+    /// what the setup page stored, reloaded when that changes). `BIND_ADDR` is set to the bound
+    /// port, so the log line with the setup code names this app. `services` is built from the
+    /// environment alone, for inspecting the queue.
+    pub async fn serve(pool: PgPool, role: Role, env: Vec<(String, String)>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind metrics");
+        let metrics_addr = metrics.local_addr().expect("metrics addr");
+        let mut env = env;
+        env.retain(|(k, _)| k != "BIND_ADDR" && k != "METRICS_ADDR");
+        env.push(("BIND_ADDR".into(), addr.to_string()));
+        env.push(("METRICS_ADDR".into(), metrics_addr.to_string()));
+        let map: std::collections::HashMap<String, String> = env.into_iter().collect();
+        let config = Config::from_lookup(|k| map.get(k).cloned()).expect("test env is valid");
+        let services = Services::with_pool(config, pool.clone())
+            .await
+            .expect("services");
+        let lookup: mergecast::config::layered::Env =
+            std::sync::Arc::new(move |k: &str| map.get(k).cloned());
+        let listeners = app::Listeners {
+            web: Some(listener),
+            metrics: Some(metrics),
+        };
+        let (tx, rx) = watch::channel(false);
+        let serve_pool = pool.clone();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = app::serve(lookup, serve_pool, role, listeners, rx).await {
+                panic!("app stopped: {e}");
+            }
+        });
+        Self {
+            addr,
+            metrics_addr,
+            pool,
             services,
             client: reqwest::Client::new(),
             shutdown: tx,

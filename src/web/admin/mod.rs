@@ -23,7 +23,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use thiserror::Error;
 
-use crate::config::AdminConfig;
+use std::sync::Arc;
+
+use crate::config::layered::Reload;
+use crate::config::{AdminConfig, Config};
 use crate::github::client::{GithubApi, GithubClient};
 use crate::queue::catch_up::CatchUp;
 
@@ -43,24 +46,31 @@ pub struct AdminContext {
     pub github: Option<GithubClient>,
     /// The `Content-Security-Policy` of every admin response (see `headers`).
     pub csp: HeaderValue,
+    /// The whole configuration this process runs with (the setup page shows its state).
+    pub app_config: Arc<Config>,
+    /// Present when the process can reload its configuration (`app::serve`): the setup page
+    /// then stores what it is given and has it applied at once.
+    pub reload: Option<Reload>,
 }
 
 impl AdminContext {
     pub fn new(
-        config: AdminConfig,
-        prefix: &str,
+        app_config: Arc<Config>,
         syncer: Option<CatchUp>,
         github_api: GithubApi,
         github: Option<GithubClient>,
+        reload: Option<Reload>,
     ) -> Self {
         let csp = headers::content_security_policy(github_api.web_url());
         Self {
             csp,
-            config,
-            prefix: prefix.to_owned(),
+            config: app_config.admin.clone(),
+            prefix: app_config.queue_prefix.clone(),
             syncer,
             github_api,
             github,
+            app_config,
+            reload,
         }
     }
 }
@@ -125,10 +135,16 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, stats,
+        deliveries, installations, login, members, oauth, outside, overview, people, setup, stats,
         surveys, team_stats,
     };
     Router::new()
+        .route("/", get(setup::root))
+        .route("/admin/setup", get(setup::page))
+        .route("/admin/setup/password", post(setup::password))
+        .route("/admin/setup/github", post(setup::github))
+        .route("/admin/setup/github/registered", get(setup::registered))
+        .route("/admin/setup/slack", post(setup::slack))
         .route("/admin", get(overview::overview))
         .route("/admin/", get(overview::overview))
         .route("/admin/assets/admin.css", get(css))

@@ -17,6 +17,7 @@ mod auth;
 mod foreign;
 mod http;
 mod json;
+mod manifest;
 mod model;
 mod oauth;
 mod paging;
@@ -28,6 +29,7 @@ mod webhooks;
 // Not every test uses every type of the fake.
 #[allow(unused_imports)]
 pub use foreign::{ForeignHost, ForeignRequest};
+pub use manifest::ManifestFlow;
 #[allow(unused_imports)]
 pub use model::{
     Collaborator, Commit, CopilotSeat, HookDelivery, Installation, Invitation, Issue, Model, Pull,
@@ -106,6 +108,8 @@ pub struct FakeGithub {
     pub app_id: i64,
     /// The OAuth web flow and the signed-in user's endpoints (admin sign-in).
     pub oauth: Arc<Mutex<OAuth>>,
+    /// Registering an app from a manifest (the setup page's first GitHub step).
+    pub manifest: Arc<Mutex<ManifestFlow>>,
     server: JoinHandle<()>,
 }
 
@@ -129,10 +133,12 @@ impl FakeGithub {
             model: model.clone(),
         });
         let oauth = Arc::new(Mutex::new(OAuth::default()));
+        let manifest = Arc::new(Mutex::new(ManifestFlow::new(app_id)));
         let app = Router::new()
             .fallback(handle)
             .with_state(state)
-            .merge(oauth_router(oauth.clone(), url.clone(), model.clone()));
+            .merge(oauth_router(oauth.clone(), url.clone(), model.clone()))
+            .merge(manifest::router(manifest.clone(), model.clone()));
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -141,6 +147,7 @@ impl FakeGithub {
             model,
             app_id,
             oauth,
+            manifest,
             server,
         }
     }

@@ -19,6 +19,9 @@ use super::routes::RepoRef;
 /// GitHub-like defaults.
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// The app's URL name and owner login (`GET /app`, the manifest flow's conversion).
+    pub app_slug: String,
+    pub app_owner: String,
     pub installations: Vec<Installation>,
     /// Org login -> member user ids, in the order `/orgs/{org}/members` lists them.
     pub members: HashMap<String, Vec<i64>>,
@@ -119,6 +122,8 @@ impl Default for Model {
             invitations: Vec::new(),
             api_url: "https://api.github.com".into(),
             app_id: 0,
+            app_slug: "mergecast-test".into(),
+            app_owner: "mergecast-operator".into(),
             next_id: 1_000_000,
         }
     }

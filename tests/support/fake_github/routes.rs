@@ -18,6 +18,8 @@ use super::teams::OrgRoute;
 
 /// The endpoints the fake serves.
 pub(super) enum Route {
+    /// `GET /app`: the authenticated app (https://docs.github.com/en/rest/apps/apps#get-the-authenticated-app).
+    App,
     MintToken(i64),
     Installations,
     HookDeliveries,
@@ -56,6 +58,7 @@ impl Route {
             ["app", "installations", id, "access_tokens"] if post => {
                 Self::MintToken(id.parse().ok()?)
             }
+            ["app"] if get => Self::App,
             ["app", "installations"] if get => Self::Installations,
             ["app", "hook", "deliveries"] if get => Self::HookDeliveries,
             ["app", "hook", "deliveries", id, "attempts"] if post => {
@@ -95,7 +98,11 @@ impl Route {
     pub(super) fn takes_jwt(&self) -> bool {
         matches!(
             self,
-            Self::MintToken(_) | Self::Installations | Self::HookDeliveries | Self::Redeliver(_)
+            Self::App
+                | Self::MintToken(_)
+                | Self::Installations
+                | Self::HookDeliveries
+                | Self::Redeliver(_)
         )
     }
 }
@@ -107,6 +114,19 @@ impl Route {
             Caller::Installation(id) => id,
         };
         match self {
+            Self::App => Reply::json(
+                StatusCode::OK,
+                &json!({
+                    "id": model.app_id,
+                    "slug": model.app_slug,
+                    "name": "Mergecast",
+                    "owner": { "login": model.app_owner, "type": "Organization" },
+                    "html_url": format!("{}/apps/{}", model.api_url, model.app_slug),
+                    "permissions": {"metadata": "read", "members": "read", "pull_requests": "read", "issues": "read"},
+                    "events": ["issues", "member", "membership", "organization", "pull_request", "pull_request_review", "team"],
+                    "installations_count": model.installations.len(),
+                }),
+            ),
             Self::MintToken(id) => mint_token(model, cx, *id),
             Self::Installations => {
                 let mut installations = model.installations.clone();

@@ -65,8 +65,10 @@ pub(super) fn with_cookie(
     response
 }
 
+/// No sign-in method yet: a new deployment is sent to the setup page (which says what is
+/// missing when even that cannot run).
 pub(super) fn not_configured() -> Response {
-    views::login::not_configured().into_response()
+    Redirect::to("/admin/setup").into_response()
 }
 
 /// `GET /admin/login`.
@@ -150,6 +152,21 @@ pub async fn password(
         None,
     )
     .await
+}
+
+/// [`signed_in`] for the operator, landing on `target` instead of the overview.
+pub(super) async fn signed_in_to(
+    state: &AppState,
+    pending: Option<&Session>,
+    kind: SessionKind,
+    login: Option<&str>,
+    target: &str,
+) -> Result<Response, AdminError> {
+    let mut response = signed_in(state, pending, kind, login, None, None).await?;
+    if let Ok(value) = axum::http::HeaderValue::from_str(target) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    Ok(response)
 }
 
 /// Replaces the pending session (if any) with a signed-in one (a new id: no session fixation).

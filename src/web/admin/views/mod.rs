@@ -7,6 +7,7 @@ pub mod installations;
 pub mod login;
 pub mod members;
 pub mod overview;
+pub mod setup;
 pub mod stats;
 pub mod surveys;
 pub mod team_stats;
@@ -46,6 +47,10 @@ pub fn page(session: &Session, active: &str, title: &str, body: Markup) -> Marku
         ("surveys", "/admin/surveys", "Surveys"),
         ("stats", "/admin/stats", "Stats"),
     ];
+    let setup = session
+        .is_operator()
+        .then_some(("setup", "/admin/setup", "Setup"));
+    let links = links.into_iter().chain(setup);
     bare_page(
         title,
         html! {
