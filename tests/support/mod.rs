@@ -168,6 +168,24 @@ where
     }
 }
 
+/// The web and metrics sockets of a test app, on free loopback ports.
+async fn loopback_listeners() -> (
+    tokio::net::TcpListener,
+    SocketAddr,
+    tokio::net::TcpListener,
+    SocketAddr,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind metrics");
+    let metrics_addr = metrics.local_addr().expect("metrics addr");
+    (listener, addr, metrics, metrics_addr)
+}
+
 /// A running Mergecast.
 pub struct TestApp {
     pub addr: SocketAddr,
@@ -195,14 +213,7 @@ impl TestApp {
 
     /// Starts `role` on already-connected services (several apps can share one queue prefix).
     pub async fn start(services: Services, role: Role) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind metrics");
-        let metrics_addr = metrics.local_addr().expect("metrics addr");
+        let (listener, addr, metrics, metrics_addr) = loopback_listeners().await;
         let listeners = app::Listeners {
             web: Some(listener),
             metrics: Some(metrics),
@@ -230,14 +241,7 @@ impl TestApp {
     /// port, so the log line with the setup code names this app. `services` is built from the
     /// environment alone, for inspecting the queue.
     pub async fn serve(pool: PgPool, role: Role, env: Vec<(String, String)>) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind metrics");
-        let metrics_addr = metrics.local_addr().expect("metrics addr");
+        let (listener, addr, metrics, metrics_addr) = loopback_listeners().await;
         let mut env = env;
         env.retain(|(k, _)| k != "BIND_ADDR" && k != "METRICS_ADDR");
         env.push(("BIND_ADDR".into(), addr.to_string()));

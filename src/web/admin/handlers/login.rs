@@ -108,7 +108,7 @@ pub struct PasswordForm {
 const OPERATOR: &str = "operator";
 
 /// The peer address (behind a proxy, the proxy's: then the per-IP limit is shared).
-fn client_ip(extensions: &axum::http::Extensions) -> String {
+pub(super) fn client_ip(extensions: &axum::http::Extensions) -> String {
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip().to_string())

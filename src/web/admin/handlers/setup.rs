@@ -9,17 +9,17 @@
 //! sealed; without an encryption key nothing secret is stored and the page says so) and is
 //! applied at once by reloading the process's configuration (`app::serve`).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{ConnectInfo, FromRequest, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::login::{pending_session, secret};
+use super::login::{client_ip, pending_session, secret};
 use crate::config::layered::Source;
 use crate::config::{AppKey, Config, hash_password};
 use crate::github::client::{Auth, GithubClient};
@@ -56,13 +56,6 @@ fn reload(state: &AppState) {
     }
 }
 
-fn client_ip(extensions: &axum::http::Extensions) -> String {
-    extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The operator's session, or the response that sends the browser to sign in.
 async fn operator(state: &AppState, headers: &HeaderMap) -> Result<Session, Response> {
     let Some(secret) = state.admin.config.session_secret.as_deref() else {
@@ -72,6 +65,20 @@ async fn operator(state: &AppState, headers: &HeaderMap) -> Result<Session, Resp
         Ok(Some(s)) if s.kind == SessionKind::Operator => Ok(s),
         Ok(_) => Err(Redirect::to("/admin/login").into_response()),
         Err(e) => Err(AdminError::from(e).into_response()),
+    }
+}
+
+/// The signed-in operator (the setup steps after the password are the operator's alone).
+pub struct Operator(Session);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        operator(state, &parts.headers).await.map(Operator)
     }
 }
 
@@ -217,13 +224,9 @@ pub struct GithubForm {
 /// operator's browser posts to GitHub (with a `state` bound to this session, checked on return).
 pub async fn github(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Operator(s): Operator,
     Form(form): Form<GithubForm>,
 ) -> Result<Response, AdminError> {
-    let s = match operator(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
     s.check_csrf(&form.csrf)?;
     let config = current(&state).await?;
     if config.keyring.is_none() {
@@ -264,13 +267,9 @@ pub struct RegisteredQuery {
 /// sealed) and applied.
 pub async fn registered(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Operator(s): Operator,
     Query(q): Query<RegisteredQuery>,
 ) -> Result<Response, AdminError> {
-    let s = match operator(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
     let (Some(code), Some(flow_state)) = (q.code, q.state) else {
         return Err(AdminError::BadRequest(
             "GitHub sent no code and state back.".into(),
@@ -345,13 +344,9 @@ fn slack_value(name: &str, raw: &str) -> Result<String, AdminError> {
 /// ("Add to Slack" and the signed Slack endpoints need them).
 pub async fn slack(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    Operator(s): Operator,
     Form(form): Form<SlackForm>,
 ) -> Result<Response, AdminError> {
-    let s = match operator(&state, &headers).await {
-        Ok(s) => s,
-        Err(r) => return Ok(r),
-    };
     s.check_csrf(&form.csrf)?;
     let config = current(&state).await?;
     if [
