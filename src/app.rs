@@ -138,6 +138,7 @@ impl Services {
                 self.catch_up(),
                 self.github_api.clone(),
                 self.github.clone(),
+                self.survey_context(),
             )),
         }
     }

@@ -26,6 +26,7 @@ use thiserror::Error;
 use crate::config::AdminConfig;
 use crate::github::client::{GithubApi, GithubClient};
 use crate::queue::catch_up::CatchUp;
+use crate::survey::SurveyContext;
 
 use super::AppState;
 
@@ -43,6 +44,9 @@ pub struct AdminContext {
     pub github: Option<GithubClient>,
     /// The `Content-Security-Policy` of every admin response (see `headers`).
     pub csp: HeaderValue,
+    /// The survey flow's context: the settings page's defaults (the environment) and the Slack
+    /// client it lists the workspace's channels with.
+    pub survey: SurveyContext,
 }
 
 impl AdminContext {
@@ -52,6 +56,7 @@ impl AdminContext {
         syncer: Option<CatchUp>,
         github_api: GithubApi,
         github: Option<GithubClient>,
+        survey: SurveyContext,
     ) -> Self {
         let csp = headers::content_security_policy(github_api.web_url());
         Self {
@@ -61,6 +66,7 @@ impl AdminContext {
             syncer,
             github_api,
             github,
+            survey,
         }
     }
 }
@@ -125,8 +131,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, stats,
-        surveys, team_stats,
+        deliveries, installations, login, members, oauth, outside, overview, people, settings,
+        stats, surveys, team_stats,
     };
     Router::new()
         .route("/admin", get(overview::overview))
@@ -140,6 +146,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/installations/{id}/sync",
             post(installations::sync_now),
+        )
+        .route(
+            "/admin/installations/{id}/settings",
+            get(settings::page).post(settings::save),
         )
         .route("/admin/installations/{id}/people.csv", get(people::csv))
         .route("/admin/installations/{id}/people.json", get(people::json))

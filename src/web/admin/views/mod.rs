@@ -7,6 +7,7 @@ pub mod installations;
 pub mod login;
 pub mod members;
 pub mod overview;
+pub mod settings;
 pub mod stats;
 pub mod surveys;
 pub mod team_stats;
