@@ -110,7 +110,7 @@ pub fn page(s: &Session, p: &SettingsPage<'_>) -> Markup {
                 label { "Excluded labels (comma-separated) "
                     textarea name="excluded_labels" rows="2" cols="40" { (i.excluded_labels) } }
                 (errors_of(p.errors, "excluded_labels"))
-                label { "Bot logins (comma-separated; `type: Bot` and …[bot] accounts are always skipped) "
+                label { "Bot logins (comma-separated; GitHub bot accounts and …[bot] logins are always skipped) "
                     textarea name="bot_logins" rows="2" cols="40" { (i.bot_logins) } }
                 (errors_of(p.errors, "bot_logins"))
             }
