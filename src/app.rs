@@ -151,6 +151,7 @@ impl Services {
                 self.github_api.clone(),
                 self.github.clone(),
                 self.reload.clone(),
+                self.survey_context(),
             )),
         }
     }

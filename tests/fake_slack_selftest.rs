@@ -572,3 +572,77 @@ async fn replies_carry_metadata_only_when_asked() {
         "a JSON body is not read"
     );
 }
+
+/// `conversations.list` (https://docs.slack.dev/reference/methods/conversations.list): a read
+/// method (query string or form; a JSON body is not read), `types` (default public channels
+/// only; private ones only to members), `exclude_archived`, and cursor pages of `limit`
+/// (default 100, at most 1000) ending with an empty `next_cursor`.
+#[tokio::test]
+async fn conversations_list_pages_by_cursor_and_filters_by_type() {
+    let slack = fake().await;
+    slack.with(|m| {
+        for i in 0..150 {
+            m.add_channel(&format!("C{i:04}"), &format!("chan-{i:04}"), false);
+        }
+        m.add_channel("GSECRET", "secret", true);
+        m.add_channel("GOTHER", "not-ours", true).is_member = false;
+        m.add_channel("COLD", "old", false).is_archived = true;
+    });
+
+    // Defaults: public channels, archived included, 100 per page.
+    let first = call_query(&slack, "conversations.list", &[]).await;
+    assert_eq!(first["ok"], true, "{first}");
+    let page = first["channels"].as_array().expect("channels");
+    assert_eq!(page.len(), 100);
+    assert!(page.iter().all(|c| c["is_private"] == false));
+    assert!(page[0]["created"].is_i64() && page[0]["name"] == "chan-0000");
+    let cursor = first["response_metadata"]["next_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_owned();
+    assert!(!cursor.is_empty());
+    let second = call_form(&slack, "conversations.list", &[("cursor", cursor.as_str())]).await;
+    let rest = second["channels"].as_array().expect("channels");
+    assert_eq!(rest.len(), 51, "50 more and the archived one");
+    assert_eq!(second["response_metadata"]["next_cursor"], "");
+
+    // Both types, archived left out: the private channel the bot is in, never the other one.
+    let all = call_query(
+        &slack,
+        "conversations.list",
+        &[
+            ("types", "public_channel,private_channel"),
+            ("exclude_archived", "true"),
+            ("limit", "1000"),
+        ],
+    )
+    .await;
+    let ids: Vec<&str> = all["channels"]
+        .as_array()
+        .expect("channels")
+        .iter()
+        .filter_map(|c| c["id"].as_str())
+        .collect();
+    assert_eq!(ids.len(), 151);
+    assert!(ids.contains(&"GSECRET"));
+    assert!(!ids.contains(&"GOTHER") && !ids.contains(&"COLD"));
+
+    for (args, error) in [
+        (vec![("limit", "0")], "invalid_limit"),
+        (vec![("limit", "1001")], "invalid_limit"),
+        (vec![("types", "public_channel,rooms")], "invalid_types"),
+        (vec![("cursor", "bogus")], "invalid_cursor"),
+    ] {
+        let refused = call_query(&slack, "conversations.list", &args).await;
+        assert_eq!(refused["error"], error, "{args:?}");
+    }
+
+    // A JSON body is not read: its `limit` and `types` count for nothing.
+    let json_body = call_json(
+        &slack,
+        "conversations.list",
+        json!({ "limit": 1, "types": "private_channel" }),
+    )
+    .await;
+    assert_eq!(json_body["channels"].as_array().map(Vec::len), Some(100));
+}

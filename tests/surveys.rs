@@ -363,7 +363,7 @@ async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgP
         mergecast::survey::leaderboard::previous_week_start(now) + chrono::Duration::days(2);
 
     // Nothing happened last week: silent.
-    s.post_leaderboard("CBOARD", now).await;
+    s.post_leaderboard(now).await;
     assert_eq!(s.slack().channel_texts("CBOARD").len(), 0);
 
     // Four merged PRs by four authors (three used AI), each guessed by hubot.
@@ -380,8 +380,8 @@ async fn the_weekly_leaderboard_posts_once_and_only_with_enough_people(pool: PgP
         })
         .await;
     }
-    s.post_leaderboard("CBOARD", now).await;
-    s.post_leaderboard("CBOARD", now).await;
+    s.post_leaderboard(now).await;
+    s.post_leaderboard(now).await;
     let posts = s.slack().channel_texts("CBOARD");
     assert_eq!(posts.len(), 1, "once per week");
     assert!(
@@ -824,7 +824,7 @@ async fn each_org_gets_its_own_board_once_its_week_is_closed(pool: PgPool) {
             }
         }
     }
-    s.post_leaderboard("CBOARD", now).await;
+    s.post_leaderboard(now).await;
     let posted = s.slack().channel_texts("CBOARD");
     assert_eq!(
         posted.len(),
@@ -838,7 +838,7 @@ async fn each_org_gets_its_own_board_once_its_week_is_closed(pool: PgPool) {
     for id in still_open {
         assert!(surveys::close(s.pool(), id).await.unwrap());
     }
-    s.post_leaderboard("CBOARD", now).await;
+    s.post_leaderboard(now).await;
     let posted = s.slack().channel_texts("CBOARD");
     assert_eq!(posted.len(), 2, "{posted:?}");
     let second = &posted[1];

@@ -3,11 +3,11 @@
 //! participant), or HTTP 429 with `Retry-After` (waited out by the survey steps).
 //!
 //! slack-morphism sends each method the way Slack reads it: the read methods
-//! (`users.lookupByEmail`, `users.info`, `conversations.history`) as `GET` with a query string,
-//! since Slack ignores a JSON body there; the write methods (`conversations.open`,
-//! `chat.postMessage`, `chat.update`) as JSON. Its automatic rate control is left off on
-//! purpose: it would sleep and retry inside a call, while we record the 429 and retry the whole
-//! (idempotent) step ourselves, driven by the `retry_after` it reports.
+//! (`users.lookupByEmail`, `users.info`, `conversations.history`, `conversations.list`) as `GET`
+//! with a query string, since Slack ignores a JSON body there; the write methods
+//! (`conversations.open`, `chat.postMessage`, `chat.update`) as JSON. Its automatic rate
+//! control is left off on purpose: it would sleep and retry inside a call, while we record the
+//! 429 and retry the whole (idempotent) step ourselves, driven by the `retry_after` it reports.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +107,21 @@ impl From<slack_morphism::SlackUser> for SlackUser {
         }
     }
 }
+
+/// A channel of the workspace, as the settings page offers it for the weekly board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackChannel {
+    pub id: String,
+    pub name: String,
+    pub is_private: bool,
+    /// Whether the bot is in it (it can post there only then).
+    pub is_member: bool,
+}
+
+/// Channels listed per `conversations.list` page (Slack: at most 1000, fewer recommended).
+const CHANNELS_PAGE: u16 = 200;
+/// Pages read at most (so a huge workspace cannot hold the settings page for long).
+const CHANNELS_MAX_PAGES: usize = 25;
 
 /// A posted message's address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,6 +225,45 @@ impl SlackClient {
             ))
             .await?;
         Ok(response.channel.id.0)
+    }
+
+    /// The workspace's public channels and the private ones the bot is in, not archived, by
+    /// name: `conversations.list` (a read method: query string), every page by its
+    /// `response_metadata.next_cursor` (https://docs.slack.dev/reference/methods/conversations.list),
+    /// at most [`CHANNELS_MAX_PAGES`] pages.
+    pub async fn channels(&self) -> Result<Vec<SlackChannel>, SlackError> {
+        let session = self.client.open_session(&self.token);
+        let mut request = SlackApiConversationsListRequest::new()
+            .with_limit(CHANNELS_PAGE)
+            .with_exclude_archived(true)
+            .with_types(vec![
+                SlackConversationType::Public,
+                SlackConversationType::Private,
+            ]);
+        let mut out = Vec::new();
+        for _ in 0..CHANNELS_MAX_PAGES {
+            let page = self.timed(session.conversations_list(&request)).await?;
+            out.extend(page.channels.into_iter().filter_map(|c| {
+                let archived = c.flags.is_archived.unwrap_or(false);
+                let name = c.name.or(c.name_normalized)?;
+                (!archived).then(|| SlackChannel {
+                    id: c.id.0,
+                    name,
+                    is_private: c.flags.is_private.unwrap_or(false),
+                    is_member: c.flags.is_member.unwrap_or(false),
+                })
+            }));
+            let next = page
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.0.is_empty());
+            match next {
+                Some(cursor) => request = request.with_cursor(cursor),
+                None => break,
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
     }
 
     /// Posts a message carrying `key` in its metadata, so a crash between posting and recording

@@ -1160,6 +1160,9 @@ pub struct SurveyState {
     pub id: i64,
     pub status: String,
     pub last_error: Option<String>,
+    /// Why the survey asks nobody (status `skipped`): a bot's PR, an excluded repository or
+    /// label, surveys turned off for the org.
+    pub skip_reason: Option<String>,
     pub created_at: DateTime<Utc>,
     pub remind_at: DateTime<Utc>,
     pub closes_at: DateTime<Utc>,
@@ -1169,7 +1172,7 @@ pub struct SurveyState {
 /// Survey `id`'s state, if it exists.
 pub async fn state(db: impl PgExecutor<'_>, id: i64) -> Result<Option<SurveyState>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT id, status, last_error, created_at, remind_at, closes_at, closed_at FROM surveys WHERE id = $1",
+        "SELECT id, status, last_error, skip_reason, created_at, remind_at, closes_at, closed_at FROM surveys WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)

@@ -61,12 +61,13 @@ pub async fn week(
 }
 
 /// Posts last week's board once per installation (keyed by installation and week), each org
-/// its own, naming only its own people; only once every survey of that week has closed, so the
-/// figures are final; silent when there is nothing to report.
+/// its own, naming only its own people, to the channel its settings name and from the weekday
+/// they name (UTC; Monday, the default, posts as soon as the week is final); only once every
+/// survey of that week has closed, so the figures are final; silent when there is nothing to
+/// report or the org has no board channel.
 pub async fn post_weekly(
     ctx: &SurveyContext,
     slack: &SlackClient,
-    channel: &str,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
     let start = previous_week_start(now);
@@ -74,7 +75,14 @@ pub async fn post_weekly(
     for (installation_id, org) in
         surveys::week_complete_installations(&ctx.pool, start, end).await?
     {
-        post_one(ctx, slack, channel, installation_id, &org, start).await?;
+        let settings = ctx.org_settings(installation_id).await?;
+        let Some(channel) = settings.leaderboard_channel else {
+            continue;
+        };
+        if now.weekday().num_days_from_monday() < settings.leaderboard_day.num_days_from_monday() {
+            continue; // not this org's day yet
+        }
+        post_one(ctx, slack, &channel.id, installation_id, &org, start).await?;
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod answer;
 pub mod hours;
 pub mod leaderboard;
 pub mod send;
+pub mod settings;
 pub mod start;
 pub mod tick;
 
@@ -27,7 +28,11 @@ pub struct SurveyContext {
     pub pool: PgPool,
     pub slack: Option<SlackClient>,
     pub github: Option<GithubClient>,
+    /// The environment's survey settings: the defaults of a new installation's settings
+    /// (`settings`); the flow follows each installation's own. `default_zone` stays
+    /// process-wide.
     pub config: SurveyConfig,
+    /// `SLACK_LEADERBOARD_CHANNEL`: the default board channel of a new installation.
     pub leaderboard_channel: Option<String>,
 }
 

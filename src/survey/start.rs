@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::hours::{Zone, after_working_time, next_working_instant};
 use super::send::{Once, send_once};
+use super::settings::OrgSettings;
 use super::{SurveyContext, SurveyError, is_bot, pr_ref};
 use crate::github::client::Auth;
 use crate::ids::InstallationId;
@@ -49,11 +50,12 @@ pub async fn add_participants(ctx: &SurveyContext, survey: &Survey) -> Result<()
         surveys::add_participant(&ctx.pool, survey.id, author_id, login, Role::Author, None)
             .await?;
     }
+    let settings = ctx.org_settings(survey.installation_id).await?;
     for r in surveys::reviewers(&ctx.pool, survey.pull_request_id).await? {
         if Some(r.github_id) == survey.author_github_id {
             continue; // self-review
         }
-        let reason = is_bot(&r.login, r.kind.as_deref(), &ctx.config.bot_logins).then_some("bot");
+        let reason = is_bot(&r.login, r.kind.as_deref(), &settings.bot_logins).then_some("bot");
         surveys::add_participant(
             &ctx.pool,
             survey.id,
@@ -79,7 +81,8 @@ async fn create(
         );
         return Ok(None);
     };
-    let cfg = &ctx.config;
+    // This org's settings (created from the environment's defaults on first use).
+    let cfg = ctx.org_settings(job.installation_id).await?;
     let author_login = pr.author_login.clone().unwrap_or_default();
     let labels: Vec<String> = pr
         .labels
@@ -90,17 +93,14 @@ async fn create(
                 .collect()
         })
         .unwrap_or_default();
-    let skip = if is_bot(&author_login, pr.author_type.as_deref(), &cfg.bot_logins) {
+    let skip = if !cfg.survey_enabled {
+        Some("surveys are turned off for this org".to_owned())
+    } else if is_bot(&author_login, pr.author_type.as_deref(), &cfg.bot_logins) {
         Some("authored by a bot".to_owned())
-    } else if cfg
-        .excluded_repositories
-        .contains(&pr.repository_full_name.to_ascii_lowercase())
-    {
+    } else if cfg.excludes_repository(job.repository_id) {
         Some("repository excluded".to_owned())
     } else {
-        labels
-            .iter()
-            .find(|l| cfg.excluded_labels.contains(l))
+        cfg.excluded_label(&labels)
             .map(|label| format!("label {label} excluded"))
     };
     let status = match (&skip, &ctx.slack) {
@@ -167,6 +167,7 @@ pub async fn advance(
     } else if !matches!(survey.status, SurveyStatus::Open | SurveyStatus::Revealed) {
         return Ok(());
     }
+    let settings = ctx.org_settings(survey.installation_id).await?;
     let mut first_error = None;
     for p in surveys::participants(&ctx.pool, survey_id).await? {
         if p.skip_reason.is_some() || p.asked_at.is_some() {
@@ -176,7 +177,8 @@ pub async fn advance(
             continue; // waiting for their working hours: nothing to look up before then
         }
         let result =
-            super::with_rate_limit_retries(|| ask_if_due(ctx, &slack, &survey, &p, now)).await;
+            super::with_rate_limit_retries(|| ask_if_due(ctx, &slack, &settings, &survey, &p, now))
+                .await;
         if let Err(e) = result {
             if let SurveyError::Slack(se) = &e {
                 surveys::record_error(&ctx.pool, survey_id, Some(p.github_id), &se.code()).await?;
@@ -198,6 +200,7 @@ pub async fn advance(
 async fn ask_if_due(
     ctx: &SurveyContext,
     slack: &SlackClient,
+    settings: &OrgSettings,
     survey: &Survey,
     p: &Participant,
     now: DateTime<Utc>,
@@ -239,12 +242,8 @@ async fn ask_if_due(
         return Ok(());
     };
     // Working hours in the person's zone as it is now, for today's date (DST included).
-    let send_after = next_working_instant(
-        now,
-        zone,
-        ctx.config.working_hours,
-        &ctx.config.working_days,
-    );
+    let send_after =
+        next_working_instant(now, zone, settings.working_hours, &settings.working_days);
     if p.slack_user_id.as_deref() != Some(slack_user.as_str()) || p.send_after != Some(send_after) {
         surveys::set_slack_user(&ctx.pool, survey.id, p.github_id, &slack_user, send_after).await?;
     }
@@ -286,7 +285,7 @@ async fn ask_if_due(
         return Ok(()); // another step asked them first and set their deadlines
     }
     // The reminder and the survey's end count working time from this ask, in this person's zone.
-    let (hours, days) = (ctx.config.working_hours, &ctx.config.working_days);
+    let (hours, days) = (settings.working_hours, &settings.working_days);
     let working = |d: std::time::Duration| {
         after_working_time(
             now,
@@ -300,8 +299,8 @@ async fn ask_if_due(
         &ctx.pool,
         survey.id,
         p.github_id,
-        working(ctx.config.remind_after),
-        working(ctx.config.ttl),
+        working(settings.remind_after),
+        working(settings.ttl),
     )
     .await?;
     Ok(())

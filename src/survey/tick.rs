@@ -49,7 +49,8 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         report.advanced += 1;
     }
 
-    // One reminder to whoever has not answered after SURVEY_REMIND_AFTER.
+    // One reminder to whoever has not answered after their org's reminder delay (set per
+    // person at their ask; `remind_before` only serves rows asked before that existed).
     let remind_before =
         now - chrono::Duration::from_std(ctx.config.remind_after).unwrap_or_default();
     let due = surveys::due_for_reminder(&ctx.pool, now, remind_before, BATCH).await?;
@@ -138,9 +139,8 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         report.closed += u32::from(surveys::close(&ctx.pool, id).await?);
     }
 
-    if let Some(channel) = &ctx.leaderboard_channel
-        && let Err(e) = leaderboard::post_weekly(ctx, &slack, channel, now).await
-    {
+    // Each org's board goes to its own channel from its own day (its settings).
+    if let Err(e) = leaderboard::post_weekly(ctx, &slack, now).await {
         tracing::warn!(error = %e, "leaderboard failed; will retry");
     }
     Ok(report)

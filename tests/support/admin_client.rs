@@ -19,7 +19,18 @@ const CLIENT_SECRET: &str = "oauth-client-secret-value";
 /// (`alice`) is an admin of `admin_of` only (`org-a` is account 501, `org-b` 502, as the tests
 /// seed them).
 pub async fn app(pool: &PgPool, fake: &FakeGithub, admin_of: &str) -> TestApp {
-    let vars = vec![
+    app_with(pool, fake, admin_of, &[]).await
+}
+
+/// [`app`] with more configuration variables (they win over the ones set here).
+pub async fn app_with(
+    pool: &PgPool,
+    fake: &FakeGithub,
+    admin_of: &str,
+    extra: &[(&str, String)],
+) -> TestApp {
+    let mut vars: Vec<(&str, String)> = extra.to_vec();
+    vars.extend([
         (
             "ADMIN_PASSWORD_HASH",
             hash_password(PASSWORD).expect("hash"),
@@ -32,7 +43,7 @@ pub async fn app(pool: &PgPool, fake: &FakeGithub, admin_of: &str) -> TestApp {
         ("GITHUB_CLIENT_SECRET", CLIENT_SECRET.to_string()),
         ("GITHUB_API_URL", fake.url.clone()),
         ("GITHUB_WEB_URL", fake.url.clone()),
-    ];
+    ]);
     let app = TestApp::spawn_with(
         pool.clone(),
         Role::Web,

@@ -29,6 +29,7 @@ use crate::config::layered::Reload;
 use crate::config::{AdminConfig, Config};
 use crate::github::client::{GithubApi, GithubClient};
 use crate::queue::catch_up::CatchUp;
+use crate::survey::SurveyContext;
 
 use super::AppState;
 
@@ -51,6 +52,9 @@ pub struct AdminContext {
     /// Present when the process can reload its configuration (`app::serve`): the setup page
     /// then stores what it is given and has it applied at once.
     pub reload: Option<Reload>,
+    /// The survey flow's context: the settings page's defaults (the environment) and the Slack
+    /// client it lists the workspace's channels with.
+    pub survey: SurveyContext,
 }
 
 impl AdminContext {
@@ -60,6 +64,7 @@ impl AdminContext {
         github_api: GithubApi,
         github: Option<GithubClient>,
         reload: Option<Reload>,
+        survey: SurveyContext,
     ) -> Self {
         let csp = headers::content_security_policy(github_api.web_url());
         Self {
@@ -71,6 +76,7 @@ impl AdminContext {
             github,
             app_config,
             reload,
+            survey,
         }
     }
 }
@@ -135,8 +141,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, setup, stats,
-        surveys, team_stats,
+        deliveries, installations, login, members, oauth, outside, overview, people, settings,
+        setup, stats, surveys, team_stats,
     };
     Router::new()
         .route("/", get(setup::root))
@@ -156,6 +162,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(
             "/admin/installations/{id}/sync",
             post(installations::sync_now),
+        )
+        .route(
+            "/admin/installations/{id}/settings",
+            get(settings::page).post(settings::save),
         )
         .route("/admin/installations/{id}/people.csv", get(people::csv))
         .route("/admin/installations/{id}/people.json", get(people::json))

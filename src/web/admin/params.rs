@@ -6,6 +6,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::AdminError;
 use crate::store::deliveries::Status;
+use crate::survey::settings::SettingsInput;
 
 /// Rows per page of every admin list.
 pub const PAGE: i64 = 50;
@@ -219,6 +220,55 @@ fn valid_slack_id(id: &str) -> bool {
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
 
+/// The settings form as posted: its CSRF token, the version it was edited from, and the values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingsForm {
+    pub csrf: String,
+    pub version: i64,
+    pub input: SettingsInput,
+}
+
+/// Reads the settings form (repeated `working_days` and `excluded_repositories` fields, so it
+/// comes as pairs); a missing or unreadable `version` is a 400.
+pub fn settings_form(pairs: &[(String, String)]) -> Result<SettingsForm, AdminError> {
+    let one = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let all = |name: &str| -> Vec<String> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    let version = one("version")
+        .trim()
+        .parse::<i64>()
+        .map_err(|_| AdminError::BadRequest("The form has no version; reload the page.".into()))?;
+    Ok(SettingsForm {
+        csrf: one("csrf"),
+        version,
+        input: SettingsInput {
+            survey_enabled: pairs
+                .iter()
+                .any(|(k, v)| k == "survey_enabled" && v == "on"),
+            working_hours: one("working_hours"),
+            working_days: all("working_days"),
+            remind_after: one("remind_after"),
+            ttl: one("ttl"),
+            excluded_repositories: all("excluded_repositories"),
+            excluded_labels: one("excluded_labels"),
+            bot_logins: one("bot_logins"),
+            leaderboard_channel: one("leaderboard_channel"),
+            leaderboard_day: one("leaderboard_day"),
+        },
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +341,28 @@ mod tests {
             matches!(delivery_cursor(Some(&raw)), Ok(Some((t, id))) if t == at && id == "dlv-1")
         );
         assert!(delivery_cursor(Some("nonsense")).is_err());
+    }
+
+    #[test]
+    fn the_settings_form_keeps_repeated_fields() {
+        let pairs: Vec<(String, String)> = [
+            ("csrf", "t"),
+            ("version", "3"),
+            ("survey_enabled", "on"),
+            ("working_days", "mon"),
+            ("working_days", "fri"),
+            ("excluded_repositories", "7"),
+            ("leaderboard_day", "tue"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let form = settings_form(&pairs).expect("form");
+        assert_eq!(form.version, 3);
+        assert!(form.input.survey_enabled);
+        assert_eq!(form.input.working_days, vec!["mon", "fri"]);
+        assert_eq!(form.input.excluded_repositories, vec!["7"]);
+        assert!(settings_form(&pairs[..1]).is_err());
     }
 
     #[test]

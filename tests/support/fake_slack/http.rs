@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::methods::{
-    chat_post_message, chat_update, conversations_history, conversations_open,
+    chat_post_message, chat_update, conversations_history, conversations_list, conversations_open,
     conversations_replies, users_info, users_lookup_by_email,
 };
 use super::model::{Call, Model};
@@ -248,6 +248,7 @@ pub(super) fn process(
         "users.info" => users_info(model, &args),
         "conversations.history" => conversations_history(model, &args),
         "conversations.replies" => conversations_replies(model, &args),
+        "conversations.list" => conversations_list(model, &args),
         _ => unreachable!("listed in METHODS"),
     };
     result.unwrap_or_else(|reply| reply)

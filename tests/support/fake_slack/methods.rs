@@ -1,13 +1,13 @@
 //! The Web API methods the fake serves, each as its reference page documents it
 //! (https://docs.slack.dev/reference/methods/<method>): conversations.open, chat.postMessage,
-//! chat.update, users.lookupByEmail, users.info, conversations.history and
-//! conversations.replies.
+//! chat.update, users.lookupByEmail, users.info, conversations.history,
+//! conversations.replies and conversations.list.
 
 use serde_json::{Value, json};
 
 use super::http::{Args, Reply};
 use super::model::{Message, Model};
-use super::{DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+use super::{DEFAULT_HISTORY_LIMIT, DEFAULT_LIST_LIMIT, MAX_HISTORY_LIMIT, MAX_LIST_LIMIT};
 
 pub(super) fn conversations_open(model: &mut Model, args: &Args) -> Result<Reply, Reply> {
     // `users`: "Comma separated lists of users" (a string), per
@@ -222,6 +222,59 @@ pub(super) fn conversations_replies(model: &mut Model, args: &Args) -> Result<Re
         })
         .collect();
     Ok(Reply::ok(message_page(model, &thread, args, offset, limit)))
+}
+
+/// The workspace's channels, paged by cursor
+/// (https://docs.slack.dev/reference/methods/conversations.list): `types` is a comma-separated
+/// mix of `public_channel`, `private_channel`, `mpim`, `im` (default `public_channel`); a
+/// private channel is listed only to its members; `exclude_archived` leaves archived ones out;
+/// `limit` defaults to 100 and may be at most 1000 (strict where the docs are silent: anything
+/// else is `invalid_limit`, an unknown type `invalid_types`); `response_metadata.next_cursor` is
+/// empty on the last page. DMs (`im`, `mpim`) are not modelled here and are refused, rather than
+/// answered as if there were none.
+pub(super) fn conversations_list(model: &mut Model, args: &Args) -> Result<Reply, Reply> {
+    let limit = match args.str("limit") {
+        None => DEFAULT_LIST_LIMIT,
+        Some(limit) => match limit.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIST_LIMIT).contains(&n) => n,
+            _ => return Err(Reply::error("invalid_limit")),
+        },
+    };
+    let types = args.str("types").unwrap_or_else(|| "public_channel".into());
+    let (mut public, mut private) = (false, false);
+    for t in types.split(',').map(str::trim) {
+        match t {
+            "public_channel" => public = true,
+            "private_channel" => private = true,
+            "im" | "mpim" => return Err(Reply::error("fake_slack_does_not_model_dm_lists")),
+            _ => return Err(Reply::error("invalid_types")),
+        }
+    }
+    let exclude_archived = args.bool("exclude_archived");
+    let offset = args.cursor()?;
+    let listed: Vec<Value> = model
+        .conversations
+        .iter()
+        .filter(|c| {
+            if c.is_private {
+                private && c.is_member
+            } else {
+                public
+            }
+        })
+        .filter(|c| !(exclude_archived && c.is_archived))
+        .map(|c| model.channel_json(c))
+        .collect();
+    let page: Vec<Value> = listed.iter().skip(offset).take(limit).cloned().collect();
+    let next_cursor = if listed.len() > offset + limit {
+        format!("fake_offset:{}", offset + limit)
+    } else {
+        String::new()
+    };
+    Ok(Reply::ok(json!({
+        "channels": page,
+        "response_metadata": { "next_cursor": next_cursor },
+    })))
 }
 
 /// One page of `messages` (metadata only with `include_all_metadata`), with Slack's

@@ -17,7 +17,7 @@ mod model;
 
 // Not every test uses every type of the fake.
 #[allow(unused_imports)]
-pub use model::{Call, Message, Model, SlackUser};
+pub use model::{Call, Channel, Message, Model, SlackUser};
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -37,6 +37,7 @@ pub const METHODS: &[&str] = &[
     "users.info",
     "conversations.history",
     "conversations.replies",
+    "conversations.list",
 ];
 
 /// Whether `method` reads a JSON body. Slack's Web API reads `application/json` bodies only for
@@ -49,6 +50,7 @@ pub const METHODS: &[&str] = &[
 /// - users.info: form only — https://docs.slack.dev/reference/methods/users.info
 /// - conversations.history: form only — https://docs.slack.dev/reference/methods/conversations.history
 /// - conversations.replies: form only — https://docs.slack.dev/reference/methods/conversations.replies
+/// - conversations.list: form only — https://docs.slack.dev/reference/methods/conversations.list
 ///
 /// ("Basic overview", https://docs.slack.dev/apis/web-api/#post-bodies: "JSON-encoded bodies
 /// ... are not yet supported by all methods".) A JSON body sent to a form-only method is not
@@ -66,6 +68,10 @@ const MAX_TEXT_CHARS: usize = 40_000;
 /// `conversations.history` pages: Slack's default and its ceiling.
 const DEFAULT_HISTORY_LIMIT: usize = 100;
 const MAX_HISTORY_LIMIT: usize = 999;
+/// `conversations.list` pages: "default 100", at most 1000
+/// (https://docs.slack.dev/reference/methods/conversations.list).
+const DEFAULT_LIST_LIMIT: usize = 100;
+const MAX_LIST_LIMIT: usize = 1000;
 
 /// A running fake; the server stops when this is dropped.
 pub struct FakeSlack {

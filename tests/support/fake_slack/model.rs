@@ -32,6 +32,9 @@ pub struct Model {
     pub rate_limit_next: Vec<(String, u64)>,
     /// Public channels the bot is a member of (ids like `C0...`), e.g. for the leaderboard.
     pub public_channels: Vec<String>,
+    /// The workspace's channels as `conversations.list` lists them (see [`Model::add_channel`]);
+    /// the bot can post in those it is a member of.
+    pub conversations: Vec<Channel>,
     next_channel: u64,
     /// Microseconds of the last `ts` handed out, so every `ts` is unique and increasing.
     last_ts_micros: i64,
@@ -52,6 +55,7 @@ impl Model {
             fail_next: Vec::new(),
             rate_limit_next: Vec::new(),
             public_channels: Vec::new(),
+            conversations: Vec::new(),
             next_channel: 0,
             last_ts_micros: 0,
         }
@@ -77,6 +81,20 @@ pub struct SlackUser {
     pub is_bot: bool,
     /// Deactivated: `users.info` still answers, `users.lookupByEmail` and DMs do not.
     pub deleted: bool,
+}
+
+/// A channel of the workspace (not a DM).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channel {
+    /// `C...`.
+    pub id: String,
+    pub name: String,
+    pub is_private: bool,
+    pub is_archived: bool,
+    /// Whether the bot is in it: Slack lists a private channel only to its members.
+    pub is_member: bool,
+    /// Unix seconds.
+    pub created: i64,
 }
 
 /// One posted message.
@@ -187,6 +205,45 @@ impl Model {
         self.users.last_mut().expect("just pushed")
     }
 
+    /// Adds a channel the bot is a member of (public unless `private`).
+    pub fn add_channel(&mut self, id: &str, name: &str, private: bool) -> &mut Channel {
+        self.conversations.retain(|c| c.id != id);
+        self.conversations.push(Channel {
+            id: id.to_string(),
+            name: name.to_string(),
+            is_private: private,
+            is_archived: false,
+            is_member: true,
+            created: 1_700_000_000 + self.conversations.len() as i64,
+        });
+        self.conversations.last_mut().expect("just pushed")
+    }
+
+    /// A channel as `conversations.list` returns it.
+    pub(super) fn channel_json(&self, c: &Channel) -> Value {
+        json!({
+            "id": c.id,
+            "name": c.name,
+            "name_normalized": c.name,
+            "is_channel": !c.is_private,
+            "is_group": c.is_private,
+            "is_im": false,
+            "is_mpim": false,
+            "is_private": c.is_private,
+            "created": c.created,
+            "is_archived": c.is_archived,
+            "is_general": false,
+            "is_shared": false,
+            "is_org_shared": false,
+            "is_member": c.is_member,
+            "creator": self.bot_user_id,
+            "context_team_id": self.team_id,
+            "topic": { "value": "", "creator": "", "last_set": 0 },
+            "purpose": { "value": "", "creator": "", "last_set": 0 },
+            "previous_names": [],
+        })
+    }
+
     /// The user with `id`; panics if there is none (a broken test).
     pub fn user(&mut self, id: &str) -> &mut SlackUser {
         self.users
@@ -251,6 +308,10 @@ impl Model {
     pub(super) fn is_dm_channel(&self, channel: &str) -> bool {
         self.channels.values().any(|c| c == channel)
             || self.public_channels.iter().any(|c| c == channel)
+            || self
+                .conversations
+                .iter()
+                .any(|c| c.id == channel && c.is_member && !c.is_archived)
     }
 
     /// The DM with `user_id`, created on first use.

@@ -37,10 +37,10 @@ impl Scenario {
         self.tick_at(Utc::now() + Duration::hours(hours)).await
     }
 
-    /// Posts the weekly board to `channel` as of `now`.
-    pub async fn post_leaderboard(&self, channel: &str, now: DateTime<Utc>) {
+    /// Posts the weekly boards as of `now` (each org's to the channel its settings name).
+    pub async fn post_leaderboard(&self, now: DateTime<Utc>) {
         let client = self.app.services.slack.clone().expect("Slack configured");
-        leaderboard::post_weekly(&self.app.services.survey_context(), &client, channel, now)
+        leaderboard::post_weekly(&self.app.services.survey_context(), &client, now)
             .await
             .expect("post the board");
     }

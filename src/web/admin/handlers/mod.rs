@@ -10,6 +10,7 @@ pub mod oauth;
 pub mod outside;
 pub mod overview;
 pub mod people;
+pub mod settings;
 pub mod setup;
 pub mod stats;
 pub mod surveys;

@@ -7,6 +7,7 @@ pub mod installations;
 pub mod login;
 pub mod members;
 pub mod overview;
+pub mod settings;
 pub mod setup;
 pub mod stats;
 pub mod surveys;
