@@ -10,6 +10,7 @@ pub mod installations;
 pub mod issues;
 pub mod members;
 pub mod merged;
+pub mod org_data;
 pub mod people;
 pub mod pulls;
 pub mod records;

@@ -43,6 +43,8 @@ pub struct AdminContext {
     pub github: Option<GithubClient>,
     /// The `Content-Security-Policy` of every admin response (see `headers`).
     pub csp: HeaderValue,
+    /// `DELETION_GRACE_DAYS`, as the org's data page states it.
+    pub deletion_grace_days: u64,
 }
 
 impl AdminContext {
@@ -61,7 +63,14 @@ impl AdminContext {
             syncer,
             github_api,
             github,
+            deletion_grace_days: 30,
         }
+    }
+
+    /// States `DELETION_GRACE_DAYS` on the org's data page.
+    pub fn with_deletion_grace(mut self, grace: std::time::Duration) -> Self {
+        self.deletion_grace_days = grace.as_secs() / 86_400;
+        self
     }
 }
 
@@ -125,8 +134,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, stats,
-        surveys, team_stats,
+        deliveries, installations, login, members, oauth, org_data, outside, overview, people,
+        stats, surveys, team_stats,
     };
     Router::new()
         .route("/admin", get(overview::overview))
@@ -141,6 +150,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/installations/{id}/sync",
             post(installations::sync_now),
         )
+        .route("/admin/installations/{id}/data", get(org_data::page))
+        .route("/admin/installations/{id}/data.json", get(org_data::json))
+        .route("/admin/installations/{id}/data.csv", get(org_data::csv))
+        .route("/admin/installations/{id}/delete", post(org_data::delete))
         .route("/admin/installations/{id}/people.csv", get(people::csv))
         .route("/admin/installations/{id}/people.json", get(people::json))
         .route(
