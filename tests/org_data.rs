@@ -835,3 +835,35 @@ async fn delete_my_answers_deletes_only_mine(pool: PgPool) {
     s.slack().assert_nothing_sent_twice();
     s.stop().await;
 }
+
+/// Catch-up and redelivery skip a suspended org (and a deleted one): no sync runs, and a failed
+/// delivery of it is not asked for again, while another installation's is.
+#[sqlx::test]
+async fn catch_up_and_redelivery_skip_a_suspended_or_deleted_org(pool: PgPool) {
+    let s = Scenario::new(pool).await;
+    let catch_up = s.app.services.catch_up().expect("GitHub App configured");
+    for action in [InstallationAction::Suspend, InstallationAction::Deleted] {
+        s.installation_event(action).await;
+        let outcome = catch_up
+            .sync_installation(InstallationId(INSTALLATION))
+            .await
+            .expect("sync");
+        assert!(
+            matches!(outcome, mergecast::sync::SyncOutcome::Skipped(_)),
+            "{outcome:?}"
+        );
+        let (ours, other) = s.github(|m| {
+            let ours = m.add_hook_delivery("issues", Some("opened"), 500);
+            ours.installation_id = Some(INSTALLATION);
+            let ours = ours.id;
+            let other = m.add_hook_delivery("issues", Some("opened"), 500);
+            other.installation_id = Some(OTHER_INSTALLATION);
+            (ours, other.id)
+        });
+        catch_up.redeliver_failed().await.expect("redelivery");
+        let asked = s.github(|m| m.redelivery_requests.clone());
+        assert!(asked.contains(&other), "{asked:?}");
+        assert!(!asked.contains(&ours), "{action:?}: {asked:?}");
+    }
+    s.stop().await;
+}
