@@ -867,3 +867,56 @@ async fn catch_up_and_redelivery_skip_a_suspended_or_deleted_org(pool: PgPool) {
     }
     s.stop().await;
 }
+
+/// `mergecast export org` writes what the admin download holds; CSV needs a table it exports.
+#[sqlx::test]
+async fn the_cli_exports_the_org(pool: PgPool) {
+    seed(&pool, 1, "org-a", 501, 1).await;
+    let base = std::env::var("DATABASE_URL").expect("DATABASE_URL");
+    let server = base.rsplit_once('/').map(|(s, _)| s).unwrap_or(&base);
+    let url = format!(
+        "{server}/{}",
+        pool.connect_options().get_database().expect("database")
+    );
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mergecast"))
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .output()
+            .expect("run mergecast")
+    };
+    let csv = run(&[
+        "export",
+        "org",
+        "--installation",
+        "1",
+        "--format",
+        "csv",
+        "--table",
+        "members",
+    ]);
+    assert!(csv.status.success(), "{csv:?}");
+    let members = mergecast::store::org_data::org_table("members").expect("members");
+    let (expected, _) = exported(&pool, 1, OrgData::Csv(members)).await;
+    assert_eq!(String::from_utf8(csv.stdout).expect("utf8"), expected);
+    let json = run(&["export", "org", "--installation", "1"]);
+    assert!(json.status.success(), "{json:?}");
+    let doc: Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(doc["tables"]["members"].as_array().map(Vec::len), Some(2));
+    for bad in [
+        &["export", "org", "--installation", "1", "--format", "csv"][..],
+        &[
+            "export",
+            "org",
+            "--installation",
+            "1",
+            "--format",
+            "csv",
+            "--table",
+            "sealed_secrets",
+        ],
+        &["export", "org", "--installation", "999"],
+    ] {
+        assert_eq!(run(bad).status.code(), Some(2), "{bad:?}");
+    }
+}
