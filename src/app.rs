@@ -145,14 +145,17 @@ impl Services {
                 .slack
                 .as_ref()
                 .map(|s| Arc::from(s.signing_secret.as_str())),
-            admin: Arc::new(web::admin::AdminContext::new(
-                self.config.clone(),
-                self.catch_up(),
-                self.github_api.clone(),
-                self.github.clone(),
-                self.reload.clone(),
-                self.survey_context(),
-            )),
+            admin: Arc::new(
+                web::admin::AdminContext::new(
+                    self.config.clone(),
+                    self.catch_up(),
+                    self.github_api.clone(),
+                    self.github.clone(),
+                    self.reload.clone(),
+                    self.survey_context(),
+                )
+                .with_deletion_grace(self.config.deletion_grace),
+            ),
         }
     }
 
@@ -322,14 +325,15 @@ pub async fn run_with(
                 Ok(())
             });
         }
-        let (pool, queues, retention) = (
+        let (pool, queues, retention, grace) = (
             services.pool.clone(),
             services.queues.clone(),
             services.config.delivery_retention,
+            services.config.deletion_grace,
         );
         let rx = shutdown.clone();
         tasks.spawn(async move {
-            maintenance::run(pool, queues, retention, rx).await;
+            maintenance::run(pool, queues, retention, grace, rx).await;
             Ok(())
         });
         spawn_survey_tick(&mut tasks, &services, &shutdown);

@@ -101,6 +101,20 @@ enum ExportCommand {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The org's own data, as the admin page's download: every table in one JSON document, or
+    /// one table (`--table`) as CSV. Needs only DATABASE_URL.
+    Org {
+        #[arg(long)]
+        installation: i64,
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// The table, for CSV (e.g. `members`).
+        #[arg(long)]
+        table: Option<String>,
+        /// Write here instead of stdout.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,16 +139,16 @@ fn database_url() -> Option<String> {
     url
 }
 
-/// Streams the people export into `out` (chunk by chunk, as the rows come); returns the rows.
+/// Streams an export into `out` (chunk by chunk, as the rows come); returns the rows.
 async fn write_export(
-    pool: sqlx::PgPool,
-    installation: i64,
-    format: Format,
+    (mut rx, task): (
+        tokio::sync::mpsc::Receiver<Result<bytes::Bytes, export::ExportError>>,
+        tokio::task::JoinHandle<Option<u64>>,
+    ),
     out: impl tokio::io::AsyncWrite + Unpin,
 ) -> anyhow::Result<u64> {
     use tokio::io::AsyncWriteExt;
     let mut out = tokio::io::BufWriter::new(out);
-    let (mut rx, task) = export::spawn_people(pool, installation, format);
     while let Some(chunk) = rx.recv().await {
         out.write_all(&chunk?).await?;
     }
@@ -256,14 +270,42 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::Export {
-            command:
+        Command::Export { command } => {
+            let (installation, output) = match &command {
                 ExportCommand::People {
                     installation,
-                    format,
                     output,
+                    ..
+                }
+                | ExportCommand::Org {
+                    installation,
+                    output,
+                    ..
+                } => (*installation, output.clone()),
+            };
+            let what = match &command {
+                ExportCommand::People { format, .. } => Err(*format),
+                ExportCommand::Org {
+                    format: Format::Json,
+                    ..
+                } => Ok(export::OrgData::Json),
+                ExportCommand::Org {
+                    format: Format::Csv,
+                    table,
+                    ..
+                } => match table
+                    .as_deref()
+                    .and_then(store::org_data::org_table)
+                    .filter(|t| export::exported_tables().any(|e| e.name == t.name))
+                {
+                    Some(t) => Ok(export::OrgData::Csv(t)),
+                    None => {
+                        let names: Vec<&str> = export::exported_tables().map(|t| t.name).collect();
+                        eprintln!("mergecast: CSV needs --table, one of: {}", names.join(", "));
+                        return Ok(ExitCode::from(2));
+                    }
                 },
-        } => {
+            };
             let Some(url) = database_url() else {
                 return Ok(ExitCode::from(2));
             };
@@ -280,7 +322,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 ),
                 None => Box::new(tokio::io::stdout()),
             };
-            let rows = write_export(pool, installation, format, out).await?;
+            let stream = match what {
+                Err(format) => export::spawn_people(pool, installation, format),
+                Ok(what) => export::spawn_org_data(pool, installation, what),
+            };
+            let rows = write_export(stream, out).await?;
             if output.is_some() {
                 eprintln!("exported {rows} rows");
             }

@@ -56,7 +56,9 @@ async fn merge_to_dms_clicks_and_reveal(pool: PgPool) {
         .await;
     let updated = s.slack().dm(MONA).messages()[0].updated.last().cloned();
     let updated = updated.expect("the ask was updated").to_string();
-    assert!(!updated.contains("\"button\""), "{updated}");
+    // Only "Delete my answers" is left.
+    assert_eq!(updated.matches("\"button\"").count(), 1, "{updated}");
+    assert!(updated.contains("delete_my_answers"), "{updated}");
 
     // A repeated click: the first answer stands, and the user is told.
     s.slack().dm(MONA).click("None").await;
@@ -474,7 +476,8 @@ async fn guess_then_rating_a_second_apart(pool: PgPool) {
         .wait_ask("both recorded", |blocks| {
             blocks.contains("Your guess: *No* (recorded)")
                 && blocks.contains("Quality: *Excellent* (recorded)")
-                && !blocks.contains("\"button\"")
+                && blocks.matches("\"button\"").count() == 1
+                && blocks.contains("delete_my_answers")
         })
         .await;
     s.clicks_handled(3).await;

@@ -90,6 +90,9 @@ pub struct Config {
     /// First retry delay of a failed delivery; doubles per failure up to five minutes.
     pub delivery_retry_base: Duration,
     pub delivery_retention: Duration,
+    /// How long a deleted installation's data is kept before it is purged
+    /// (`DELETION_GRACE_DAYS`, 0 = at the next purge run).
+    pub deletion_grace: Duration,
     pub database_max_connections: u32,
     /// Heartbeat of queue workers; a worker silent for 3 heartbeats is dead and its jobs run again.
     pub worker_heartbeat: Duration,
@@ -192,6 +195,9 @@ impl Config {
             )?),
             delivery_retention: Duration::from_secs(
                 number(&get, "DELIVERY_RETENTION_DAYS", 7, 1, 3650)? * 86_400,
+            ),
+            deletion_grace: Duration::from_secs(
+                number(&get, "DELETION_GRACE_DAYS", 30, 0, 3650)? * 86_400,
             ),
             database_max_connections: number(&get, "DATABASE_MAX_CONNECTIONS", 20, 1, 1000)? as u32,
             worker_heartbeat: Duration::from_secs(number(
@@ -564,6 +570,22 @@ mod tests {
                 "{bad}"
             );
         }
+        for bad in ["-1", "3651", "thirty", "1.5"] {
+            let mut v = base();
+            v.insert("DELETION_GRACE_DAYS", bad.into());
+            assert_eq!(
+                load(&v).unwrap_err().to_string(),
+                "DELETION_GRACE_DAYS is invalid: expected a whole number from 0 to 3650",
+                "{bad}"
+            );
+        }
+        let mut v = base();
+        v.insert("DELETION_GRACE_DAYS", "0".into());
+        assert_eq!(load(&v).unwrap().deletion_grace, Duration::ZERO);
+        assert_eq!(
+            load(&base()).unwrap().deletion_grace,
+            Duration::from_secs(30 * 86_400)
+        );
         let mut v = base();
         v.insert("WORKER_CONCURRENCY", "0".into());
         assert!(

@@ -692,7 +692,7 @@ impl GithubClient {
     }
 
     fn token_key(&self, id: InstallationId) -> String {
-        format!("{}:gh:token:{}", self.prefix, id.0)
+        token_keys(&self.prefix, id)[0].clone()
     }
 
     async fn cached_token(
@@ -740,7 +740,7 @@ impl GithubClient {
         if let Some(token) = self.cached_token(id).await? {
             return Ok(token);
         }
-        let lock_key = format!("{}:gh:token-lock:{}", self.prefix, id.0);
+        let lock_key = token_keys(&self.prefix, id)[1].clone();
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let mut conn = self.redis.clone();
@@ -785,6 +785,14 @@ impl GithubClient {
         tracing::info!(installation = id.0, expires_at = %token.expires_at, "minted installation token");
         Ok(token)
     }
+}
+
+/// The Redis keys of an installation's token: the cached token and its minting lock.
+pub fn token_keys(prefix: &str, id: InstallationId) -> [String; 2] {
+    [
+        format!("{prefix}:gh:token:{}", id.0),
+        format!("{prefix}:gh:token-lock:{}", id.0),
+    ]
 }
 
 fn header_string(headers: &HeaderMap, name: &str) -> Option<String> {

@@ -18,6 +18,11 @@ use crate::sync::{SyncError, SyncOutcome, Syncer};
 /// How often an operator may start a sync of one installation ("Sync now").
 pub const SYNC_NOW_COOLDOWN: Duration = Duration::from_secs(5 * 60);
 
+/// The Redis key of an installation's "Sync now" cooldown.
+pub fn sync_now_key(prefix: &str, id: InstallationId) -> String {
+    format!("{prefix}:admin:sync-now:{}", id.0)
+}
+
 /// What an operator's "Sync now" did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncNow {
@@ -50,11 +55,7 @@ impl CatchUp {
     /// rate limit and the app's.
     pub async fn sync_now(&self, id: InstallationId) -> Result<SyncNow, redis::RedisError> {
         let mut conn = self.syncer.redis.clone();
-        let cooldown = Budget::new(
-            format!("{}:admin:sync-now:{}", self.syncer.prefix, id.0),
-            1,
-            SYNC_NOW_COOLDOWN,
-        );
+        let cooldown = Budget::new(sync_now_key(&self.syncer.prefix, id), 1, SYNC_NOW_COOLDOWN);
         if let Some(wait) = cooldown.wait(&mut conn).await? {
             return Ok(SyncNow::Cooldown(wait));
         }

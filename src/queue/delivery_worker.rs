@@ -15,11 +15,13 @@ use sqlx::PgPool;
 use thiserror::Error;
 
 use super::jobs::DeliveryJob;
-use super::{QueueError, Queues, maintenance};
+use super::{QueueError, Queues, maintenance, org_data};
 use crate::apply::{self, DeliveryContext, Outcome};
 use crate::github::events::Event;
+use crate::ids::InstallationId;
 use crate::metrics::Metrics;
 use crate::store::deliveries::{self, Status};
+use crate::store::org_data::{self as store_org, Gate};
 
 /// What the worker needs; cloned into every job.
 #[derive(Clone)]
@@ -88,6 +90,15 @@ pub async fn process(state: &WorkerState, job: DeliveryJob) -> Result<RunResult,
                 {
                     maintenance::relay_one(&state.pool, &state.queues, e.pull_request.id).await;
                 }
+                // Suspended or deleted: its cached installation tokens go at once.
+                if let Event::Installation(e) = &event
+                    && matches!(e.action.as_str(), "suspend" | "deleted")
+                {
+                    let id = InstallationId(e.installation.id);
+                    if let Err(err) = org_data::forget_redis(&state.queues, id).await {
+                        tracing::warn!(installation = id.0, error = %err, "could not drop the installation's Redis keys");
+                    }
+                }
                 RunResult::Applied(outcome)
             }
             Ok(None) => RunResult::AlreadyDone,
@@ -121,6 +132,22 @@ async fn apply_in_transaction(
     if status.is_final_success() {
         tx.commit().await?;
         return Ok(None);
+    }
+    // A deleted installation's deliveries are not applied (all work for it stopped); once its
+    // purge has started, not even logged (the purge would have to find it again).
+    if let Some(installation) = job.installation_id {
+        store_org::hold_gate(&mut *tx, installation).await?;
+        if let Gate::Deleted { purging } = store_org::gate(&mut *tx, installation).await? {
+            let reason = format!("installation {installation} was deleted: not applied");
+            if purging {
+                store_org::forget_delivery(&mut *tx, &job.delivery_id).await?;
+            } else {
+                deliveries::finish(&mut *tx, &job.delivery_id, Status::Ignored, Some(&reason))
+                    .await?;
+            }
+            tx.commit().await?;
+            return Ok(Some(Outcome::Ignored(reason)));
+        }
     }
     let ctx = DeliveryContext {
         received_at: job.received_at,

@@ -1,5 +1,6 @@
 //! Periodic upkeep run by worker processes: relaying recorded merges to the survey queue,
-//! dropping finished jobs from Redis, and pruning delivery bodies past retention.
+//! dropping finished jobs from Redis, pruning delivery bodies past retention, and purging the
+//! data of installations deleted longer ago than the grace period (`org_data`).
 
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use chrono::Utc;
 use redis::Script;
 use sqlx::PgPool;
 
-use super::Queues;
+use super::{Queues, org_data};
 use crate::store::{deliveries, merged};
 
 /// Pushes recorded-but-unqueued merges to the survey queue and marks them queued.
@@ -137,11 +138,13 @@ pub async fn vacuum_done(queues: &Queues, batch: usize) -> Result<usize, redis::
     Ok(total)
 }
 
-/// Runs upkeep until `shutdown` resolves.
+/// Runs upkeep until `shutdown` resolves. `deletion_grace` is how long a deleted
+/// installation's data is kept (`DELETION_GRACE_DAYS`).
 pub async fn run(
     pool: PgPool,
     queues: Queues,
     retention: Duration,
+    deletion_grace: Duration,
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -167,6 +170,18 @@ pub async fn run(
         }
         if n.is_multiple_of(60) {
             relay_merged(&pool, &queues, 500).await;
+        }
+        // Every 15 s: deletion from the admin page should not wait long.
+        if n % 60 == 2 {
+            match org_data::purge_due(&pool, &queues, Utc::now(), deletion_grace).await {
+                Ok(done) if !done.is_empty() => {
+                    tracing::info!(?done, "purge of deleted installations")
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "purge of deleted installations failed; will retry")
+                }
+            }
         }
         if n % 2400 == 1 {
             let cutoff = Utc::now() - chrono::Duration::from_std(retention).unwrap_or_default();

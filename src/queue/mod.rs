@@ -10,6 +10,7 @@ pub mod catch_up;
 pub mod delivery_worker;
 pub mod jobs;
 pub mod maintenance;
+pub mod org_data;
 pub mod purge;
 pub mod requeue;
 pub mod survey_workers;
@@ -51,6 +52,8 @@ pub struct Queues {
     merged: QueueConfig,
     clicks: QueueConfig,
     timeout: Duration,
+    /// Prefix of every Redis key of this deployment (`QUEUE_PREFIX`).
+    prefix: String,
 }
 
 impl std::fmt::Debug for Queues {
@@ -113,7 +116,13 @@ impl Queues {
             merged: base.clone().queue(format!("{prefix}:pull_request_merged")),
             clicks: base.queue(format!("{prefix}:slack_clicks")),
             timeout,
+            prefix: prefix.to_owned(),
         })
+    }
+
+    /// Prefix of every Redis key of this deployment.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     pub fn deliveries_config(&self) -> &QueueConfig {

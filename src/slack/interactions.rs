@@ -23,6 +23,8 @@ pub enum Action {
     ReviewerGuess(bool),
     ReviewerQuality(i16),
     OptOut,
+    /// "Delete my answers": the person's own answers, guesses and ratings in the org.
+    DeleteMyAnswers,
 }
 
 /// The author's answer to "How much AI assistance went into this PR?".
@@ -78,6 +80,7 @@ impl Action {
             Action::ReviewerQuality(2) => "quality_2",
             Action::ReviewerQuality(_) => "quality_3",
             Action::OptOut => "opt_out",
+            Action::DeleteMyAnswers => "delete_my_answers",
         }
     }
 
@@ -92,6 +95,7 @@ impl Action {
             "quality_2" => Action::ReviewerQuality(2),
             "quality_3" => Action::ReviewerQuality(3),
             "opt_out" => Action::OptOut,
+            "delete_my_answers" => Action::DeleteMyAnswers,
             _ => return None,
         })
     }

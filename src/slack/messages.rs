@@ -58,11 +58,24 @@ fn context(text: &str) -> SlackBlock {
     .into()
 }
 
+/// The opt-out flow's buttons: "Don't ask me again" and "Delete my answers".
 fn opt_out(survey_id: i64) -> SlackBlock {
     actions(
         "opt_out",
-        vec![button("Don't ask me again", Action::OptOut, survey_id)],
+        vec![
+            button("Don't ask me again", Action::OptOut, survey_id),
+            delete_answers_button(survey_id),
+        ],
     )
+}
+
+fn delete_answers_button(survey_id: i64) -> SlackActionBlockElement {
+    button("Delete my answers", Action::DeleteMyAnswers, survey_id)
+}
+
+/// "Delete my answers" alone (on messages whose questions are all answered).
+fn delete_answers(survey_id: i64) -> SlackBlock {
+    actions("delete_answers", vec![delete_answers_button(survey_id)])
 }
 
 /// Whether the other side of the survey (the reviewers for the author, the author for a
@@ -160,6 +173,8 @@ pub fn reviewer_ask(
     }
     if guessed.is_none() || quality.is_none() {
         blocks.push(opt_out(id));
+    } else {
+        blocks.push(delete_answers(id));
     }
     Content { text, blocks }
 }
@@ -185,8 +200,63 @@ pub fn author_confirmed(
             "No reviewer is being asked, so there are no guesses to show unless one answers later."
         }
     };
-    let blocks = vec![section(format!("{}\n\n{text} {next}", pr_line(pr)))];
+    let blocks = vec![
+        section(format!("{}\n\n{text} {next}", pr_line(pr))),
+        delete_answers(pr.survey_id),
+    ];
     Content { text, blocks }
+}
+
+/// The DM after "Don't ask me again": said so, and "Delete my answers" still offered.
+pub fn opted_out(pr: &PullRequestRef<'_>) -> Content {
+    let text = "Got it: you won't be asked again. (An admin can undo this.)";
+    Content {
+        text: text.to_owned(),
+        blocks: vec![
+            section(format!("{}\n\n{text}", pr_line(pr))),
+            delete_answers(pr.survey_id),
+        ],
+    }
+}
+
+/// The DM after "Delete my answers" (the buttons are gone; the count comes as a reply).
+pub fn answers_deleted(pr: &PullRequestRef<'_>, org: &str) -> Content {
+    let text = format!(
+        "You asked to delete your answers in {}: they are deleted.",
+        escape(org)
+    );
+    Content {
+        blocks: vec![section(format!("{}\n\n{text}", pr_line(pr)))],
+        text,
+    }
+}
+
+/// The reply saying how many of the person's answers one "Delete my answers" deleted.
+pub fn answers_deleted_count(org: &str, answers: u64, ratings: u64) -> Content {
+    let org = escape(org);
+    let text = if answers + ratings == 0 {
+        format!(
+            "Nothing left to delete: none of your answers, guesses or quality ratings are stored in {org}."
+        )
+    } else {
+        format!(
+            "Deleted {} and {} of yours in {org}. Nobody else's answers changed; new surveys still ask you (\"Don't ask me again\" stops them).",
+            plural(answers, "answer or guess", "answers and guesses"),
+            plural(ratings, "quality rating", "quality ratings"),
+        )
+    };
+    Content {
+        text,
+        blocks: Vec::new(),
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
 }
 
 /// A one-line replacement for a DM (opted out, closed, already recorded).

@@ -25,7 +25,8 @@ pub async fn ensure(
 }
 
 /// Upserts an installation from a payload; `status` is the state the event implies.
-/// Ignored when GitHub's `updated_at` is older than the stored one; `deleted` is final.
+/// Ignored when GitHub's `updated_at` is older than the stored one; `deleted` is final, and a
+/// purged installation's tombstone is never written again.
 pub async fn upsert(
     db: impl PgExecutor<'_>,
     inst: &InstallationRecord<'_>,
@@ -55,9 +56,10 @@ pub async fn upsert(
                gh_created_at = COALESCE(EXCLUDED.gh_created_at, installations.gh_created_at),
                gh_updated_at = EXCLUDED.gh_updated_at,
                updated_at = now()
-           WHERE installations.gh_updated_at IS NULL
-              OR installations.gh_updated_at <= EXCLUDED.gh_updated_at
-              OR EXCLUDED.status = 'deleted'"#,
+           WHERE installations.purge_started_at IS NULL
+             AND (installations.gh_updated_at IS NULL
+                  OR installations.gh_updated_at <= EXCLUDED.gh_updated_at
+                  OR EXCLUDED.status = 'deleted')"#,
     )
     .bind(inst.id)
     .bind(inst.account_id)
@@ -347,7 +349,7 @@ pub async fn admin_list(
            FROM installations i
            LEFT JOIN LATERAL (SELECT * FROM sync_runs s WHERE s.installation_id = i.id
                               ORDER BY s.started_at DESC LIMIT 1) r ON true
-           WHERE ($1::bigint[] IS NULL OR i.id = ANY($1))
+           WHERE ($1::bigint[] IS NULL OR i.id = ANY($1)) AND i.purged_at IS NULL
            ORDER BY lower(i.account_login), i.id LIMIT $2 OFFSET $3"#,
     )
     .bind(scope)
@@ -357,12 +359,14 @@ pub async fn admin_list(
     .await
 }
 
-/// Whether installation `id` is known (in any status).
+/// Whether installation `id` is known (in any status) and its data not purged.
 pub async fn exists(db: impl PgExecutor<'_>, id: i64) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM installations WHERE id = $1)")
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM installations WHERE id = $1 AND purged_at IS NULL)",
+    )
+    .bind(id)
+    .fetch_one(db)
+    .await
 }
 
 /// An installation someone signing in with GitHub may administer.

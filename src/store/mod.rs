@@ -11,6 +11,7 @@ pub mod installations;
 pub mod issues;
 pub mod members;
 pub mod merged;
+pub mod org_data;
 pub mod org_settings;
 pub mod people;
 pub mod pulls;

@@ -281,7 +281,8 @@ pub async fn due_for_reminder(
     .await
 }
 
-/// Surveys past `closes_at` and not closed yet, round-robin across installations.
+/// Surveys past `closes_at` and not closed yet, round-robin across installations. A suspended
+/// org's surveys wait (they close after `unsuspend`, on the next tick).
 pub async fn expired(
     db: impl PgExecutor<'_>,
     now: DateTime<Utc>,
@@ -291,6 +292,7 @@ pub async fn expired(
              SELECT id, row_number() OVER (PARTITION BY installation_id ORDER BY closes_at, id) AS turn
              FROM surveys
              WHERE status IN ('open', 'revealed', 'waiting_for_slack') AND closes_at <= $1
+               AND installation_id NOT IN (SELECT id FROM installations WHERE status = 'suspended')
            ) due ORDER BY turn, id LIMIT $2"#, now, limit).await
 }
 

@@ -2,10 +2,12 @@
 
 use super::send::{Once, send_once};
 use super::{SurveyContext, SurveyError, pr_ref};
+use crate::ids::InstallationId;
 use crate::slack::client::{Content, SlackClient};
 use crate::slack::interactions::{Action, AiAnswer, Click};
 use crate::slack::messages::{self, Guess};
 use crate::store::installations;
+use crate::store::org_data::{self, Gate};
 use crate::store::surveys::{self, Participant, Role, Survey, SurveyStatus};
 
 /// What a click did (for tests and logs).
@@ -16,11 +18,22 @@ pub enum ClickOutcome {
     Closed,
     OptedOut,
     NotAParticipant,
+    /// The org is suspended: nothing recorded, nothing sent (the buttons still work after
+    /// `unsuspend`).
+    Paused,
+    /// The org was deleted: nothing is done for it any more.
+    Stopped,
+    /// "Delete my answers": how many answers, guesses and ratings this click deleted.
+    AnswersDeleted(u64),
 }
 
 /// Handles one click (queued from `/slack/interactions`); safe to run twice.
 pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome, SurveyError> {
     let Some(slack) = ctx.slack.clone() else {
+        return Ok(ClickOutcome::NotAParticipant);
+    };
+    // A survey that is gone (its org's data was deleted) leaves no trace of the click.
+    let Some(survey) = surveys::get(&ctx.pool, click.survey_id).await? else {
         return Ok(ClickOutcome::NotAParticipant);
     };
     // A retried payload is logged once and handled again: every step below is idempotent.
@@ -32,9 +45,17 @@ pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome
         click.action.action_id(),
     )
     .await?;
-    let Some(survey) = surveys::get(&ctx.pool, click.survey_id).await? else {
-        return Ok(ClickOutcome::NotAParticipant);
+    let gate = org_data::gate(&ctx.pool, survey.installation_id).await?;
+    let paused = match gate {
+        Gate::Deleted { .. } => Some(ClickOutcome::Stopped),
+        // A person's own deletion is honoured even while the org is suspended.
+        Gate::Suspended if click.action != Action::DeleteMyAnswers => Some(ClickOutcome::Paused),
+        _ => None,
     };
+    if let Some(outcome) = paused {
+        surveys::set_click_outcome(&ctx.pool, &click.id, &format!("{outcome:?}")).await?;
+        return Ok(outcome);
+    }
     let Some(p) = surveys::participant_by_slack(&ctx.pool, survey.id, &click.slack_user_id).await?
     else {
         return Ok(ClickOutcome::NotAParticipant);
@@ -60,6 +81,9 @@ async fn apply_click(
             click.message_ts.clone().unwrap_or_default(),
         ),
     };
+    if click.action == Action::DeleteMyAnswers {
+        return delete_answers(ctx, slack, survey, p, click, &channel, &ts).await;
+    }
     if survey.status == SurveyStatus::Closed {
         let content = messages::notice(
             &pr,
@@ -73,11 +97,9 @@ async fn apply_click(
         Action::OptOut => {
             // Honoured at once and everywhere: no reminder, no further survey in any org.
             surveys::opt_out(&ctx.pool, p.github_id).await?;
-            let content = messages::notice(
-                &pr,
-                "Got it: you won't be asked again. (An admin can undo this.)",
-            );
-            slack.update(&channel, &ts, content).await?;
+            slack
+                .update(&channel, &ts, messages::opted_out(&pr))
+                .await?;
             return Ok(ClickOutcome::OptedOut);
         }
         Action::AuthorAi(answer) if p.role == Role::Author => surveys::record_answer(
@@ -137,6 +159,56 @@ async fn apply_click(
     }
     reveal_if_ready(ctx, slack, survey, false).await?;
     Ok(outcome)
+}
+
+/// "Delete my answers": deletes the person's answers, guesses and ratings in the survey's org
+/// (nobody else's), replaces the clicked DM with a notice, and replies in its thread with how
+/// many this click deleted (once per click, the same count on a retry: see
+/// `store::org_data::erase_answers`). Reveals already sent are not sent again.
+async fn delete_answers(
+    ctx: &SurveyContext,
+    slack: &SlackClient,
+    survey: &Survey,
+    p: &Participant,
+    click: &Click,
+    channel: &str,
+    ts: &str,
+) -> Result<ClickOutcome, SurveyError> {
+    let erased = org_data::erase_answers(
+        &ctx.pool,
+        survey.installation_id,
+        p.github_id,
+        &click.slack_user_id,
+        &click.id,
+    )
+    .await?;
+    let org = installations::account(&ctx.pool, InstallationId(survey.installation_id))
+        .await?
+        .map(|a| a.account_login)
+        .filter(|login| !login.is_empty())
+        .unwrap_or_else(|| "this org".to_owned());
+    slack
+        .update(
+            channel,
+            ts,
+            messages::answers_deleted(&pr_ref(survey), &org),
+        )
+        .await?;
+    send_once(
+        ctx,
+        slack,
+        Once {
+            key: format!("erased:{}:{}:{}", survey.id, p.github_id, click.id),
+            survey_id: Some(survey.id),
+            github_id: Some(p.github_id),
+            kind: "erased",
+            channel,
+            content: messages::answers_deleted_count(&org, erased.answers, erased.ratings),
+            thread_ts: Some(ts),
+        },
+    )
+    .await?;
+    Ok(ClickOutcome::AnswersDeleted(erased.total()))
 }
 
 /// Updates the participant's DM to show what is stored now (the author's answer; the

@@ -13,6 +13,7 @@ use crate::ids::InstallationId;
 use crate::slack::client::{SlackClient, SlackError};
 use crate::slack::messages;
 use crate::store::merged::PullRequestMerged;
+use crate::store::org_data::{self, Gate};
 use crate::store::surveys::{self, NewSurvey, Participant, Role, Survey, SurveyStatus};
 use crate::store::{installations, members, pulls};
 
@@ -22,6 +23,11 @@ pub async fn on_merged(
     job: &PullRequestMerged,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
+    // A deleted org gets no survey (a suspended one's waits: `advance` asks nobody until
+    // `unsuspend`).
+    if let Gate::Deleted { .. } = org_data::gate(&ctx.pool, job.installation_id).await? {
+        return Ok(());
+    }
     let survey = match surveys::by_pull_request(&ctx.pool, job.pull_request_id).await? {
         Some(existing) => existing,
         None => match create(ctx, job, now).await? {

@@ -111,7 +111,8 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
             continue;
         };
         if !installations::is_active(&ctx.pool, survey.installation_id).await? {
-            // A suspended or deleted org's survey closes without a word to anyone.
+            // A deleted org's survey closes without a word to anyone (a suspended org's are not
+            // listed as expired: they wait for `unsuspend`).
             report.closed += u32::from(surveys::close(&ctx.pool, id).await?);
             continue;
         }

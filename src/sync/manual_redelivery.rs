@@ -64,6 +64,11 @@ pub enum Outcome {
     NotListed,
 }
 
+/// The Redis key of an installation's redelivery budget (0: deliveries naming none).
+pub fn installation_budget_key(prefix: &str, installation: i64) -> String {
+    format!("{prefix}:gh:redeliver:installation:{installation}")
+}
+
 /// Where the budgets live: the Redis connection and our key prefix.
 pub struct Budgets<'a> {
     pub redis: &'a mut ConnectionManager,
@@ -80,7 +85,7 @@ impl Budgets<'_> {
                 DELIVERY_WINDOW,
             ),
             Budget::new(
-                format!("{}:gh:redeliver:installation:{installation}", self.prefix),
+                installation_budget_key(self.prefix, installation),
                 PER_INSTALLATION,
                 INSTALLATION_WINDOW,
             ),

@@ -202,9 +202,14 @@ enum ListKind<'k> {
     CopilotSeats,
 }
 
+/// The Redis key of an installation's one-sync-at-a-time lock.
+pub fn sync_lock_key(prefix: &str, installation: InstallationId) -> String {
+    format!("{prefix}:gh:sync-lock:{}", installation.0)
+}
+
 impl Syncer {
     fn lock_key(&self, installation: InstallationId) -> String {
-        format!("{}:gh:sync-lock:{}", self.prefix, installation.0)
+        sync_lock_key(&self.prefix, installation)
     }
 
     /// Whether a sync of `installation` runs now (in any process): its lock is held.

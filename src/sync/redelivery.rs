@@ -10,6 +10,7 @@ use super::SyncError;
 use crate::github::client::{Auth, GithubClient};
 use crate::ids::InstallationId;
 use crate::store::deliveries;
+use crate::store::org_data::{self, Gate};
 use crate::store::sync as state;
 
 const CHECKPOINT: &str = "hook_deliveries_checked_until";
@@ -93,6 +94,16 @@ pub async fn redeliver_failed(
         let Some(latest) = tries.iter().max_by_key(|t| t.delivered_at) else {
             continue;
         };
+        // Nothing is asked again for a deleted org, nor for a suspended one (its catch-up after
+        // `unsuspend` reads what it missed).
+        if let Some(installation) = latest.installation_id
+            && matches!(
+                org_data::gate(pool, installation.0 as i64).await?,
+                Gate::Deleted { .. } | Gate::Suspended
+            )
+        {
+            continue;
+        }
         let hook_id = latest.id.0 as i64;
         if !state::claim_redelivery(pool, guid, hook_id, event_name(latest).as_deref()).await? {
             continue;

@@ -55,6 +55,8 @@ pub struct AdminContext {
     /// The survey flow's context: the settings page's defaults (the environment) and the Slack
     /// client it lists the workspace's channels with.
     pub survey: SurveyContext,
+    /// `DELETION_GRACE_DAYS`, as the org's data page states it.
+    pub deletion_grace_days: u64,
 }
 
 impl AdminContext {
@@ -77,7 +79,14 @@ impl AdminContext {
             app_config,
             reload,
             survey,
+            deletion_grace_days: 30,
         }
+    }
+
+    /// States `DELETION_GRACE_DAYS` on the org's data page.
+    pub fn with_deletion_grace(mut self, grace: std::time::Duration) -> Self {
+        self.deletion_grace_days = grace.as_secs() / 86_400;
+        self
     }
 }
 
@@ -141,8 +150,8 @@ impl IntoResponse for AdminError {
 /// The admin routes (mounted by `web::router`).
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
-        deliveries, installations, login, members, oauth, outside, overview, people, settings,
-        setup, stats, surveys, team_stats,
+        deliveries, installations, login, members, oauth, org_data, outside, overview, people,
+        settings, setup, stats, surveys, team_stats,
     };
     Router::new()
         .route("/", get(setup::root))
@@ -167,6 +176,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/installations/{id}/settings",
             get(settings::page).post(settings::save),
         )
+        .route("/admin/installations/{id}/data", get(org_data::page))
+        .route("/admin/installations/{id}/data.json", get(org_data::json))
+        .route("/admin/installations/{id}/data.csv", get(org_data::csv))
+        .route("/admin/installations/{id}/delete", post(org_data::delete))
         .route("/admin/installations/{id}/people.csv", get(people::csv))
         .route("/admin/installations/{id}/people.json", get(people::json))
         .route(

@@ -7,6 +7,7 @@ pub mod installations;
 pub mod login;
 pub mod members;
 pub mod oauth;
+pub mod org_data;
 pub mod outside;
 pub mod overview;
 pub mod people;

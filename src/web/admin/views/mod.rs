@@ -6,6 +6,7 @@ pub mod deliveries;
 pub mod installations;
 pub mod login;
 pub mod members;
+pub mod org_data;
 pub mod overview;
 pub mod settings;
 pub mod setup;

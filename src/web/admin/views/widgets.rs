@@ -87,7 +87,8 @@ pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: b
                     a href=(format!("/admin/installations/{}/teams/stats", i.id)) { "Team stats" } br;
                     "People × teams: "
                     a href=(format!("/admin/installations/{}/people.csv", i.id)) download { "CSV" } " · "
-                    a href=(format!("/admin/installations/{}/people.json", i.id)) download { "JSON" }
+                    a href=(format!("/admin/installations/{}/people.json", i.id)) download { "JSON" } br;
+                    a href=(format!("/admin/installations/{}/data", i.id)) { "The org's data (download, delete)" }
                 }
                 @if actions { td { form method="post" action=(format!("/admin/installations/{}/sync", i.id)) {
                     (csrf_field(s)) button type="submit" { "Sync now" } } } }
