@@ -129,9 +129,9 @@ async fn deliver_ping(app: &TestApp, secret: &str) -> u16 {
         .body(body.to_vec())
         .send()
         .await
-        .expect("deliver")
-        .status()
-        .as_u16()
+        // A reload closes idle keep-alive connections; one reused at that instant fails to
+        // send (a client, like GitHub, sends again): 0 stands for "no answer".
+        .map_or(0, |r| r.status().as_u16())
 }
 
 #[sqlx::test]

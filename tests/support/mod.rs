@@ -30,6 +30,24 @@ pub fn redis_url() -> String {
     std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
+/// What every test process is given: fast retries, short heartbeats, a unique Redis prefix.
+fn base_vars(redis_url: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
+        ("REDIS_URL", redis_url.to_string()),
+        (
+            "QUEUE_PREFIX",
+            format!("mctest:{}", uuid::Uuid::new_v4().simple()),
+        ),
+        ("WORKER_CONCURRENCY", "8".into()),
+        ("DELIVERY_MAX_ATTEMPTS", "3".into()),
+        ("DELIVERY_RETRY_BASE_MS", "10".into()),
+        ("WORKER_HEARTBEAT_SECS", "1".into()),
+        ("REDIS_TIMEOUT_MS", "500".into()),
+        ("DATABASE_MAX_CONNECTIONS", "10".into()),
+    ]
+}
+
 /// A configuration for tests: fast retries, short heartbeats, a unique Redis prefix.
 pub fn test_config(redis_url: &str) -> Config {
     test_config_with(redis_url, &[])
@@ -54,21 +72,12 @@ pub const APP_ID: i64 = 123456;
 
 /// A test configuration with extra variables set.
 pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
-    let prefix = format!("mctest:{}", uuid::Uuid::new_v4().simple());
-    let vars = [
-        ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
-        ("REDIS_URL", redis_url.to_string()),
+    let mut vars = base_vars(redis_url);
+    vars.extend([
         ("GITHUB_WEBHOOK_SECRET", format!("old-secret,{SECRET}")),
         ("BIND_ADDR", "127.0.0.1:0".into()),
         ("METRICS_ADDR", "127.0.0.1:0".into()),
-        ("QUEUE_PREFIX", prefix),
-        ("WORKER_CONCURRENCY", "8".into()),
-        ("DELIVERY_MAX_ATTEMPTS", "3".into()),
-        ("DELIVERY_RETRY_BASE_MS", "10".into()),
-        ("WORKER_HEARTBEAT_SECS", "1".into()),
-        ("REDIS_TIMEOUT_MS", "500".into()),
-        ("DATABASE_MAX_CONNECTIONS", "10".into()),
-    ];
+    ]);
     // Extra variables come first, so they override the defaults.
     let mut all: Vec<(&str, String)> = extra.to_vec();
     all.extend(vars);
@@ -80,22 +89,11 @@ pub fn test_config_with(redis_url: &str, extra: &[(&str, String)]) -> Config {
 /// like [`test_config_with`], without a webhook secret unless `extra` sets one. Returns the
 /// variables (extra first, so they win).
 pub fn serve_env(redis_url: &str, extra: &[(&str, String)]) -> Vec<(String, String)> {
-    let prefix = format!("mctest:{}", uuid::Uuid::new_v4().simple());
     let mut all: Vec<(String, String)> = extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    for (k, v) in [
-        ("DATABASE_URL", "postgres://unused/for-tests".to_string()),
-        ("REDIS_URL", redis_url.to_string()),
-        ("QUEUE_PREFIX", prefix),
-        ("WORKER_CONCURRENCY", "8".into()),
-        ("DELIVERY_MAX_ATTEMPTS", "3".into()),
-        ("DELIVERY_RETRY_BASE_MS", "10".into()),
-        ("WORKER_HEARTBEAT_SECS", "1".into()),
-        ("REDIS_TIMEOUT_MS", "500".into()),
-        ("DATABASE_MAX_CONNECTIONS", "10".into()),
-    ] {
+    for (k, v) in base_vars(redis_url) {
         if !all.iter().any(|(n, _)| n == k) {
             all.push((k.to_string(), v));
         }

@@ -115,16 +115,24 @@ pub(super) fn client_ip(extensions: &axum::http::Extensions) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// A sign-in form and the client address it came from (the throttle's key).
+pub(super) async fn form_and_ip<T: serde::de::DeserializeOwned>(
+    request: axum::extract::Request,
+) -> Result<(String, T), AdminError> {
+    let ip = client_ip(request.extensions());
+    let Form(form) = Form::<T>::from_request(request, &())
+        .await
+        .map_err(|_| AdminError::BadRequest("expected a form".into()))?;
+    Ok((ip, form))
+}
+
 /// `POST /admin/login`: the operator's password.
 pub async fn password(
     State(state): State<AppState>,
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Result<Response, AdminError> {
-    let ip = client_ip(request.extensions());
-    let Form(form) = Form::<PasswordForm>::from_request(request, &())
-        .await
-        .map_err(|_| AdminError::BadRequest("expected a form".into()))?;
+    let (ip, form) = form_and_ip::<PasswordForm>(request).await?;
     let Some(hash) = state.admin.config.password_hash.clone() else {
         return Ok(not_configured());
     };

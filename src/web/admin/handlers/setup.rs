@@ -12,14 +12,14 @@
 use std::sync::Arc;
 
 use axum::Form;
-use axum::extract::{FromRequest, FromRequestParts, Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::login::{client_ip, pending_session, secret};
+use super::login::{form_and_ip, pending_session, secret};
 use crate::config::layered::Source;
 use crate::config::{AppKey, Config, hash_password};
 use crate::github::client::{Auth, GithubClient};
@@ -155,10 +155,7 @@ pub async fn password(
     headers: HeaderMap,
     request: axum::extract::Request,
 ) -> Result<Response, AdminError> {
-    let ip = client_ip(request.extensions());
-    let Form(form) = Form::<PasswordForm>::from_request(request, &())
-        .await
-        .map_err(|_| AdminError::BadRequest("expected a form".into()))?;
+    let (ip, form) = form_and_ip::<PasswordForm>(request).await?;
     let config = current(&state).await?;
     if config.admin.password_hash.is_some() {
         return Ok(Redirect::to("/admin/login").into_response());
