@@ -18,7 +18,7 @@ use crate::metrics::Metrics;
 use crate::queue::catch_up::{self, CatchUp};
 use crate::queue::delivery_worker::{self, WorkerState};
 use crate::queue::{QueueError, Queues, maintenance, survey_workers};
-use crate::slack::client::SlackClient;
+use crate::slack::clients::SlackClients;
 use crate::store;
 use crate::survey::{SurveyContext, tick};
 use crate::sync::{SyncSettings, Syncer};
@@ -76,8 +76,8 @@ pub struct Services {
     pub github_api: GithubApi,
     /// Present when the GitHub App identity is configured (on top of `github_api`).
     pub github: Option<GithubClient>,
-    /// Present when Slack is configured.
-    pub slack: Option<SlackClient>,
+    /// Present when Slack is configured: each installation's workspace client, or the default.
+    pub slack: Option<SlackClients>,
     /// How this process re-reads its configuration after the setup page changed it: the
     /// environment it started with, and the signal that asks [`serve`] to reload. `None` when the
     /// caller built the configuration itself (tests of other parts).
@@ -107,7 +107,14 @@ impl Services {
             config.redis_timeout,
         )
         .await?;
-        let slack = config.slack.as_ref().map(SlackClient::new);
+        let slack = config.slack.as_ref().map(|s| {
+            SlackClients::new(
+                &s.api_url,
+                s.bot_token.as_deref(),
+                pool.clone(),
+                config.keyring.clone(),
+            )
+        });
         let github_api = GithubApi::new(&config.github_api_url, &config.github_web_url)?;
         let github = config.github_app.as_ref().map(|app| {
             GithubClient::new(

@@ -136,6 +136,14 @@ async fn seed(pool: &PgPool, id: i64, login: &str, account_id: i64, k: i64) {
         format!(
             "INSERT INTO sealed_secrets (installation_id, name, sealed, key_id) VALUES ({id}, 'slack_bot_token', '\\x0102'::bytea, 'k1')"
         ),
+        format!(
+            "INSERT INTO slack_workspaces (installation_id, team_id, team_name, bot_user_id, scopes, status, connected_by)
+             VALUES ({id}, 'T{k}', 'Workspace {k}', 'UBOT{k}', 'chat:write,im:write,users:read,users:read.email', 'connected', 'operator')"
+        ),
+        format!(
+            "INSERT INTO slack_oauth_states (state_hash, installation_id, session_id_hash, expires_at)
+             VALUES ('state-{k}', {id}, 'session-{k}', now() + interval '10 minutes')"
+        ),
     ];
     for sql in &statements {
         sqlx::query(sql).execute(pool).await.expect(sql);
@@ -423,7 +431,12 @@ async fn the_download_round_trips(pool: PgPool) {
         total += exported as u64;
     }
     assert_eq!(total, rows);
-    for left_out in ["sealed_secrets", "admin_sessions", "github_etags"] {
+    for left_out in [
+        "sealed_secrets",
+        "admin_sessions",
+        "github_etags",
+        "slack_oauth_states",
+    ] {
         assert!(!tables.contains_key(left_out), "{left_out}");
         assert!(doc["not_exported"][left_out].is_string(), "{left_out}");
     }
@@ -815,6 +828,7 @@ async fn delete_my_answers_deletes_only_mine(pool: PgPool) {
         survey_id: survey.id(),
         channel: None,
         message_ts: None,
+        team_id: None,
     };
     let outcome = mergecast::survey::answer::on_click(&ctx, &retried)
         .await

@@ -522,19 +522,6 @@ async fn set(s: &Scenario, installation: i64, change: impl FnOnce(&mut OrgSettin
     .expect("save settings");
 }
 
-/// The second org (mona is a member) with repositories `elsewhere`, installed and synced.
-async fn second_org(s: &Scenario) -> i64 {
-    let repo = s.github(|m| {
-        m.add_org_installation(OTHER_INSTALLATION, OTHER_ORG);
-        m.add_member(OTHER_ORG, MONA.github_user());
-        m.add_repo(OTHER_INSTALLATION, OTHER_ORG, "elsewhere").id
-    });
-    s.send(s.github(|m| m.installation_hook(OTHER_INSTALLATION, InstallationAction::Created)))
-        .await;
-    s.catch_up_org(OTHER_INSTALLATION, OTHER_ORG).await;
-    repo
-}
-
 /// Labels `pr` with `label` on the fake GitHub (the merge webhook carries it).
 fn label(s: &Scenario, pr: i64, label: &str) {
     s.github(|m| {
@@ -554,7 +541,7 @@ async fn each_org_is_surveyed_by_its_own_settings(pool: PgPool) {
         .start()
         .await;
     let (skipped_repo, _) = s.add_repo("skip-me").await;
-    let elsewhere = second_org(&s).await;
+    let elsewhere = s.install_other_org().await;
     // Org A excludes `skip-me` and the label `chore`. Org B excludes nothing but works only on
     // the weekday three days from now (not today anywhere on Earth).
     let skipped_name = format!("{}/skip-me", support::scenario::ORG);

@@ -104,7 +104,7 @@ pub struct Config {
     /// `GITHUB_WEB_URL`: where OAuth sign-in lives (`https://github.com`, or the GHES host).
     pub github_web_url: String,
     pub github_app: Option<GithubAppConfig>,
-    /// Present when `SLACK_BOT_TOKEN` is set; without it surveys wait for Slack.
+    /// Present when `SLACK_SIGNING_SECRET` is set; without it surveys wait for Slack.
     pub slack: Option<SlackConfig>,
     pub survey: SurveyConfig,
     /// How often reminders, expiry, delayed asks and the leaderboard are checked.
@@ -252,20 +252,38 @@ impl Config {
     }
 }
 
-/// The Slack workspace connection.
+/// The Slack app: its signing secret (the signed Slack endpoints), the OAuth client that adds it
+/// to each org's workspace ("Add to Slack"), and the default workspace's bot token.
 #[derive(Clone)]
 pub struct SlackConfig {
-    pub bot_token: String,
+    /// `SLACK_BOT_TOKEN`: the workspace of every installation that has not added its own.
+    /// Without it, an installation's surveys wait until its org adds Mergecast to Slack.
+    pub bot_token: Option<String>,
     pub signing_secret: String,
+    /// `SLACK_CLIENT_ID` and `SLACK_CLIENT_SECRET`: "Add to Slack" (OAuth v2) per installation.
+    pub oauth: Option<SlackOAuth>,
     /// Base of the Web API, ending in `/` (`https://slack.com/api/`); tests point it at a fake.
     pub api_url: String,
+    /// `SLACK_WEB_URL`: where Slack's OAuth consent page lives (`https://slack.com`); no trailing
+    /// slash.
+    pub web_url: String,
     pub leaderboard_channel: Option<String>,
+}
+
+/// The Slack app's OAuth client.
+#[derive(Clone)]
+pub struct SlackOAuth {
+    pub client_id: String,
+    pub client_secret: String,
 }
 
 impl std::fmt::Debug for SlackConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SlackConfig")
             .field("api_url", &self.api_url)
+            .field("web_url", &self.web_url)
+            .field("default_workspace", &self.bot_token.is_some())
+            .field("oauth", &self.oauth.as_ref().map(|o| &o.client_id))
             .field("leaderboard_channel", &self.leaderboard_channel)
             .finish_non_exhaustive()
     }
@@ -288,20 +306,33 @@ pub struct SurveyConfig {
     pub default_zone: chrono_tz::Tz,
 }
 
+/// Slack is configured once its signing secret is (from the environment or the setup page): a
+/// bot token alone could send DMs whose clicks nobody could verify, so it needs the secret too.
 fn slack(
     get: &impl Fn(&'static str) -> Option<String>,
 ) -> Result<Option<SlackConfig>, ConfigError> {
-    let Some(bot_token) = get("SLACK_BOT_TOKEN") else {
-        return Ok(None);
-    };
-    if !bot_token.starts_with("xox") {
+    let bot_token = get("SLACK_BOT_TOKEN").map(|t| t.trim().to_owned());
+    if bot_token.as_ref().is_some_and(|t| !t.starts_with("xox")) {
         return Err(invalid(
             "SLACK_BOT_TOKEN",
             "expected a bot token (xoxb-...)",
         ));
     }
-    let signing_secret =
-        get("SLACK_SIGNING_SECRET").ok_or(ConfigError::Missing("SLACK_SIGNING_SECRET"))?;
+    let oauth = match (get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")) {
+        (Some(client_id), Some(client_secret)) => Some(SlackOAuth {
+            client_id: client_id.trim().to_owned(),
+            client_secret: client_secret.trim().to_owned(),
+        }),
+        (None, None) => None,
+        (Some(_), None) => return Err(ConfigError::Missing("SLACK_CLIENT_SECRET")),
+        (None, Some(_)) => return Err(ConfigError::Missing("SLACK_CLIENT_ID")),
+    };
+    let Some(signing_secret) = get("SLACK_SIGNING_SECRET") else {
+        return match (&bot_token, &oauth) {
+            (None, None) => Ok(None),
+            _ => Err(ConfigError::Missing("SLACK_SIGNING_SECRET")),
+        };
+    };
     let mut api_url = get("SLACK_API_URL").unwrap_or_else(|| "https://slack.com/api/".into());
     if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
         return Err(invalid("SLACK_API_URL", "must be an http(s) URL"));
@@ -309,10 +340,16 @@ fn slack(
     if !api_url.ends_with('/') {
         api_url.push('/');
     }
+    let web_url = get("SLACK_WEB_URL").unwrap_or_else(|| "https://slack.com".into());
+    if !(web_url.starts_with("https://") || web_url.starts_with("http://")) {
+        return Err(invalid("SLACK_WEB_URL", "must be an http(s) URL"));
+    }
     Ok(Some(SlackConfig {
-        bot_token: bot_token.trim().to_owned(),
+        bot_token,
         signing_secret: signing_secret.trim().to_owned(),
+        oauth,
         api_url,
+        web_url: web_url.trim_end_matches('/').to_owned(),
         leaderboard_channel: get("SLACK_LEADERBOARD_CHANNEL"),
     }))
 }
@@ -593,6 +630,34 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .starts_with("WORKER_CONCURRENCY")
+        );
+    }
+
+    #[test]
+    fn slack_is_configured_by_its_signing_secret() {
+        assert!(load(&base()).unwrap().slack.is_none());
+        let mut v = base();
+        v.insert("SLACK_SIGNING_SECRET", "sign".into());
+        let slack = load(&v).unwrap().slack.unwrap();
+        assert!(slack.bot_token.is_none() && slack.oauth.is_none());
+        assert_eq!(slack.web_url, "https://slack.com");
+        assert_eq!(slack.api_url, "https://slack.com/api/");
+        v.insert("SLACK_CLIENT_ID", "123.456".into());
+        assert_eq!(
+            load(&v).unwrap_err().to_string(),
+            "SLACK_CLIENT_SECRET is required but not set"
+        );
+        v.insert("SLACK_CLIENT_SECRET", "very-secret".into());
+        v.insert("SLACK_WEB_URL", "http://127.0.0.1:9/".into());
+        let slack = load(&v).unwrap().slack.unwrap();
+        assert_eq!(slack.oauth.as_ref().unwrap().client_id, "123.456");
+        assert_eq!(slack.web_url, "http://127.0.0.1:9");
+        assert!(!format!("{slack:?}").contains("very-secret"));
+        let mut v = base();
+        v.insert("SLACK_BOT_TOKEN", "xoxb-1".into());
+        assert_eq!(
+            load(&v).unwrap_err().to_string(),
+            "SLACK_SIGNING_SECRET is required but not set"
         );
     }
 }

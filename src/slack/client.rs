@@ -16,7 +16,7 @@ use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use thiserror::Error;
 
-use crate::config::SlackConfig;
+use tokio::sync::OnceCell;
 
 /// How long one Web API call may take before it counts as a network failure.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -55,6 +55,24 @@ impl SlackError {
             ),
             SlackError::Decode(_) => false,
         }
+    }
+
+    /// Slack refused the token itself (https://docs.slack.dev/apis/web-api/#errors, each
+    /// method's error list): revoked, uninstalled, expired, or its workspace or user deactivated.
+    /// Nothing sent with it will work until the workspace is added again.
+    pub fn is_token_refused(&self) -> bool {
+        matches!(self, SlackError::Api(code) if matches!(
+            code.as_str(),
+            "not_authed"
+                | "invalid_auth"
+                | "token_revoked"
+                | "token_expired"
+                | "account_inactive"
+                | "team_access_not_granted"
+                | "no_permission"
+                | "org_login_required"
+                | "ekm_access_denied"
+        ))
     }
 
     /// The short code recorded on a survey (`user_not_found`, `ratelimited`, `network`...).
@@ -137,42 +155,147 @@ pub struct Content {
     pub blocks: Vec<SlackBlock>,
 }
 
-/// One client per process: slack-morphism's hyper client (connection pool inside) and the bot
-/// token. `Debug` never shows the token.
+/// The process's one connection to Slack's Web API: slack-morphism's hyper client (connection
+/// pool inside) and the API base. Each workspace's [`SlackClient`] shares it.
 #[derive(Clone)]
-pub struct SlackClient {
+pub struct SlackHttp {
     client: Arc<SlackHyperClient>,
-    token: SlackApiToken,
     api_url: String,
 }
 
-impl std::fmt::Debug for SlackClient {
+impl std::fmt::Debug for SlackHttp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SlackClient")
+        f.debug_struct("SlackHttp")
             .field("api_url", &self.api_url)
             .finish_non_exhaustive()
     }
 }
 
-impl SlackClient {
-    /// A client for `config.api_url` (Slack's, or a fake's). The connector accepts plain
-    /// `http://` too, so loopback fakes work; TLS roots are Mozilla's (webpki), so the process
-    /// does not depend on the host's certificate store.
-    pub fn new(config: &SlackConfig) -> Self {
+/// What `oauth.v2.access` granted: a workspace's bot token and who it is.
+#[derive(Clone)]
+pub struct OAuthGrant {
+    pub bot_token: String,
+    pub team_id: String,
+    pub team_name: String,
+    pub bot_user_id: Option<String>,
+    pub scopes: String,
+}
+
+impl std::fmt::Debug for OAuthGrant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OAuthGrant")
+            .field("team_id", &self.team_id)
+            .field("team_name", &self.team_name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackHttp {
+    /// A client for `api_url` (Slack's, or a fake's). The connector accepts plain `http://`
+    /// too, so loopback fakes work; TLS roots are Mozilla's (webpki), so the process does not
+    /// depend on the host's certificate store.
+    pub fn new(api_url: &str) -> Self {
         let https = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
             .enable_http1()
             .build();
         // slack-morphism appends `/{method}` itself.
-        let api_url = config.api_url.trim_end_matches('/').to_owned();
+        let api_url = api_url.trim_end_matches('/').to_owned();
         let connector =
             SlackClientHyperConnector::with_connector(https).with_slack_api_url(&api_url);
         Self {
             client: Arc::new(slack_morphism::SlackClient::new(connector)),
-            token: SlackApiToken::new(SlackApiTokenValue(config.bot_token.clone())),
             api_url,
         }
+    }
+
+    /// A workspace's client: its bot token, and its team id when known (the default token's is
+    /// asked of `auth.test` once, then kept in `team`, which clones share).
+    pub fn client(&self, token: &str, team: Arc<OnceCell<String>>) -> SlackClient {
+        SlackClient {
+            client: self.client.clone(),
+            token: SlackApiToken::new(SlackApiTokenValue(token.to_owned())),
+            api_url: self.api_url.clone(),
+            team,
+        }
+    }
+
+    /// Exchanges an "Add to Slack" code for the workspace's bot token: `oauth.v2.access`
+    /// (https://docs.slack.dev/reference/methods/oauth.v2.access), which slack-morphism sends
+    /// with the client credentials as HTTP Basic auth, as Slack prefers. `redirect_uri` must
+    /// be the one the consent page was opened with.
+    pub async fn oauth_access(
+        &self,
+        client_id: &str,
+        client_secret: &str,
+        code: &str,
+        redirect_uri: Option<&str>,
+    ) -> Result<OAuthGrant, SlackError> {
+        let mut request = SlackOAuthV2AccessTokenRequest::new(
+            SlackClientId(client_id.to_owned()),
+            SlackClientSecret(client_secret.to_owned()),
+            SlackOAuthCode(code.to_owned()),
+        );
+        if let Some(uri) = redirect_uri {
+            let url = uri
+                .parse()
+                .map_err(|_| SlackError::Decode(format!("redirect uri {uri:?} is not a URL")))?;
+            request = request.with_redirect_uri(url);
+        }
+        let response =
+            match tokio::time::timeout(CALL_TIMEOUT, self.client.oauth2_access(&request)).await {
+                Ok(result) => result.map_err(SlackError::from)?,
+                Err(_) => {
+                    return Err(SlackError::Network(format!(
+                        "no answer within {CALL_TIMEOUT:?}"
+                    )));
+                }
+            };
+        Ok(OAuthGrant {
+            bot_token: response.access_token.0,
+            team_id: response.team.id.0,
+            team_name: response.team.name.unwrap_or_default(),
+            bot_user_id: response.bot_user_id.map(|u| u.0),
+            scopes: response.scope.0,
+        })
+    }
+}
+
+/// One workspace's client: the shared HTTP client and that workspace's bot token. `Debug` never
+/// shows the token.
+#[derive(Clone)]
+pub struct SlackClient {
+    client: Arc<SlackHyperClient>,
+    token: SlackApiToken,
+    api_url: String,
+    team: Arc<OnceCell<String>>,
+}
+
+impl std::fmt::Debug for SlackClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackClient")
+            .field("api_url", &self.api_url)
+            .field("team", &self.team.get())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SlackClient {
+    /// The workspace (`T…`) this client's token belongs to: known for a workspace added
+    /// through "Add to Slack", asked of `auth.test` once for the default token
+    /// (https://docs.slack.dev/reference/methods/auth.test).
+    pub async fn team_id(&self) -> Result<String, SlackError> {
+        let team = self
+            .team
+            .get_or_try_init(|| async {
+                let session = self.client.open_session(&self.token);
+                let response = self.timed(session.auth_test()).await?;
+                Ok::<_, SlackError>(response.team_id.0)
+            })
+            .await?;
+        Ok(team.clone())
     }
 
     async fn timed<T>(

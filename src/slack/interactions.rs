@@ -14,6 +14,10 @@ pub struct Click {
     pub survey_id: i64,
     pub channel: Option<String>,
     pub message_ts: Option<String>,
+    /// The workspace the click came from (`team.id`; `user.team_id` when Slack sends no team).
+    /// Clicks queued before workspaces were recorded have none.
+    #[serde(default)]
+    pub team_id: Option<String>,
 }
 
 /// The buttons of our DMs.
@@ -139,6 +143,10 @@ pub fn parse(body: &[u8]) -> Result<Click, InteractionError> {
         .as_str()
         .or(v["message"]["ts"].as_str())
         .map(str::to_owned);
+    let team_id = v["team"]["id"]
+        .as_str()
+        .or(v["user"]["team_id"].as_str())
+        .map(str::to_owned);
     Ok(Click {
         id: format!("{user}:{action_ts}:{}", action.action_id()),
         slack_user_id: user.to_owned(),
@@ -146,6 +154,7 @@ pub fn parse(body: &[u8]) -> Result<Click, InteractionError> {
         survey_id,
         channel,
         message_ts,
+        team_id,
     })
 }
 
@@ -209,7 +218,8 @@ mod tests {
     fn round_trips_a_click() {
         let payload = json!({
             "type": "block_actions",
-            "user": {"id": "U1"},
+            "user": {"id": "U1", "team_id": "T1"},
+            "team": {"id": "T1", "domain": "example"},
             "container": {"channel_id": "D1", "message_ts": "1.2"},
             "actions": [{"action_id": "guess_yes", "value": "42", "action_ts": "1700000000.1"}]
         });
@@ -217,6 +227,11 @@ mod tests {
         assert_eq!(click.action, Action::ReviewerGuess(true));
         assert_eq!(click.survey_id, 42);
         assert_eq!(click.channel.as_deref(), Some("D1"));
+        assert_eq!(click.team_id.as_deref(), Some("T1"));
+        // A click queued by an earlier version (no team) still reads.
+        let old = r#"{"id":"U1:1:guess_yes","slack_user_id":"U1","action":{"ReviewerGuess":true},"survey_id":42,"channel":null,"message_ts":null}"#;
+        let old: Click = serde_json::from_str(old).unwrap();
+        assert_eq!(old.team_id, None);
         assert_eq!(parse(b"x=1"), Err(InteractionError::NoPayload));
         assert!(parse(encode_form(&json!({"type": "view_submission"})).as_bytes()).is_err());
     }

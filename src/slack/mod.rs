@@ -1,4 +1,5 @@
-//! Slack: the Web API client, request signatures, interaction payloads, and Block Kit messages.
+//! Slack: the Web API client (one per workspace, `clients` picks an installation's), request
+//! signatures, interaction and Events API payloads, and Block Kit messages.
 //!
 //! Web API calls go through slack-morphism's typed API (`client`), messages are its Block Kit
 //! models (`messages`). Its raw `ok:false` codes, its 429 `retry_after` and message `metadata`
@@ -11,6 +12,8 @@
 //! the five-minute replay window), and its `sign` is what the test harness and tools sign with.
 
 pub mod client;
+pub mod clients;
+pub mod events;
 pub mod interactions;
 pub mod messages;
 pub mod signature;

@@ -17,6 +17,7 @@ pub mod people;
 pub mod pulls;
 pub mod records;
 pub mod secrets;
+pub mod slack_workspaces;
 pub mod surveys;
 pub mod sync;
 pub mod team_stats;

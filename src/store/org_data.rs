@@ -140,6 +140,12 @@ pub const ORG_TABLES: &[OrgTable] = &[
         "name",
         Export::No("secrets (sealed tokens are never shown)"),
     ),
+    table(
+        "slack_oauth_states",
+        "state_hash",
+        Export::No("pending \"Add to Slack\" sign-ins (single-use credentials)"),
+    ),
+    table("slack_workspaces", "installation_id", Export::All),
     table("org_settings_audit", "id", Export::All),
     table("org_settings", "installation_id", Export::All),
     table("repositories", "id", Export::All),

@@ -23,15 +23,16 @@ pub enum ClickOutcome {
     Paused,
     /// The org was deleted: nothing is done for it any more.
     Stopped,
+    /// The org's Slack workspace is disconnected: nothing recorded, nothing sent.
+    WaitingForSlack,
+    /// The click came from a workspace other than the survey's org's: refused.
+    OtherWorkspace,
     /// "Delete my answers": how many answers, guesses and ratings this click deleted.
     AnswersDeleted(u64),
 }
 
 /// Handles one click (queued from `/slack/interactions`); safe to run twice.
 pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome, SurveyError> {
-    let Some(slack) = ctx.slack.clone() else {
-        return Ok(ClickOutcome::NotAParticipant);
-    };
     // A survey that is gone (its org's data was deleted) leaves no trace of the click.
     let Some(survey) = surveys::get(&ctx.pool, click.survey_id).await? else {
         return Ok(ClickOutcome::NotAParticipant);
@@ -55,6 +56,22 @@ pub async fn on_click(ctx: &SurveyContext, click: &Click) -> Result<ClickOutcome
     if let Some(outcome) = paused {
         surveys::set_click_outcome(&ctx.pool, &click.id, &format!("{outcome:?}")).await?;
         return Ok(outcome);
+    }
+    // Clicks are routed by the workspace they come from: the survey's org speaks through one
+    // workspace, and a click from any other is refused (a forged or misrouted payload).
+    let Some(slack) = ctx.slack_for(survey.installation_id).await? else {
+        let outcome = ClickOutcome::WaitingForSlack;
+        surveys::set_click_outcome(&ctx.pool, &click.id, &format!("{outcome:?}")).await?;
+        return Ok(outcome);
+    };
+    if let Some(team) = &click.team_id {
+        let expected = slack.team_id().await?;
+        if *team != expected {
+            tracing::warn!(survey = survey.id, from = %team, expected = %expected, "slack click from another workspace refused");
+            let outcome = ClickOutcome::OtherWorkspace;
+            surveys::set_click_outcome(&ctx.pool, &click.id, &format!("{outcome:?}")).await?;
+            return Ok(outcome);
+        }
     }
     let Some(p) = surveys::participant_by_slack(&ctx.pool, survey.id, &click.slack_user_id).await?
     else {

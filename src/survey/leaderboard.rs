@@ -7,7 +7,7 @@
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc};
 
 use super::send::{Once, send_once};
-use super::{SurveyContext, SurveyError};
+use super::{ClientCache, SurveyContext, SurveyError};
 use crate::slack::client::{Content, SlackClient};
 use crate::store::surveys;
 
@@ -64,10 +64,10 @@ pub async fn week(
 /// its own, naming only its own people, to the channel its settings name and from the weekday
 /// they name (UTC; Monday, the default, posts as soon as the week is final); only once every
 /// survey of that week has closed, so the figures are final; silent when there is nothing to
-/// report or the org has no board channel.
+/// report or the org has no board channel. Each board goes through its org's own workspace.
 pub async fn post_weekly(
     ctx: &SurveyContext,
-    slack: &SlackClient,
+    clients: &mut ClientCache<'_>,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
     let start = previous_week_start(now);
@@ -82,7 +82,10 @@ pub async fn post_weekly(
         if now.weekday().num_days_from_monday() < settings.leaderboard_day.num_days_from_monday() {
             continue; // not this org's day yet
         }
-        post_one(ctx, slack, &channel.id, installation_id, &org, start).await?;
+        let Some(slack) = clients.get(installation_id).await? else {
+            continue; // no workspace (or disconnected): the board waits for it
+        };
+        post_one(ctx, &slack, &channel.id, installation_id, &org, start).await?;
     }
     Ok(())
 }

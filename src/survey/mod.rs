@@ -12,13 +12,16 @@ pub mod send;
 pub mod settings;
 pub mod start;
 pub mod tick;
+pub mod workspace;
 
 use sqlx::PgPool;
 use thiserror::Error;
 
 use crate::config::SurveyConfig;
 use crate::github::client::GithubClient;
+use crate::ids::InstallationId;
 use crate::slack::client::{SlackClient, SlackError};
+use crate::slack::clients::{ClientsError, SlackClients};
 use crate::slack::messages::{Counterpart, PullRequestRef};
 use crate::store::surveys::{self, Role, Survey};
 
@@ -26,7 +29,9 @@ use crate::store::surveys::{self, Role, Survey};
 #[derive(Clone, Debug)]
 pub struct SurveyContext {
     pub pool: PgPool,
-    pub slack: Option<SlackClient>,
+    /// Present when Slack is configured (its signing secret): each installation speaks
+    /// through its own workspace, or the default one (`SlackClients`).
+    pub slack: Option<SlackClients>,
     pub github: Option<GithubClient>,
     /// The environment's survey settings: the defaults of a new installation's settings
     /// (`settings`); the flow follows each installation's own. `default_zone` stays
@@ -45,6 +50,18 @@ pub enum SurveyError {
     Slack(#[from] SlackError),
     #[error("message {0} is being sent by another worker")]
     Busy(String),
+    /// A workspace's stored token does not open (wrong or missing encryption key).
+    #[error("slack token: {0}")]
+    Token(String),
+}
+
+impl From<ClientsError> for SurveyError {
+    fn from(e: ClientsError) -> Self {
+        match e {
+            ClientsError::Database(db) => SurveyError::Database(db),
+            ClientsError::Secret(secret) => SurveyError::Token(secret.to_string()),
+        }
+    }
 }
 
 impl SurveyError {
@@ -53,7 +70,63 @@ impl SurveyError {
         match self {
             SurveyError::Database(_) | SurveyError::Busy(_) => true,
             SurveyError::Slack(e) => e.is_transient(),
+            SurveyError::Token(_) => false,
         }
+    }
+}
+
+impl SurveyContext {
+    /// The Slack client installation `id` speaks through: its own workspace's, or the default
+    /// one; `None` while it has neither (or its workspace was disconnected): its surveys wait.
+    pub async fn slack_for(&self, id: i64) -> Result<Option<SlackClient>, SurveyError> {
+        match &self.slack {
+            None => Ok(None),
+            Some(clients) => Ok(clients.for_installation(InstallationId(id)).await?),
+        }
+    }
+
+    /// Slack refused installation `id`'s token (revoked, uninstalled, deactivated): its own
+    /// workspace is disconnected, so its surveys wait for "Add to Slack" instead of passing
+    /// people over; a refused default token is only logged (it is the operator's to fix).
+    pub async fn token_refused(&self, id: i64, error: &SlackError) -> Result<(), SurveyError> {
+        let disconnected = crate::store::slack_workspaces::disconnect(
+            &self.pool,
+            InstallationId(id),
+            crate::store::slack_workspaces::DisconnectReason::TokenRefused,
+        )
+        .await?;
+        if disconnected {
+            tracing::warn!(installation = id, error = %error, "slack: workspace token refused; disconnected, surveys wait");
+        } else {
+            tracing::error!(installation = id, error = %error, "slack: token refused");
+        }
+        Ok(())
+    }
+}
+
+/// Each installation's Slack client, looked up once per periodic run (a tick touches many
+/// surveys of few orgs).
+pub struct ClientCache<'a> {
+    ctx: &'a SurveyContext,
+    known: std::collections::HashMap<i64, Option<SlackClient>>,
+}
+
+impl<'a> ClientCache<'a> {
+    pub fn new(ctx: &'a SurveyContext) -> Self {
+        Self {
+            ctx,
+            known: std::collections::HashMap::new(),
+        }
+    }
+
+    /// Installation `id`'s client ([`SurveyContext::slack_for`]).
+    pub async fn get(&mut self, id: i64) -> Result<Option<SlackClient>, SurveyError> {
+        if let Some(known) = self.known.get(&id) {
+            return Ok(known.clone());
+        }
+        let client = self.ctx.slack_for(id).await?;
+        self.known.insert(id, client.clone());
+        Ok(client)
     }
 }
 

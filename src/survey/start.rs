@@ -109,10 +109,12 @@ async fn create(
         cfg.excluded_label(&labels)
             .map(|label| format!("label {label} excluded"))
     };
-    let status = match (&skip, &ctx.slack) {
-        (Some(_), _) => SurveyStatus::Skipped,
-        (None, None) => SurveyStatus::WaitingForSlack,
-        (None, Some(_)) => SurveyStatus::Open,
+    let status = match &skip {
+        Some(_) => SurveyStatus::Skipped,
+        None if ctx.slack_for(job.installation_id).await?.is_none() => {
+            SurveyStatus::WaitingForSlack
+        }
+        None => SurveyStatus::Open,
     };
     let remind = chrono::Duration::from_std(cfg.remind_after).unwrap_or_default();
     let ttl = chrono::Duration::from_std(cfg.ttl).unwrap_or_default();
@@ -153,15 +155,16 @@ pub async fn advance(
     survey_id: i64,
     now: DateTime<Utc>,
 ) -> Result<(), SurveyError> {
-    let Some(slack) = ctx.slack.clone() else {
-        return Ok(());
-    };
     let Some(survey) = surveys::get(&ctx.pool, survey_id).await? else {
         return Ok(());
     };
     if !installations::is_active(&ctx.pool, survey.installation_id).await? {
         return Ok(()); // suspended or deleted: nobody is asked (a suspended org resumes later)
     }
+    // The org's own workspace (or the default one); none yet, or disconnected: it waits.
+    let Some(slack) = ctx.slack_for(survey.installation_id).await? else {
+        return Ok(());
+    };
     if survey.status == SurveyStatus::WaitingForSlack {
         surveys::set_status(
             &ctx.pool,
@@ -186,6 +189,15 @@ pub async fn advance(
             super::with_rate_limit_retries(|| ask_if_due(ctx, &slack, &settings, &survey, &p, now))
                 .await;
         if let Err(e) = result {
+            if let SurveyError::Slack(se) = &e
+                && se.is_token_refused()
+            {
+                // The workspace is gone, not the person: nobody is passed over; the survey
+                // waits for the org to add Mergecast to Slack again.
+                surveys::record_error(&ctx.pool, survey_id, Some(p.github_id), &se.code()).await?;
+                ctx.token_refused(survey.installation_id, se).await?;
+                return Ok(());
+            }
             if let SurveyError::Slack(se) = &e {
                 surveys::record_error(&ctx.pool, survey_id, Some(p.github_id), &se.code()).await?;
                 if !se.is_transient() {

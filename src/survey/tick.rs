@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::answer::reveal_if_ready;
 use super::send::{Once, send_once};
-use super::{SurveyContext, SurveyError, leaderboard, pr_ref, start};
+use super::{ClientCache, SurveyContext, SurveyError, leaderboard, pr_ref, start};
 use crate::slack::client::Content;
 use crate::slack::messages;
 use crate::store::{installations, surveys};
@@ -27,9 +27,10 @@ pub struct TickReport {
 /// Runs every periodic step at time `now` (a parameter so tests can move time).
 pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport, SurveyError> {
     let mut report = TickReport::default();
-    let Some(slack) = ctx.slack.clone() else {
+    if ctx.slack.is_none() {
         return Ok(report);
-    };
+    }
+    let mut clients = ClientCache::new(ctx);
 
     // Reviews applied after the merge: their reviewers join the survey (asked just below).
     for id in surveys::with_reviewers_missing(&ctx.pool, BATCH).await? {
@@ -67,6 +68,9 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
         };
         let (Some(channel), Some(ts)) = (&p.dm_channel, &p.message_ts) else {
             continue;
+        };
+        let Some(slack) = clients.get(survey.installation_id).await? else {
+            continue; // its workspace is disconnected: the reminder waits
         };
         let text = format!(
             "Reminder: {} #{} is waiting for your answer (above). It closes <!date^{}^{{date_short_pretty}} {{time}}|soon>.",
@@ -116,6 +120,9 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
             report.closed += u32::from(surveys::close(&ctx.pool, id).await?);
             continue;
         }
+        let Some(slack) = clients.get(survey.installation_id).await? else {
+            continue; // its workspace is disconnected: the closing reveal waits for it
+        };
         if let Err(e) =
             super::with_rate_limit_retries(|| reveal_if_ready(ctx, &slack, &survey, true)).await
         {
@@ -141,7 +148,7 @@ pub async fn tick(ctx: &SurveyContext, now: DateTime<Utc>) -> Result<TickReport,
     }
 
     // Each org's board goes to its own channel from its own day (its settings).
-    if let Err(e) = leaderboard::post_weekly(ctx, &slack, now).await {
+    if let Err(e) = leaderboard::post_weekly(ctx, &mut clients, now).await {
         tracing::warn!(error = %e, "leaderboard failed; will retry");
     }
     Ok(report)

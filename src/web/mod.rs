@@ -3,7 +3,9 @@
 pub mod admin;
 pub mod github_webhook;
 pub mod health;
+pub mod slack_events;
 pub mod slack_interactions;
+pub mod slack_request;
 pub mod webhook_body;
 
 use std::sync::Arc;
@@ -39,6 +41,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/webhooks/github", post(github_webhook::receive))
         .route("/slack/interactions", post(slack_interactions::receive))
+        .route("/slack/events", post(slack_events::receive))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(admin::router(state.clone()))

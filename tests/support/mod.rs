@@ -10,6 +10,7 @@ pub mod log_capture;
 pub mod proxy;
 pub mod raw_http;
 pub mod scenario;
+pub mod webdriver;
 
 use std::future::Future;
 use std::net::SocketAddr;

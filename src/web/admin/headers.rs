@@ -11,12 +11,15 @@ use super::AdminContext;
 use crate::web::AppState;
 
 /// The policy: nothing by default; the stylesheet from `/admin/assets` (no inline CSS, no
-/// images: charts are inline SVG elements); forms post to us, and the GitHub sign-in form is
-/// redirected to GitHub's web host (`form-action` covers the redirect); no framing, no `<base>`.
-pub fn content_security_policy(github_web_url: &str) -> HeaderValue {
+/// images: charts are inline SVG elements); forms post to us, and the forms that continue on
+/// another site are redirected or posted to the web hosts in `elsewhere` (GitHub's for sign-in
+/// and app registration, Slack's for "Add to Slack": `form-action` covers redirects); no
+/// framing, no `<base>`.
+pub fn content_security_policy(elsewhere: &[&str]) -> HeaderValue {
+    let origins: Vec<&str> = elsewhere.iter().map(|url| origin(url)).collect();
     let policy = format!(
         "default-src 'none'; style-src 'self'; form-action 'self' {}; frame-ancestors 'none'; base-uri 'none'",
-        origin(github_web_url)
+        origins.join(" ")
     );
     HeaderValue::from_str(&policy)
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'; form-action 'self'"))
@@ -60,11 +63,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_policy_names_github_s_origin_only() {
-        let csp = content_security_policy("https://github.example.com/ghes/");
+    fn the_policy_names_the_given_origins_only() {
+        let csp =
+            content_security_policy(&["https://github.example.com/ghes/", "https://slack.com"]);
         let csp = csp.to_str().unwrap();
         assert!(
-            csp.contains("form-action 'self' https://github.example.com;"),
+            csp.contains("form-action 'self' https://github.example.com https://slack.com;"),
             "{csp}"
         );
         assert!(csp.starts_with("default-src 'none'; style-src 'self';"));

@@ -68,7 +68,11 @@ impl AdminContext {
         reload: Option<Reload>,
         survey: SurveyContext,
     ) -> Self {
-        let csp = headers::content_security_policy(github_api.web_url());
+        let mut elsewhere = vec![github_api.web_url()];
+        if let Some(slack) = &app_config.slack {
+            elsewhere.push(&slack.web_url);
+        }
+        let csp = headers::content_security_policy(&elsewhere);
         Self {
             csp,
             config: app_config.admin.clone(),
@@ -151,7 +155,7 @@ impl IntoResponse for AdminError {
 pub fn router(state: AppState) -> Router<AppState> {
     use handlers::{
         deliveries, installations, login, members, oauth, org_data, outside, overview, people,
-        settings, setup, stats, surveys, team_stats,
+        settings, setup, slack, stats, surveys, team_stats,
     };
     Router::new()
         .route("/", get(setup::root))
@@ -176,6 +180,15 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/installations/{id}/settings",
             get(settings::page).post(settings::save),
         )
+        .route(
+            "/admin/installations/{id}/slack",
+            get(slack::page).post(slack::add),
+        )
+        .route(
+            "/admin/installations/{id}/slack/disconnect",
+            post(slack::disconnect),
+        )
+        .route("/admin/slack/oauth/callback", get(slack::callback))
         .route("/admin/installations/{id}/data", get(org_data::page))
         .route("/admin/installations/{id}/data.json", get(org_data::json))
         .route("/admin/installations/{id}/data.csv", get(org_data::csv))

@@ -5,7 +5,7 @@ use super::super::fake_github::{
     CollaboratorAction, InstallationAction, IssueAction, OrgAction, PullAction, ReviewAction,
     TeamAction,
 };
-use super::{Delivery, INSTALLATION, ORG, Person, Scenario};
+use super::{Delivery, INSTALLATION, MONA, ORG, OTHER_INSTALLATION, OTHER_ORG, Person, Scenario};
 
 /// A pull request of the scenario (ids as GitHub gives them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,22 @@ impl Scenario {
     pub async fn installation_event(&self, action: InstallationAction) -> Delivery {
         self.send(self.github(|m| m.installation_hook(INSTALLATION, action)))
             .await
+    }
+
+    /// The second org ([`OTHER_ORG`], mona is a member) with one repository, `elsewhere`,
+    /// installed and synced; returns that repository's id.
+    pub async fn install_other_org(&self) -> i64 {
+        let repo = self.github(|m| {
+            m.add_org_installation(OTHER_INSTALLATION, OTHER_ORG);
+            m.add_member(OTHER_ORG, MONA.github_user());
+            m.add_repo(OTHER_INSTALLATION, OTHER_ORG, "elsewhere").id
+        });
+        self.send(
+            self.github(|m| m.installation_hook(OTHER_INSTALLATION, InstallationAction::Created)),
+        )
+        .await;
+        self.catch_up_org(OTHER_INSTALLATION, OTHER_ORG).await;
+        repo
     }
 
     /// A new repository of the org, added to the installation (`installation_repositories`).

@@ -20,6 +20,7 @@
 pub mod github;
 pub mod people;
 pub mod slack;
+pub mod slack_org;
 pub mod survey;
 pub mod views;
 
@@ -42,12 +43,19 @@ pub const DEADLINE: Duration = Duration::from_secs(30);
 /// The Slack bot token and signing secret the app and the fake Slack share.
 pub const SLACK_TOKEN: &str = "xoxb-scenario-token";
 pub const SLACK_SIGNING_SECRET: &str = "scenario-signing-secret";
+/// The Slack app's OAuth client (Slack per org).
+pub const SLACK_CLIENT_ID: &str = "1111.2222";
+pub const SLACK_CLIENT_SECRET: &str = "slack-client-secret-value";
+/// The operator's password (Slack per org signs in to press "Add to Slack").
+pub const OPERATOR_PASSWORD: &str = "scenario operator password";
 
 /// How to start a [`Scenario`].
 pub struct Builder {
     pool: PgPool,
     env: Vec<(&'static str, String)>,
     slack: bool,
+    /// Slack per org ("Add to Slack") instead of one default workspace.
+    slack_per_org: bool,
     catch_up: bool,
     installed: bool,
 }
@@ -62,6 +70,14 @@ impl Builder {
     /// Without `SLACK_*` settings: surveys wait for Slack.
     pub fn without_slack(mut self) -> Self {
         self.slack = false;
+        self
+    }
+
+    /// Slack per org: the Slack app's OAuth client and signing secret, no default workspace
+    /// (`SLACK_BOT_TOKEN` unset), the operator's sign-in and an encryption key; each org is
+    /// surveyed once it is added to a workspace ([`Scenario::add_to_slack`]).
+    pub fn slack_per_org(mut self) -> Self {
+        self.slack_per_org = true;
         self
     }
 
@@ -100,7 +116,27 @@ impl Builder {
             }
         });
         let mut vars = self.env;
-        if self.slack {
+        if self.slack_per_org {
+            vars.extend([
+                ("SLACK_BOT_TOKEN", String::new()),
+                ("SLACK_CLIENT_ID", SLACK_CLIENT_ID.to_string()),
+                ("SLACK_CLIENT_SECRET", SLACK_CLIENT_SECRET.to_string()),
+                ("SLACK_WEB_URL", slack.web_url.clone()),
+                (
+                    "MERGECAST_ENCRYPTION_KEY",
+                    mergecast::config::seal::Keyring::generate_key(),
+                ),
+                (
+                    "ADMIN_PASSWORD_HASH",
+                    mergecast::config::hash_password(OPERATOR_PASSWORD).expect("hash"),
+                ),
+                (
+                    "SESSION_SECRET",
+                    "0123456789abcdef0123456789abcdef-scenario".to_string(),
+                ),
+            ]);
+        }
+        if self.slack || self.slack_per_org {
             vars.extend([
                 ("SLACK_BOT_TOKEN", SLACK_TOKEN.to_string()),
                 ("SLACK_SIGNING_SECRET", SLACK_SIGNING_SECRET.to_string()),
@@ -124,6 +160,13 @@ impl Builder {
         }
         let config = test_config_with(&redis_url(), &vars);
         let app = TestApp::spawn_with(self.pool, Role::All, config).await;
+        if self.slack_per_org {
+            slack.set_oauth_app(
+                SLACK_CLIENT_ID,
+                SLACK_CLIENT_SECRET,
+                &[&app.url("/admin/slack/oauth/callback")],
+            );
+        }
         let repo = github.with(|m| m.repos[0].id);
         let s = Scenario {
             app,
@@ -171,6 +214,7 @@ impl Scenario {
             pool,
             env: Vec::new(),
             slack: true,
+            slack_per_org: false,
             catch_up: true,
             installed: true,
         }

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 use mergecast::store::surveys::{self, NewSurvey, Role, SurveyStatus};
-use mergecast::survey::leaderboard;
 use mergecast::survey::tick::{self, TickReport};
+use mergecast::survey::{ClientCache, leaderboard};
 
 use super::{MONA, Person, Scenario};
 
@@ -39,8 +39,9 @@ impl Scenario {
 
     /// Posts the weekly boards as of `now` (each org's to the channel its settings name).
     pub async fn post_leaderboard(&self, now: DateTime<Utc>) {
-        let client = self.app.services.slack.clone().expect("Slack configured");
-        leaderboard::post_weekly(&self.app.services.survey_context(), &client, now)
+        let ctx = self.app.services.survey_context();
+        let mut clients = ClientCache::new(&ctx);
+        leaderboard::post_weekly(&ctx, &mut clients, now)
             .await
             .expect("post the board");
     }

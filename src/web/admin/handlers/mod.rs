@@ -13,6 +13,7 @@ pub mod overview;
 pub mod people;
 pub mod settings;
 pub mod setup;
+pub mod slack;
 pub mod stats;
 pub mod surveys;
 pub mod team_stats;

@@ -2,9 +2,9 @@
 //! validation and an optimistic version (POST), and its audit log. The operator and that org's
 //! admins only; another org's admin gets 404, as everywhere.
 //!
-//! The board's channel is picked from the workspace's channels, listed through the Slack client
-//! the admin context hands in (the process's default one); when Slack is not connected or does
-//! not answer, the form keeps the current channel and says why.
+//! The board's channel is picked from the channels of the org's own workspace (or the default
+//! one); when Slack is not connected or does not answer, the form keeps the current channel and
+//! says why.
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -48,11 +48,14 @@ async fn context(state: &AppState, s: &Session, id: i64) -> Result<Context, Admi
         .into_iter()
         .map(|r| (r.id, r.full_name, r.active))
         .collect();
-    let channels = settings::channel_choices(
-        survey.slack.as_ref(),
-        loaded.settings.leaderboard_channel.as_ref(),
-    )
-    .await;
+    // The org's own workspace (or the default one); a lookup that fails lists nothing.
+    let slack = survey.slack_for(id).await.unwrap_or_else(|e| {
+        tracing::warn!(installation = id, error = %e, "settings: no Slack client");
+        None
+    });
+    let channels =
+        settings::channel_choices(slack.as_ref(), loaded.settings.leaderboard_channel.as_ref())
+            .await;
     Ok(Context {
         org: installation.account_login,
         loaded,

@@ -513,13 +513,32 @@ async fn steps(state: &AppState, config: &Config) -> Result<Vec<Step>, AdminErro
             }
         },
     });
+    let mut without_slack = Vec::new();
+    for (id, login) in &active {
+        let connected = match &state.admin.survey.slack {
+            None => false,
+            Some(clients) => clients
+                .for_installation(crate::ids::InstallationId(*id))
+                .await
+                .is_ok_and(|c| c.is_some()),
+        };
+        if !connected {
+            without_slack.push(login.as_str());
+        }
+    }
     steps.push(Step {
         title: "Slack and settings per org",
         state: if active.is_empty() {
             StepState::Missing("Install the app on an org first.".into())
+        } else if !without_slack.is_empty() {
+            StepState::Missing(format!(
+                "Not in Slack yet (its surveys wait): {}. Open its Slack page and press \"Add to Slack\".",
+                without_slack.join(", ")
+            ))
         } else {
             StepState::Done(
-                "Open each org's page to add it to Slack and choose its settings.".into(),
+                "Every org surveys through a Slack workspace; each org's settings are on its page."
+                    .into(),
             )
         },
         note: None,

@@ -10,6 +10,7 @@ pub mod org_data;
 pub mod overview;
 pub mod settings;
 pub mod setup;
+pub mod slack;
 pub mod stats;
 pub mod surveys;
 pub mod team_stats;

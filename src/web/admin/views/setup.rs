@@ -141,7 +141,7 @@ fn step_form(session: &Session, form: &StepForm) -> Markup {
             }
         },
         StepForm::SlackApp { public_url } => html! {
-            p.hint { "Create a Slack app; its OAuth redirect URL is " code { (public_url) "/slack/oauth/callback" }
+            p.hint { "Create a Slack app; its OAuth redirect URL is " code { (public_url) "/admin/slack/oauth/callback" }
                 ", its interactivity URL " code { (public_url) "/slack/interactions" } " and its event URL "
                 code { (public_url) "/slack/events" } "." }
             form method="post" action="/admin/setup/slack" {

@@ -84,6 +84,7 @@ pub fn installation_table(s: &Session, rows: &[AdminInstallationRow], actions: b
                 td.small { (copilot(i)) }
                 td.small {
                     a href=(format!("/admin/installations/{}/settings", i.id)) { "Settings" } br;
+                    a href=(format!("/admin/installations/{}/slack", i.id)) { "Slack" } br;
                     a href=(format!("/admin/installations/{}/teams/stats", i.id)) { "Team stats" } br;
                     "People × teams: "
                     a href=(format!("/admin/installations/{}/people.csv", i.id)) download { "CSV" } " · "
