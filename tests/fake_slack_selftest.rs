@@ -4,7 +4,7 @@
 #[path = "support/fake_slack/mod.rs"]
 mod fake_slack;
 
-use fake_slack::FakeSlack;
+use fake_slack::{FakeSlack, Model, Workspace};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -645,4 +645,200 @@ async fn conversations_list_pages_by_cursor_and_filters_by_type() {
     )
     .await;
     assert_eq!(json_body["channels"].as_array().map(Vec::len), Some(100));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several workspaces and auth.test.
+// ---------------------------------------------------------------------------------------------
+
+const B_TOKEN: &str = "xoxb-beta";
+
+/// [`fake`] plus a second workspace, Beta Corp (`T0B`), with one user, Ben.
+async fn two_workspaces() -> (FakeSlack, Workspace) {
+    let slack = fake().await;
+    let beta = slack.add_workspace("T0B", "Beta Corp", B_TOKEN);
+    beta.with(|m| {
+        m.add_user("UBEN", "ben@beta.example", "UTC", 0);
+    });
+    (slack, beta)
+}
+
+/// A form call with any token (or none).
+async fn call_as(
+    slack: &FakeSlack,
+    token: Option<&str>,
+    method: &str,
+    form: &[(&str, &str)],
+) -> Value {
+    let mut request = reqwest::Client::new().post(format!("{}{method}", slack.url));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    ok_json(request.form(form).send().await.expect("request")).await
+}
+
+/// Web API calls run against the workspace their token belongs to: a DM opened with Beta's
+/// token is Beta's alone, ids never collide, and each workspace logs its own calls.
+#[tokio::test]
+async fn workspaces_are_chosen_by_the_bearer_token() {
+    let (slack, beta) = two_workspaces().await;
+    assert_eq!(beta.team_id(), "T0B");
+    assert_eq!(slack.default_workspace().team_id(), "T0FAKE0001");
+    assert_eq!(slack.workspace("T0B").expect("Beta").team_id(), "T0B");
+    assert!(slack.workspace("T0NOPE").is_none());
+
+    let opened = call_as(
+        &slack,
+        Some(B_TOKEN),
+        "conversations.open",
+        &[("users", "UBEN")],
+    )
+    .await;
+    assert_eq!(opened["ok"], true, "{opened}");
+    let ben_dm = opened["channel"]["id"]
+        .as_str()
+        .expect("channel")
+        .to_string();
+    let mona_dm = open(&slack, "UMONA").await;
+    assert!(
+        ben_dm.starts_with('D') && ben_dm != mona_dm,
+        "{ben_dm} vs {mona_dm}"
+    );
+    // Each workspace knows only its own members.
+    let stranger = call_as(
+        &slack,
+        Some(B_TOKEN),
+        "conversations.open",
+        &[("users", "UMONA")],
+    )
+    .await;
+    assert_eq!(stranger["error"], "user_not_found");
+    let stranger = call_as(
+        &slack,
+        Some(TOKEN),
+        "conversations.open",
+        &[("users", "UBEN")],
+    )
+    .await;
+    assert_eq!(stranger["error"], "user_not_found");
+
+    let in_beta = call_as(
+        &slack,
+        Some(B_TOKEN),
+        "chat.postMessage",
+        &[("channel", &ben_dm), ("text", "hi Ben")],
+    )
+    .await;
+    assert_eq!(in_beta["ok"], true, "{in_beta}");
+    assert_eq!(in_beta["message"]["user"], "U0BBOT");
+    let in_default = call_form(
+        &slack,
+        "chat.postMessage",
+        &[("channel", &mona_dm), ("text", "hi Mona")],
+    )
+    .await;
+    assert_eq!(in_default["message"]["user"], "U0FAKEBOT1");
+    assert_ne!(
+        in_beta["ts"], in_default["ts"],
+        "ts unique across workspaces"
+    );
+    // Beta's DM is not a channel of the default workspace.
+    let elsewhere = call_form(
+        &slack,
+        "chat.postMessage",
+        &[("channel", &ben_dm), ("text", "x")],
+    )
+    .await;
+    assert_eq!(elsewhere["error"], "channel_not_found");
+
+    beta.with(|m| {
+        assert_eq!(m.dm_channel("UBEN"), Some(ben_dm.as_str()));
+        assert_eq!(m.messages_to("UBEN").len(), 1);
+        assert_eq!(m.count_calls("conversations.open"), 2);
+        assert_eq!(m.count_calls("chat.postMessage"), 1);
+        assert_ne!(m.bot_id, "B0FAKEBOT1");
+        assert_eq!(m.app_id, "A0FAKEAPP1", "one app, installed twice");
+    });
+    slack.with(|m| {
+        assert_eq!(m.dm_channel("UBEN"), None);
+        assert_eq!(m.messages_to("UMONA").len(), 1);
+        assert_eq!(m.count_calls("conversations.open"), 2);
+        assert_eq!(m.count_calls("chat.postMessage"), 2);
+        assert!(m.messages.iter().all(|msg| msg.text != "hi Ben"));
+    });
+}
+
+/// No token is `not_authed` and an unknown one `invalid_auth` (logged in the default
+/// workspace); a revoked one is `token_revoked` (logged in its workspace); a replaced one is
+/// just unknown.
+#[tokio::test]
+async fn unknown_revoked_and_replaced_tokens_are_refused() {
+    let (slack, beta) = two_workspaces().await;
+    let none = call_as(&slack, None, "auth.test", &[]).await;
+    assert_eq!(none, json!({ "ok": false, "error": "not_authed" }));
+    let unknown = call_as(&slack, Some("xoxb-nobody"), "auth.test", &[]).await;
+    assert_eq!(unknown, json!({ "ok": false, "error": "invalid_auth" }));
+
+    beta.with(Model::revoke_bot_token);
+    beta.with(|m| {
+        assert_eq!(m.bot_token, "");
+        assert_eq!(m.revoked_tokens, [B_TOKEN]);
+    });
+    let revoked = call_as(&slack, Some(B_TOKEN), "users.info", &[("user", "UBEN")]).await;
+    assert_eq!(revoked, json!({ "ok": false, "error": "token_revoked" }));
+
+    slack.with(|m| m.bot_token = "xoxb-rotated".into());
+    let replaced = call_as(&slack, Some(TOKEN), "auth.test", &[]).await;
+    assert_eq!(replaced["error"], "invalid_auth");
+    let current = call_as(&slack, Some("xoxb-rotated"), "auth.test", &[]).await;
+    assert_eq!(current["ok"], true, "{current}");
+
+    slack.with(|m| {
+        let errors: Vec<Option<&str>> = m.calls.iter().map(|c| c.error.as_deref()).collect();
+        assert_eq!(
+            errors,
+            [
+                Some("not_authed"),
+                Some("invalid_auth"),
+                Some("invalid_auth"),
+                None
+            ]
+        );
+    });
+    beta.with(|m| {
+        assert_eq!(m.calls.len(), 1);
+        assert_eq!(m.calls[0].error.as_deref(), Some("token_revoked"));
+    });
+}
+
+/// `auth.test` says which workspace and bot a token speaks for.
+#[tokio::test]
+async fn auth_test_names_the_tokens_workspace() {
+    let (slack, _beta) = two_workspaces().await;
+    let default = call_as(&slack, Some(TOKEN), "auth.test", &[]).await;
+    assert_eq!(
+        default,
+        json!({
+            "ok": true,
+            "url": "https://fake-workspace.slack.com/",
+            "team": "Fake Workspace",
+            "user": "mergecast",
+            "team_id": "T0FAKE0001",
+            "user_id": "U0FAKEBOT1",
+            "bot_id": "B0FAKEBOT1",
+            "is_enterprise_install": false,
+        })
+    );
+    let beta = reqwest::Client::new()
+        .get(format!("{}auth.test", slack.url))
+        .bearer_auth(B_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    let beta = ok_json(beta).await;
+    assert_eq!(beta["team"], "Beta Corp");
+    assert_eq!(beta["team_id"], "T0B");
+    assert_eq!(beta["url"], "https://beta-corp.slack.com/");
+    assert_eq!(beta["user_id"], "U0BBOT");
+    assert_eq!(beta["bot_id"], "B0BBOT");
 }
