@@ -16,6 +16,7 @@ use super::methods::{
     conversations_open, conversations_replies, users_info, users_lookup_by_email,
 };
 use super::model::{Call, Model};
+use super::oauth::oauth_v2_access;
 use super::{MAX_TEXT_CHARS, METHODS, Shared, lock, reads_json_body};
 
 /// One answer before it becomes an HTTP response.
@@ -95,8 +96,9 @@ impl Reply {
 /// Arguments of one call, from the query string and the body, or the error reading them.
 pub(super) type Params = Map<String, Value>;
 
-/// One Web API call: it runs against the workspace its bearer token belongs to
-/// ([`Shared::route`]) and is logged in that workspace's `calls`.
+/// One Web API call: `oauth.v2.access` authenticates the app by its client credentials
+/// ([`oauth_v2_access`]); every other method runs against the workspace its bearer token
+/// belongs to ([`Shared::route`]) and is logged in that workspace's `calls`.
 pub(super) async fn handle(
     State(shared): State<Arc<Shared>>,
     Path(method_name): Path<String>,
@@ -107,6 +109,11 @@ pub(super) async fn handle(
 ) -> Response {
     let mut warnings = Vec::new();
     let params = read_params(&method_name, &uri, &headers, body, &mut warnings).await;
+    if method_name == "oauth.v2.access" {
+        let mut reply = oauth_v2_access(&shared, &method, &headers, &params);
+        reply.warn(&warnings);
+        return reply.into_response();
+    }
     let workspace = shared.route(bearer(&headers));
     let mut reply = {
         let mut model = lock(&workspace.model);
@@ -284,6 +291,7 @@ pub(super) fn process(
         "conversations.history" => conversations_history(model, &args),
         "conversations.replies" => conversations_replies(model, &args),
         "conversations.list" => conversations_list(model, &args),
+        // oauth.v2.access is answered by `handle` before any workspace is chosen.
         _ => unreachable!("listed in METHODS"),
     };
     result.unwrap_or_else(|reply| reply)

@@ -1,7 +1,7 @@
 //! The Web API methods the fake serves, each as its reference page documents it
 //! (https://docs.slack.dev/reference/methods/<method>): auth.test, conversations.open,
 //! chat.postMessage, chat.update, users.lookupByEmail, users.info, conversations.history,
-//! conversations.replies and conversations.list.
+//! conversations.replies and conversations.list (oauth.v2.access is in `oauth`).
 
 use serde_json::{Value, json};
 

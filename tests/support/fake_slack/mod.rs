@@ -1,5 +1,7 @@
-//! A fake of the part of slack.com/api that Mergecast calls: an axum server on a loopback port,
-//! backed by in-memory [`Model`]s (one per workspace) that the test arranges and then inspects.
+//! A fake of the part of slack.com that Mergecast talks to: an axum server on a loopback port
+//! serving the Web API (`/api/{method}`) and Slack's OAuth v2 install pages
+//! (`/oauth/v2/authorize`), backed by in-memory [`Model`]s (one per workspace) that the test
+//! arranges and then inspects.
 //!
 //! It follows Slack's rules rather than the client's assumptions: RPC-style `POST {base}{method}`
 //! with JSON or form bodies (or a query string), bearer-token auth routed to the workspace the
@@ -8,19 +10,22 @@
 //!
 //! The parts: [`model`] (one workspace: users, conversations, messages and the calls made),
 //! [`http`] (reading arguments as each method accepts them, routing by token, auth, injected
-//! failures), and [`methods`] (one function per Web API method).
+//! failures), [`methods`] (one function per Web API method) and [`oauth`] (the install flow
+//! and `oauth.v2.access`).
 
 #![allow(dead_code)]
 
 mod http;
 mod methods;
 mod model;
+mod oauth;
 
 // Not every test uses every type of the fake.
 #[allow(unused_imports)]
 pub use model::{Call, Channel, DEFAULT_TEAM_ID, Message, Model, SlackUser, bot_user_id_of};
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
@@ -28,10 +33,12 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use http::handle;
+use oauth::{OAuth, OAuthApp, authorize_decision, authorize_page};
 
 /// The methods the fake serves; anything else is `unknown_method`, as on Slack.
 pub const METHODS: &[&str] = &[
     "auth.test",
+    "oauth.v2.access",
     "conversations.open",
     "chat.postMessage",
     "chat.update",
@@ -54,6 +61,7 @@ pub const METHODS: &[&str] = &[
 /// - conversations.replies: form only — https://docs.slack.dev/reference/methods/conversations.replies
 /// - conversations.list: form only — https://docs.slack.dev/reference/methods/conversations.list
 /// - auth.test: form only — https://docs.slack.dev/reference/methods/auth.test
+/// - oauth.v2.access: form only — https://docs.slack.dev/reference/methods/oauth.v2.access
 ///
 /// ("Basic overview", https://docs.slack.dev/apis/web-api/#post-bodies: "JSON-encoded bodies
 /// ... are not yet supported by all methods".) A JSON body sent to a form-only method is not
@@ -81,6 +89,9 @@ pub struct FakeSlack {
     /// Base URL of the Web API, `http://127.0.0.1:PORT/api/`, with the trailing slash Slack
     /// clients expect (they append the method name).
     pub url: String,
+    /// Base URL of Slack's web pages, `http://127.0.0.1:PORT` (no trailing slash): the OAuth
+    /// install page is `{web_url}/oauth/v2/authorize`.
+    pub web_url: String,
     /// The default workspace's model (team [`DEFAULT_TEAM_ID`]).
     pub model: Arc<Mutex<Model>>,
     shared: Arc<Shared>,
@@ -104,9 +115,11 @@ impl Workspace {
     }
 }
 
-/// What the server's handlers share: the workspaces (the default one first).
+/// What the server's handlers share: the workspaces (the default one first) and the OAuth
+/// app and its codes.
 struct Shared {
     workspaces: Mutex<Vec<Workspace>>,
+    oauth: Mutex<OAuth>,
 }
 
 impl Shared {
@@ -148,27 +161,34 @@ impl Shared {
 
 impl FakeSlack {
     /// Starts the fake on a free loopback port with one workspace (team [`DEFAULT_TEAM_ID`],
-    /// "Fake Workspace"), accepting only `bot_token`, with no users.
+    /// "Fake Workspace"), accepting only `bot_token`, with no users and no OAuth app.
     pub async fn start(bot_token: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind fake Slack");
         let addr = listener.local_addr().expect("local addr");
         let url = format!("http://{addr}/api/");
+        let web_url = format!("http://{addr}");
         let model = Arc::new(Mutex::new(Model::new(bot_token)));
         let shared = Arc::new(Shared {
             workspaces: Mutex::new(vec![Workspace {
                 model: model.clone(),
             }]),
+            oauth: Mutex::new(OAuth::default()),
         });
         let app = Router::new()
             .route("/api/{method}", get(handle).post(handle))
+            .route(
+                "/oauth/v2/authorize",
+                get(authorize_page).post(authorize_decision),
+            )
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
         Self {
             url,
+            web_url,
             model,
             shared,
             server,
@@ -211,6 +231,30 @@ impl FakeSlack {
         Workspace {
             model: self.model.clone(),
         }
+    }
+
+    /// Configures the one Slack app the fake knows, as its "Basic Information" (client id and
+    /// secret) and "OAuth & Permissions" (Redirect URLs) pages would
+    /// (https://docs.slack.dev/authentication/installing-with-oauth). Replaces any earlier one.
+    pub fn set_oauth_app(&self, client_id: &str, client_secret: &str, redirect_urls: &[&str]) {
+        lock(&self.shared.oauth).app = Some(OAuthApp {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            redirect_urls: redirect_urls.iter().map(|u| u.to_string()).collect(),
+        });
+    }
+
+    /// Makes every OAuth code handed out so far `by` older (codes expire ten minutes after they
+    /// are issued).
+    pub fn age_oauth_codes(&self, by: Duration) {
+        for code in &mut lock(&self.shared.oauth).codes {
+            code.aged += by;
+        }
+    }
+
+    /// Every install approved on the consent page, in order: (team id, bot scopes granted).
+    pub fn oauth_installs(&self) -> Vec<(String, Vec<String>)> {
+        lock(&self.shared.oauth).installs.clone()
     }
 }
 
