@@ -648,7 +648,7 @@ async fn conversations_list_pages_by_cursor_and_filters_by_type() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Several workspaces, auth.test and the OAuth v2 install flow.
+// Several workspaces, auth.test, the OAuth v2 install flow and Events API payloads.
 // ---------------------------------------------------------------------------------------------
 
 const B_TOKEN: &str = "xoxb-beta";
@@ -1406,4 +1406,72 @@ async fn slack_morphism_exchanges_a_code() {
     assert_eq!(who.team_id.0, "T0B");
     assert_eq!(who.team, "Beta Corp");
     assert_eq!(who.user_id.0, "U0BBOT");
+}
+
+/// The Events API payloads are the envelopes Slack documents, and slack-morphism reads them.
+#[test]
+fn event_payloads_deserialize_as_slack_push_events() {
+    use slack_morphism::prelude::{SlackEventCallbackBody, SlackPushEvent};
+
+    let verification = fake_slack::url_verification("ch4llenge");
+    assert_eq!(
+        verification,
+        json!({ "token": "fake-verification-token", "challenge": "ch4llenge", "type": "url_verification" })
+    );
+    match serde_json::from_value::<SlackPushEvent>(verification).expect("url_verification") {
+        SlackPushEvent::UrlVerification(v) => assert_eq!(v.challenge, "ch4llenge"),
+        other => panic!("{other:?}"),
+    }
+
+    let uninstalled = fake_slack::app_uninstalled("T0B", "A0FAKEAPP1");
+    for field in [
+        "token",
+        "team_id",
+        "api_app_id",
+        "event_id",
+        "event_time",
+        "authorizations",
+    ] {
+        assert!(uninstalled.get(field).is_some(), "{field}");
+    }
+    assert_eq!(uninstalled["type"], "event_callback");
+    assert_eq!(uninstalled["event"], json!({ "type": "app_uninstalled" }));
+    assert_eq!(uninstalled["authorizations"][0]["user_id"], "U0BBOT");
+    assert!(
+        uninstalled["event_id"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("Ev"))
+    );
+    match serde_json::from_value::<SlackPushEvent>(uninstalled).expect("app_uninstalled") {
+        SlackPushEvent::EventCallback(cb) => {
+            assert_eq!(cb.team_id.0, "T0B");
+            assert_eq!(cb.api_app_id.0, "A0FAKEAPP1");
+            assert!(
+                matches!(cb.event, SlackEventCallbackBody::AppUninstalled(_)),
+                "{:?}",
+                cb.event
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let revoked = fake_slack::tokens_revoked("T0FAKE0001", "A0FAKEAPP1", &["U0FAKEBOT1"]);
+    assert_eq!(
+        revoked["event"],
+        json!({ "type": "tokens_revoked", "tokens": { "oauth": [], "bot": ["U0FAKEBOT1"] } })
+    );
+    let (a, b) = (
+        fake_slack::app_uninstalled("T0B", "A0FAKEAPP1"),
+        fake_slack::app_uninstalled("T0B", "A0FAKEAPP1"),
+    );
+    assert_ne!(a["event_id"], b["event_id"], "fresh event ids");
+    match serde_json::from_value::<SlackPushEvent>(revoked).expect("tokens_revoked") {
+        SlackPushEvent::EventCallback(cb) => match cb.event {
+            SlackEventCallbackBody::Unknown(event) => {
+                assert_eq!(event["tokens"]["bot"], json!(["U0FAKEBOT1"]));
+            }
+            other => panic!("tokens_revoked is not modelled by slack-morphism: {other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
 }

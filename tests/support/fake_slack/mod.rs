@@ -10,17 +10,20 @@
 //!
 //! The parts: [`model`] (one workspace: users, conversations, messages and the calls made),
 //! [`http`] (reading arguments as each method accepts them, routing by token, auth, injected
-//! failures), [`methods`] (one function per Web API method) and [`oauth`] (the install flow
-//! and `oauth.v2.access`).
+//! failures), [`methods`] (one function per Web API method), [`oauth`] (the install flow and
+//! `oauth.v2.access`) and [`events`] (Events API payloads Slack would push to the app).
 
 #![allow(dead_code)]
 
+pub mod events;
 mod http;
 mod methods;
 mod model;
 mod oauth;
 
 // Not every test uses every type of the fake.
+#[allow(unused_imports)]
+pub use events::{app_uninstalled, tokens_revoked, url_verification};
 #[allow(unused_imports)]
 pub use model::{Call, Channel, DEFAULT_TEAM_ID, Message, Model, SlackUser, bot_user_id_of};
 
