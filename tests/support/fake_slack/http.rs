@@ -1,9 +1,9 @@
 //! The fake's HTTP side: arguments read from the query string, a form or a JSON body as each
-//! method accepts them (https://docs.slack.dev/apis/web-api/#post-bodies), bearer-token auth,
-//! `ok:false` errors with HTTP 200, 429s with `Retry-After`
+//! method accepts them (https://docs.slack.dev/apis/web-api/#post-bodies), bearer-token auth
+//! routed to the token's workspace, `ok:false` errors with HTTP 200, 429s with `Retry-After`
 //! (https://docs.slack.dev/apis/web-api/rate-limits), and the call log.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Path, Query, State};
@@ -12,11 +12,12 @@ use axum::response::Response;
 use serde_json::{Map, Value, json};
 
 use super::methods::{
-    chat_post_message, chat_update, conversations_history, conversations_list, conversations_open,
-    conversations_replies, users_info, users_lookup_by_email,
+    auth_test, chat_post_message, chat_update, conversations_history, conversations_list,
+    conversations_open, conversations_replies, users_info, users_lookup_by_email,
 };
 use super::model::{Call, Model};
-use super::{MAX_TEXT_CHARS, METHODS, lock, reads_json_body};
+use super::oauth::oauth_v2_access;
+use super::{MAX_TEXT_CHARS, METHODS, Shared, lock, reads_json_body};
 
 /// One answer before it becomes an HTTP response.
 pub(super) struct Reply {
@@ -95,8 +96,11 @@ impl Reply {
 /// Arguments of one call, from the query string and the body, or the error reading them.
 pub(super) type Params = Map<String, Value>;
 
+/// One Web API call: `oauth.v2.access` authenticates the app by its client credentials
+/// ([`oauth_v2_access`]); every other method runs against the workspace its bearer token
+/// belongs to ([`Shared::route`]) and is logged in that workspace's `calls`.
 pub(super) async fn handle(
-    State(model): State<Arc<Mutex<Model>>>,
+    State(shared): State<Arc<Shared>>,
     Path(method_name): Path<String>,
     method: Method,
     uri: Uri,
@@ -105,30 +109,68 @@ pub(super) async fn handle(
 ) -> Response {
     let mut warnings = Vec::new();
     let params = read_params(&method_name, &uri, &headers, body, &mut warnings).await;
+    if method_name == "oauth.v2.access" {
+        let mut reply = oauth_v2_access(&shared, &method, &headers, &params);
+        reply.warn(&warnings);
+        return reply.into_response();
+    }
+    let workspace = shared.route(bearer(&headers));
     let mut reply = {
-        let mut model = lock(&model);
+        let mut model = lock(&workspace.model);
         let reply = process(&mut model, &method_name, &headers, &params);
-        let recorded = match &params {
-            Ok(params) => {
-                let mut params = params.clone();
-                params.remove("token");
-                Value::Object(params)
-            }
-            Err(_) => Value::Null,
-        };
-        model.calls.push(Call {
-            method: method_name,
-            http_method: method.to_string(),
-            params: recorded,
-            status: reply.status.as_u16(),
-            ok: reply.body["ok"] == json!(true),
-            error: reply.body["error"].as_str().map(str::to_string),
-            response: reply.body.clone(),
-        });
+        record(
+            &mut model,
+            method_name,
+            &method,
+            &params,
+            &reply,
+            &["token"],
+        );
         reply
     };
     reply.warn(&warnings);
     reply.into_response()
+}
+
+/// Logs a call in `model.calls`, its arguments without those named in `secret`.
+pub(super) fn record(
+    model: &mut Model,
+    method_name: String,
+    method: &Method,
+    params: &Result<Params, &'static str>,
+    reply: &Reply,
+    secret: &[&str],
+) {
+    let recorded = match params {
+        Ok(params) => {
+            let mut params = params.clone();
+            for name in secret {
+                params.remove(*name);
+            }
+            Value::Object(params)
+        }
+        Err(_) => Value::Null,
+    };
+    model.calls.push(Call {
+        method: method_name,
+        http_method: method.to_string(),
+        params: recorded,
+        status: reply.status.as_u16(),
+        ok: reply.body["ok"] == json!(true),
+        error: reply.body["error"].as_str().map(str::to_string),
+        response: reply.body.clone(),
+    });
+}
+
+/// The token of an `Authorization: Bearer <token>` header, if there is a non-empty one.
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// Merges query-string and body arguments (the body wins), as Slack accepts both; the error is
@@ -203,7 +245,10 @@ pub(super) async fn read_params(
     Ok(params)
 }
 
-/// Routing, auth, injected failures, then the method itself.
+/// Routing, auth, injected failures, then the method itself. `model` is the workspace the
+/// bearer token was routed to: its current `bot_token` is accepted, one of its
+/// `revoked_tokens` is `token_revoked` (https://docs.slack.dev/reference/methods/auth.test,
+/// "Errors"), anything else `invalid_auth`, no token `not_authed`.
 pub(super) fn process(
     model: &mut Model,
     method: &str,
@@ -215,17 +260,13 @@ pub(super) fn process(
         reply.body["req_method"] = json!(method);
         return reply;
     }
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .filter(|token| !token.is_empty());
-    match bearer {
+    match bearer(headers) {
         None => return Reply::error("not_authed"),
-        Some(token) if token != model.bot_token => return Reply::error("invalid_auth"),
-        Some(_) => {}
+        Some(token) if token == model.bot_token => {}
+        Some(token) if model.revoked_tokens.iter().any(|t| t == token) => {
+            return Reply::error("token_revoked");
+        }
+        Some(_) => return Reply::error("invalid_auth"),
     }
     let params = match params {
         Ok(params) => params,
@@ -241,6 +282,7 @@ pub(super) fn process(
     }
     let args = Args(params);
     let result = match method {
+        "auth.test" => auth_test(model, &args),
         "conversations.open" => conversations_open(model, &args),
         "chat.postMessage" => chat_post_message(model, &args),
         "chat.update" => chat_update(model, &args),
@@ -249,6 +291,7 @@ pub(super) fn process(
         "conversations.history" => conversations_history(model, &args),
         "conversations.replies" => conversations_replies(model, &args),
         "conversations.list" => conversations_list(model, &args),
+        // oauth.v2.access is answered by `handle` before any workspace is chosen.
         _ => unreachable!("listed in METHODS"),
     };
     result.unwrap_or_else(|reply| reply)

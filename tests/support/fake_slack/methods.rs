@@ -1,13 +1,28 @@
 //! The Web API methods the fake serves, each as its reference page documents it
-//! (https://docs.slack.dev/reference/methods/<method>): conversations.open, chat.postMessage,
-//! chat.update, users.lookupByEmail, users.info, conversations.history,
-//! conversations.replies and conversations.list.
+//! (https://docs.slack.dev/reference/methods/<method>): auth.test, conversations.open,
+//! chat.postMessage, chat.update, users.lookupByEmail, users.info, conversations.history,
+//! conversations.replies and conversations.list (oauth.v2.access is in `oauth`).
 
 use serde_json::{Value, json};
 
 use super::http::{Args, Reply};
 use super::model::{Message, Model};
 use super::{DEFAULT_HISTORY_LIMIT, DEFAULT_LIST_LIMIT, MAX_HISTORY_LIMIT, MAX_LIST_LIMIT};
+
+/// Who the token speaks as (https://docs.slack.dev/reference/methods/auth.test): the
+/// workspace's URL and name, the bot user's handle and id, the bot id. It takes no arguments
+/// (and reads no JSON body), so `args` is unused.
+pub(super) fn auth_test(model: &mut Model, _args: &Args) -> Result<Reply, Reply> {
+    Ok(Reply::ok(json!({
+        "url": format!("https://{}.slack.com/", model.team_domain()),
+        "team": model.team_name,
+        "user": model.bot_name,
+        "team_id": model.team_id,
+        "user_id": model.bot_user_id,
+        "bot_id": model.bot_id,
+        "is_enterprise_install": false,
+    })))
+}
 
 pub(super) fn conversations_open(model: &mut Model, args: &Args) -> Result<Reply, Reply> {
     // `users`: "Comma separated lists of users" (a string), per

@@ -1,18 +1,34 @@
-//! What the fake Slack knows: its users (with time zones), the DMs and channel messages posted
-//! (with every `chat.update` applied), injected failures and rate limits, and every call made,
-//! for tests to arrange and inspect.
+//! What the fake Slack knows about one workspace: its team and bot identity, the bot token (and
+//! revoked ones), its users (with time zones), the DMs and channel messages posted (with every
+//! `chat.update` applied), injected failures and rate limits, and every call made, for tests to
+//! arrange and inspect. One fake hosts several workspaces, one `Model` each.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use serde_json::{Value, json};
 
-/// Everything the fake knows. Tests may edit any field directly; the builders only fill in
-/// Slack-like defaults.
+/// Everything the fake knows about one workspace (one Slack team the app is installed in).
+/// Tests may edit any field directly; the builders only fill in Slack-like defaults.
 #[derive(Debug, Clone)]
 pub struct Model {
-    /// The only token accepted (`Authorization: Bearer ...`).
+    /// The token that speaks for this workspace (`Authorization: Bearer ...`); Web API calls
+    /// carrying it are routed here. Changing it makes the old one `invalid_auth`; empty after
+    /// [`Model::revoke_bot_token`] until the app is installed again through OAuth.
     pub bot_token: String,
+    /// Tokens revoked in this workspace: a call with one is answered `token_revoked`
+    /// (https://docs.slack.dev/reference/methods/auth.test lists it among the errors every
+    /// method can return), and logged here.
+    pub revoked_tokens: Vec<String>,
     pub team_id: String,
+    /// The workspace's name (`auth.test`'s `team`, the OAuth consent page, `oauth.v2.access`).
+    pub team_name: String,
+    /// The bot user's handle (`auth.test`'s `user`).
+    pub bot_name: String,
+    /// The member who approves installs in this workspace (`oauth.v2.access`'s
+    /// `authed_user.id`).
+    pub installer_user_id: String,
     /// Who the bot token speaks as; posted messages carry these.
     pub bot_user_id: String,
     pub bot_id: String,
@@ -35,18 +51,78 @@ pub struct Model {
     /// The workspace's channels as `conversations.list` lists them (see [`Model::add_channel`]);
     /// the bot can post in those it is a member of.
     pub conversations: Vec<Channel>,
+    /// Put after the `D` of DM channel ids this workspace opens (empty: the default ones).
+    dm_prefix: String,
     next_channel: u64,
-    /// Microseconds of the last `ts` handed out, so every `ts` is unique and increasing.
-    last_ts_micros: i64,
+    /// Microseconds of the last `ts` handed out, shared by every workspace of one fake, so
+    /// every `ts` is unique and increasing across workspaces.
+    clock: Arc<AtomicI64>,
 }
 
+/// The default workspace's team id (the one [`super::FakeSlack::start`] creates).
+pub const DEFAULT_TEAM_ID: &str = "T0FAKE0001";
+
 impl Model {
+    /// The default workspace, with the ids existing tests know (`U0FAKEBOT1`, ...).
     pub(super) fn new(bot_token: &str) -> Self {
+        Self::with_ids(
+            bot_token,
+            DEFAULT_TEAM_ID,
+            "Fake Workspace",
+            Ids {
+                bot_user_id: bot_user_id_of(DEFAULT_TEAM_ID),
+                bot_id: "B0FAKEBOT1".into(),
+                installer_user_id: "U0FAKEADM1".into(),
+                dm_prefix: String::new(),
+            },
+            Arc::new(AtomicI64::new(0)),
+        )
+    }
+
+    /// Another workspace of the same fake: its ids carry a key derived from the team id
+    /// (`T0B` gives bot user `U0BBOT`, bot `B0BBOT`, DMs `D0B000001`...), so they collide
+    /// neither with the default workspace's nor with another team's; `ts` values come from
+    /// the `clock` of the default workspace, shared.
+    pub(super) fn for_team(
+        team_id: &str,
+        team_name: &str,
+        bot_token: &str,
+        default: &Model,
+    ) -> Self {
+        let key = team_key(team_id);
+        let mut model = Self::with_ids(
+            bot_token,
+            team_id,
+            team_name,
+            Ids {
+                bot_user_id: bot_user_id_of(team_id),
+                bot_id: format!("B{key}BOT"),
+                installer_user_id: format!("U{key}ADM"),
+                dm_prefix: key,
+            },
+            default.clock.clone(),
+        );
+        model.app_id = default.app_id.clone();
+        model
+    }
+
+    fn with_ids(
+        bot_token: &str,
+        team_id: &str,
+        team_name: &str,
+        ids: Ids,
+        clock: Arc<AtomicI64>,
+    ) -> Self {
         Self {
             bot_token: bot_token.to_string(),
-            team_id: "T0FAKE0001".into(),
-            bot_user_id: "U0FAKEBOT1".into(),
-            bot_id: "B0FAKEBOT1".into(),
+            revoked_tokens: Vec::new(),
+            team_id: team_id.into(),
+            team_name: team_name.into(),
+            bot_name: "mergecast".into(),
+            installer_user_id: ids.installer_user_id,
+            dm_prefix: ids.dm_prefix,
+            bot_user_id: ids.bot_user_id,
+            bot_id: ids.bot_id,
             app_id: "A0FAKEAPP1".into(),
             users: Vec::new(),
             channels: HashMap::new(),
@@ -57,9 +133,63 @@ impl Model {
             public_channels: Vec::new(),
             conversations: Vec::new(),
             next_channel: 0,
-            last_ts_micros: 0,
+            clock,
         }
     }
+
+    /// The workspace revokes its bot token (an admin removed the app, or the token leaked):
+    /// calls with it are answered `token_revoked` from now on, and the workspace has no bot
+    /// token until the app is installed again (`oauth.v2.access` then hands out a new one).
+    pub fn revoke_bot_token(&mut self) {
+        let token = std::mem::take(&mut self.bot_token);
+        if !token.is_empty() && !self.revoked_tokens.contains(&token) {
+            self.revoked_tokens.push(token);
+        }
+    }
+
+    /// The workspace's subdomain, `<domain>.slack.com`, derived from its name
+    /// ("Fake Workspace" gives `fake-workspace`).
+    pub fn team_domain(&self) -> String {
+        let mut domain = String::new();
+        for c in self.team_name.chars() {
+            if c.is_ascii_alphanumeric() {
+                domain.push(c.to_ascii_lowercase());
+            } else if !domain.is_empty() && !domain.ends_with('-') {
+                domain.push('-');
+            }
+        }
+        domain.trim_end_matches('-').to_string()
+    }
+}
+
+/// The key a workspace's ids carry: its team id without the `T`, upper-case alphanumerics.
+fn team_key(team_id: &str) -> String {
+    team_id
+        .strip_prefix('T')
+        .unwrap_or(team_id)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// The bot user id the workspace `team_id` gets from the fake: `U0FAKEBOT1` for the default
+/// workspace, `U{key}BOT` for the others (`T0B` gives `U0BBOT`).
+pub fn bot_user_id_of(team_id: &str) -> String {
+    if team_id == DEFAULT_TEAM_ID {
+        "U0FAKEBOT1".into()
+    } else {
+        format!("U{}BOT", team_key(team_id))
+    }
+}
+
+/// The ids a workspace hands out for itself.
+struct Ids {
+    bot_user_id: String,
+    bot_id: String,
+    installer_user_id: String,
+    /// Put after the `D` of DM channel ids; empty for the default workspace.
+    dm_prefix: String,
 }
 
 /// A workspace member as `users.info` describes one.
@@ -293,12 +423,14 @@ impl Model {
     /// A fresh `ts`: now in Slack's `seconds.micros` form, but always after the last one.
     pub(super) fn next_ts(&mut self) -> String {
         let now = chrono::Utc::now().timestamp_micros();
-        self.last_ts_micros = now.max(self.last_ts_micros + 1);
-        format!(
-            "{}.{:06}",
-            self.last_ts_micros / 1_000_000,
-            self.last_ts_micros % 1_000_000
-        )
+        let previous = self
+            .clock
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+                Some(now.max(last + 1))
+            })
+            .expect("the closure always returns Some");
+        let micros = now.max(previous + 1);
+        format!("{}.{:06}", micros / 1_000_000, micros % 1_000_000)
     }
 
     pub(super) fn user_by_id(&self, id: &str) -> Option<&SlackUser> {
@@ -320,7 +452,11 @@ impl Model {
             return (channel.clone(), true);
         }
         self.next_channel += 1;
-        let channel = format!("D0{:09X}", 0x00FA_0000 + self.next_channel);
+        let channel = if self.dm_prefix.is_empty() {
+            format!("D0{:09X}", 0x00FA_0000 + self.next_channel)
+        } else {
+            format!("D{}{:06X}", self.dm_prefix, self.next_channel)
+        };
         self.channels.insert(user_id.to_string(), channel.clone());
         (channel, false)
     }
