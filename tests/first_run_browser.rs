@@ -228,7 +228,7 @@ async fn an_empty_deployment_is_set_up_in_the_browser_and_surveys_a_merge_in_the
         .select_by_value("CACMEBOARD")
         .await
         .expect("the org's channel");
-    submit_in(&c, "form button[type=submit]").await;
+    submit_in(&c, "form.settings button[type=submit]").await;
     wait_text(&c, "Saved").await;
     let (days, channel): (Vec<i16>, Option<String>) = sqlx::query_as(
         "SELECT working_days, leaderboard_channel_id FROM org_settings WHERE installation_id = $1",
@@ -260,6 +260,14 @@ async fn an_empty_deployment_is_set_up_in_the_browser_and_surveys_a_merge_in_the
         0,
         "nothing through the default workspace"
     );
+    wait_until("mona's ask recorded", WAIT, || async {
+        app.count(&format!(
+            "SELECT count(*) FROM survey_participants WHERE github_id = {MONA} AND remind_due_at IS NOT NULL"
+        ))
+        .await
+            == 1
+    })
+    .await;
     let (asked, due): (chrono::DateTime<Utc>, chrono::DateTime<Utc>) = sqlx::query_as(
         "SELECT asked_at, remind_due_at FROM survey_participants WHERE github_id = $1",
     )
@@ -267,7 +275,12 @@ async fn an_empty_deployment_is_set_up_in_the_browser_and_surveys_a_merge_in_the
     .fetch_one(&pool)
     .await
     .expect("mona's ask");
-    assert_eq!((due - asked).num_minutes(), 180, "the org's reminder delay");
+    // Three hours of working time from the ask (every hour is working time now).
+    let delay = (due - asked).num_seconds();
+    assert!(
+        (3 * 3600 - 60..=3 * 3600 + 60).contains(&delay),
+        "the org's reminder delay: {delay}s"
+    );
 
     // Secrets only sealed: the workspace token and the Slack app's secrets are nowhere in clear.
     let stored: String = sqlx::query_scalar(

@@ -16,7 +16,7 @@ use mergecast::survey::settings::{self, Channel, OrgSettings};
 use sqlx::PgPool;
 use support::TestApp;
 use support::browser::{Browser, csrf};
-use support::fake_github::{FakeGithub, InstallationAction};
+use support::fake_github::FakeGithub;
 use support::fake_slack::FakeSlack;
 use support::scenario::survey::PastSurvey;
 use support::scenario::{HUBOT, INSTALLATION, MONA, OTHER_INSTALLATION, OTHER_ORG, Scenario};

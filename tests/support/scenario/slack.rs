@@ -274,9 +274,13 @@ impl Dm<'_> {
 
     /// Posts a `block_actions` click of `action_id` with `value`, signed; the HTTP status.
     pub async fn click_action(&self, action_id: &str, value: &str) -> u16 {
+        // Slack names the workspace a click comes from; the scenario's people are in the
+        // default workspace (`SLACK_BOT_TOKEN`'s, which the app learns through `auth.test`).
+        let team = self.s.slack.with(|m| m.team_id.clone());
         let payload = json!({
             "type": "block_actions",
-            "user": { "id": slack_id(self.person) },
+            "team": { "id": team, "domain": "fake-workspace" },
+            "user": { "id": slack_id(self.person), "team_id": team },
             "container": { "type": "message" },
             "actions": [{
                 "action_id": action_id,

@@ -123,7 +123,7 @@ async fn render(
             notice: notice.and_then(view::notice),
         },
     );
-    Ok(views::page(s, "installations", "Slack", body).into_response())
+    Ok(views::page(s, "installations", &format!("Slack for {org}"), body).into_response())
 }
 
 /// `POST /admin/installations/{id}/slack`: "Add to Slack": to Slack's consent page with a fresh

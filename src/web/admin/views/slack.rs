@@ -59,7 +59,6 @@ pub fn notice(code: &str) -> Option<&'static str> {
 pub fn page(s: &Session, p: &SlackPage) -> Markup {
     let id = p.installation;
     html! {
-        h1 { "Slack for " (p.org) }
         @if let Some(text) = p.notice { p.notice role="status" { (text) } }
         p { (match p.standing {
             Standing::Connected => "Surveys of this org go through its own Slack workspace.",
@@ -84,7 +83,7 @@ pub fn page(s: &Session, p: &SlackPage) -> Markup {
         @if p.can_add {
             form method="post" action=(format!("/admin/installations/{id}/slack")) {
                 (csrf_field(s))
-                button #add-to-slack type="submit" { @if p.standing == Standing::Connected { "Add to another Slack workspace" } @else { "Add to Slack" } }
+                button #add-to-slack type="submit" { @if p.standing == Standing::Connected { "Move to another Slack workspace" } @else { "Add to Slack" } }
             }
         } @else if p.standing != Standing::NotConfigured {
             p.hint { "\"Add to Slack\" needs the Slack app's client id and secret (see Setup)." }
