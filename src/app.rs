@@ -104,6 +104,7 @@ impl Services {
             &config.queue_prefix,
             config.worker_heartbeat,
             config.delivery_retention,
+            config.dedupe_window,
             config.redis_timeout,
         )
         .await?;

@@ -90,6 +90,10 @@ pub struct Config {
     /// First retry delay of a failed delivery; doubles per failure up to five minutes.
     pub delivery_retry_base: Duration,
     pub delivery_retention: Duration,
+    /// `WEBHOOK_DEDUPE_WINDOW_SECS`: how long Redis remembers an accepted delivery id, so the
+    /// same delivery arriving again is answered 200 without being queued. Later duplicates are
+    /// queued and found already applied in the delivery log (Postgres dedupes for good).
+    pub dedupe_window: Duration,
     /// How long a deleted installation's data is kept before it is purged
     /// (`DELETION_GRACE_DAYS`, 0 = at the next purge run).
     pub deletion_grace: Duration,
@@ -196,6 +200,13 @@ impl Config {
             delivery_retention: Duration::from_secs(
                 number(&get, "DELIVERY_RETENTION_DAYS", 7, 1, 3650)? * 86_400,
             ),
+            dedupe_window: Duration::from_secs(number(
+                &get,
+                "WEBHOOK_DEDUPE_WINDOW_SECS",
+                3600,
+                60,
+                7 * 86_400,
+            )?),
             deletion_grace: Duration::from_secs(
                 number(&get, "DELETION_GRACE_DAYS", 30, 0, 3650)? * 86_400,
             ),
