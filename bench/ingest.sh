@@ -19,6 +19,8 @@
 #   OUT_DIR (default bench/results/ingest-<timestamp>): raw logs of the run
 #   BENCH_REV             label for the source revision (default: git rev-parse in MERGECAST_SRC)
 #   STATUS_HOOK=1         also count responses per status code inside wrk (costs wrk CPU)
+#   PROBOT=1              then run Probot (bench/probot, npm) on PROBOT_PORT (default PORT+2)
+#                         with the same body and wrk settings (unique ids); PROBOT=0 skips it
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -242,4 +244,49 @@ done
 kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 log "server stopped; logs in $OUT"
+
+# --- Probot, same body, same wrk, same machine, right after -----------------------------------
+# Probot 14 (bench/probot: `npm ci` there once) with a no-op pull_request handler: its webhooks
+# middleware verifies the signature and answers 200. Nothing is queued, so this is the ceiling of
+# a Node.js GitHub App's ingest, not a durable enqueue.
+if [[ "${PROBOT:-1}" == 1 ]]; then
+  PROBOT_DIR="$ROOT/bench/probot"
+  PROBOT_PORT=${PROBOT_PORT:-$((PORT + 2))}
+  [[ -x "$PROBOT_DIR/node_modules/.bin/probot" ]] || (cd "$PROBOT_DIR" && npm ci --no-audit --no-fund >/dev/null)
+  env -i PATH="$PATH" HOME="$HOME" NODE_ENV=production APP_ID=1 \
+    PRIVATE_KEY_PATH="$ROOT/tests/support/keys/test-app.pem" WEBHOOK_SECRET="$SECRET" \
+    HOST=127.0.0.1 PORT="$PROBOT_PORT" WEBHOOK_PATH=/webhooks/github LOG_LEVEL=warn \
+    "$PROBOT_DIR/node_modules/.bin/probot" run "$PROBOT_DIR/app.js" >"$OUT/probot.log" 2>&1 &
+  SERVER_PID=$!
+  URL="http://127.0.0.1:$PROBOT_PORT"
+  for _ in $(seq 1 300); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/webhooks/github" \
+      -H 'Content-Type: application/json' -H 'X-GitHub-Event: pull_request' \
+      -H "X-GitHub-Delivery: r$TS-probe" -H "X-Hub-Signature-256: $SIG" --data-binary "@$BODY" || true)
+    [[ "$code" == 200 ]] && break
+    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$OUT/probot.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  log "probot $(cat "$PROBOT_DIR/node_modules/probot/package.json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') pid $SERVER_PID on $URL (node $(node --version))"
+  run_wrk probot-warmup unique "$WARMUP" >"$OUT/wrk-probot-warmup.txt"
+  pcpu0=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")
+  log "run probot: wrk -t$THREADS -c$CONNS -d$DURATION --latency -s bench/ingest.lua (mode unique)"
+  run_wrk probot unique "$DURATION" >"$OUT/wrk-probot.txt"
+  pcpu1=$(awk '{print $14+$15}' "/proc/$SERVER_PID/stat")
+  res=$(grep '^RESULT' "$OUT/wrk-probot.txt")
+  # shellcheck disable=SC2086
+  declare $(echo "${res#RESULT }")
+  errors=$((err_connect + err_read + err_write + err_status + err_timeout))
+  pcpu=$(awk -v a="$pcpu0" -v b="$pcpu1" -v t="$(getconf CLK_TCK)" -v s="$duration_s" 'BEGIN{printf "%.0f", (b-a)/t/s*100}')
+  {
+    echo "== probot (no-op handler, unique ids) =="
+    echo "throughput        ${rps} req/s"
+    echo "latency           p50 ${p50_ms} ms  p90 ${p90_ms} ms  p99 ${p99_ms} ms  p99.9 ${p999_ms} ms  max ${max_ms} ms"
+    echo "errors            $errors (non-2xx/3xx $err_status)"
+    echo "cpu (1 core=100%) probot ${pcpu}%"
+  } | tee -a "$OUT/summary.txt" >&2
+  [[ "$errors" -eq 0 ]] || FAILED=1
+  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=""
+fi
 exit "$FAILED"

@@ -214,6 +214,19 @@ async fn run_all() -> Result<(), BoxError> {
 
 /// `bench/pr-24k.json` (written by bench/make_body.py), else GitHub's `pull_request.opened`
 /// example.
+/// `used_memory` of `INFO memory`.
+async fn used_memory(services: &Services) -> Result<i64, BoxError> {
+    let mut conn = services.queues.connection();
+    let info: String = redis::cmd("INFO")
+        .arg("memory")
+        .query_async(&mut conn)
+        .await?;
+    info.lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| "no used_memory in INFO memory".into())
+}
+
 fn load_body() -> Result<Value, BoxError> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let bench_body = root.join("bench/pr-24k.json");
@@ -377,13 +390,20 @@ async fn measure(
 
     let mut enqueue = Duration::ZERO;
     if mode != Mode::Live {
+        let before = used_memory(services).await?;
         enqueue = enqueue_all(services, template.clone(), &run, jobs).await?;
+        let after = used_memory(services).await?;
         let depth = services.queues.delivery_depth().await?;
         println!(
             "  enqueued {jobs} in {:.2}s; queue depth ready={} scheduled={}",
             enqueue.as_secs_f64(),
             depth.ready,
             depth.scheduled
+        );
+        // Redis is shared: this holds only while nothing else writes to it (a quiet machine).
+        println!(
+            "  redis used_memory {before} -> {after} bytes: {:.0} bytes per queued delivery",
+            (after as f64 - before as f64) / jobs as f64
         );
         if (depth.ready + depth.scheduled) as usize != jobs {
             return Err(format!("expected {jobs} queued jobs, found {depth:?}").into());
