@@ -492,17 +492,17 @@ async fn steps(state: &AppState, config: &Config) -> Result<Vec<Step>, AdminErro
             installations: active.clone(),
         },
     });
-    let slack_app = config
-        .slack
-        .as_ref()
-        .is_some_and(|s| !s.signing_secret.is_empty());
+    let slack_state = match &config.slack {
+        None => StepState::Missing("No Slack app credentials yet.".into()),
+        Some(s) if s.oauth.is_none() => StepState::Missing(
+            "Signing secret set, but no OAuth client id and secret: \"Add to Slack\" cannot run."
+                .into(),
+        ),
+        Some(_) => StepState::Done("Signing secret and OAuth client set.".into()),
+    };
     steps.push(Step {
         title: "Slack app",
-        state: if slack_app {
-            StepState::Done("Signing secret set.".into())
-        } else {
-            StepState::Missing("No Slack app credentials yet.".into())
-        },
+        state: slack_state,
         note: source_note(config, "SLACK_CLIENT_ID")
             .or_else(|| source_note(config, "SLACK_SIGNING_SECRET")),
         form: if config.sources.get("SLACK_CLIENT_ID") == Some(&Source::Environment) {

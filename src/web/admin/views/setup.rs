@@ -143,7 +143,8 @@ fn step_form(session: &Session, form: &StepForm) -> Markup {
         StepForm::SlackApp { public_url } => html! {
             p.hint { "Create a Slack app; its OAuth redirect URL is " code { (public_url) "/admin/slack/oauth/callback" }
                 ", its interactivity URL " code { (public_url) "/slack/interactions" } " and its event URL "
-                code { (public_url) "/slack/events" } "." }
+                code { (public_url) "/slack/events" } " (bot events " code { "app_uninstalled" } " and " code { "tokens_revoked" } "); its bot scopes "
+                code { "chat:write, im:write, users:read, users:read.email" } "." }
             form method="post" action="/admin/setup/slack" {
                 input type="hidden" name="csrf" value=(session.csrf);
                 label for="client_id" { "Client ID" }
