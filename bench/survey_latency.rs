@@ -85,7 +85,7 @@ async fn main() {
         ("LOG_FORMAT", "text".into()),
     ];
     let config = common::config(&vars);
-    let services = Services::connect(config).await.expect("services");
+    let services = Services::connect_as_given(config).await.expect("services");
     sqlx::query("INSERT INTO installations (id, account_login) VALUES ($1, 'octo-org')")
         .bind(INST)
         .execute(&services.pool)

@@ -91,7 +91,7 @@ async fn main() {
         ("DATABASE_MAX_CONNECTIONS", "10".into()),
     ];
     let config = common::config(&vars);
-    let services = Services::connect(config).await.expect("services");
+    let services = Services::connect_as_given(config).await.expect("services");
     let syncer = services.catch_up().expect("syncer");
     syncer.discover_installations().await.expect("discover");
 

@@ -299,7 +299,7 @@ async fn run_one(s: &Settings, mode: Mode, concurrency: usize) -> Result<RunResu
     ];
     let config =
         Config::from_lookup(|k| vars.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))?;
-    let services = Services::connect(config).await?;
+    let services = Services::connect_as_given(config).await?;
     if let Some(sql) = &s.setup_sql {
         println!("  BENCH_SETUP_SQL: {sql}");
         sqlx::raw_sql(sql).execute(&services.pool).await?;

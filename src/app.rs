@@ -88,13 +88,25 @@ impl Services {
     /// Connects to both stores, brings the schema up to date, and reads the process environment
     /// over what the setup page stored (one-shot commands: `sync`, `deliveries replay`).
     pub async fn connect(config: Config) -> Result<Self, StartError> {
+        let pool = Self::database(&config).await?;
+        let env = crate::config::layered::process_env();
+        let config = store::app_settings::current_config(&pool, &env).await?;
+        Self::with_pool(config, pool).await
+    }
+
+    /// Connects to both stores and brings the schema up to date, with `config` exactly as given
+    /// (benchmarks and tools that build their configuration themselves).
+    pub async fn connect_as_given(config: Config) -> Result<Self, StartError> {
+        let pool = Self::database(&config).await?;
+        Self::with_pool(config, pool).await
+    }
+
+    async fn database(config: &Config) -> Result<PgPool, StartError> {
         let pool = store::connect(&config.database_url, config.database_max_connections)
             .await
             .map_err(StartError::Postgres)?;
         store::migrate(&pool).await?;
-        let env = crate::config::layered::process_env();
-        let config = store::app_settings::current_config(&pool, &env).await?;
-        Self::with_pool(config, pool).await
+        Ok(pool)
     }
 
     /// Uses an existing pool (tests hand in a fresh database per test).
