@@ -212,6 +212,32 @@ async fn a_redelivery_is_acknowledged_but_queued_once(pool: PgPool) {
     app.stop().await;
 }
 
+/// Concurrent requests share Redis script calls (`queue::delivery_batch`); each is still told
+/// whether its own delivery was new, including when copies of one id land in the same call.
+#[sqlx::test]
+async fn concurrent_deliveries_and_their_copies_are_each_answered_right(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;
+    let ids: Vec<String> = (0..60).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let a = &app;
+    // Every id three times, all at once: one 202 and two 200s per id, whatever the grouping.
+    let sends = ids
+        .iter()
+        .flat_map(|id| [id, id, id])
+        .map(|id| async move { (id.clone(), a.deliver_as("issues", BODY, id).await) });
+    let answers = futures::future::join_all(sends).await;
+    for id in &ids {
+        let mut statuses: Vec<u16> = answers
+            .iter()
+            .filter(|(i, _)| i == id)
+            .map(|(_, s)| *s)
+            .collect();
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 200, 202], "delivery {id}");
+    }
+    assert_eq!(app.queued().await, 60, "each id queued once");
+    app.stop().await;
+}
+
 #[sqlx::test]
 async fn rotated_secrets_both_verify(pool: PgPool) {
     let app = TestApp::spawn_with(pool, Role::Web, test_config(&redis_url())).await;

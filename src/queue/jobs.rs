@@ -8,9 +8,12 @@
 //! Redis's Lua hashes byte by byte on every enqueue. Jobs written before (a plain `body`) are
 //! still read, so a backlog queued by the previous release drains after an upgrade.
 
+use std::cell::RefCell;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
+use lz4_flex::block::{CompressTable, compress_into_with_table, get_maximum_output_size};
 use serde::de::Error as _;
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -56,9 +59,28 @@ impl DeliveryJob {
     }
 }
 
-/// `body` as stored: LZ4 block, length in front, base64.
+thread_local! {
+    /// LZ4's hash table, kept per thread: allocating and zeroing a new one for every body was
+    /// about a tenth of the webhook handler's CPU (BENCHMARKS.md, issue 14).
+    static LZ4_TABLE: RefCell<CompressTable> = RefCell::new(CompressTable::default());
+}
+
+/// `body` as stored: LZ4 block, length in front, base64 (the layout of
+/// `lz4_flex::compress_prepend_size`, which older jobs were written with).
 fn compress(body: &str) -> String {
-    STANDARD.encode(lz4_flex::compress_prepend_size(body.as_bytes()))
+    let input = body.as_bytes();
+    let mut out = vec![0u8; 4 + get_maximum_output_size(input.len())];
+    out[..4].copy_from_slice(&(input.len() as u32).to_le_bytes());
+    let written =
+        LZ4_TABLE.with_borrow_mut(|table| compress_into_with_table(input, &mut out[4..], table));
+    match written {
+        Ok(n) => {
+            out.truncate(4 + n);
+            STANDARD.encode(out)
+        }
+        // Cannot happen with a buffer of the maximum size; the plain call is always right.
+        Err(_) => STANDARD.encode(lz4_flex::compress_prepend_size(input)),
+    }
 }
 
 fn decompress(stored: &str) -> Result<String, String> {
@@ -173,6 +195,15 @@ mod tests {
             serde_json::from_slice::<DeliveryJob>(&stored).unwrap(),
             original
         );
+    }
+
+    #[test]
+    fn the_reused_table_writes_what_compress_prepend_size_writes() {
+        for body in ["", "{}", &"abc".repeat(30_000), &"x".repeat(70_000)] {
+            let expected = STANDARD.encode(lz4_flex::compress_prepend_size(body.as_bytes()));
+            assert_eq!(compress(body), expected, "{} bytes", body.len());
+            assert_eq!(decompress(&compress(body)).unwrap(), body);
+        }
     }
 
     #[test]

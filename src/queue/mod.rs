@@ -9,6 +9,7 @@
 //! its key released so that a GitHub redelivery is queued again.
 
 pub mod catch_up;
+pub mod delivery_batch;
 pub mod delivery_worker;
 pub mod jobs;
 pub mod maintenance;
@@ -24,6 +25,7 @@ use apalis_redis::{Config as QueueConfig, ConnectionManager, RedisTask};
 use redis::aio::ConnectionManagerConfig;
 use thiserror::Error;
 
+use delivery_batch::DeliveryBatcher;
 use jobs::{DeliveryJob, PullRequestMerged};
 
 /// Redis was unreachable, slow, or refused the write: the caller must not acknowledge.
@@ -37,6 +39,11 @@ pub enum QueueError {
     Timeout(Duration),
     #[error("job encoding: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("the enqueue task has stopped")]
+    Closed,
+    /// The error of a grouped enqueue, shared by every delivery of the group.
+    #[error("{0}")]
+    Shared(std::sync::Arc<QueueError>),
 }
 
 /// Whether a push created a job or found the delivery already accepted.
@@ -56,6 +63,8 @@ pub struct Queues {
     timeout: Duration,
     /// Prefix of every Redis key of this deployment (`QUEUE_PREFIX`).
     prefix: String,
+    /// Groups concurrent delivery enqueues into one script call (see `delivery_batch`).
+    batcher: DeliveryBatcher,
 }
 
 impl std::fmt::Debug for Queues {
@@ -113,14 +122,16 @@ impl Queues {
             // heartbeat re-enqueue, and their `LREM` per fetched job scans the whole backlog.
             .lock_tasks(false)
             .idempotency_ttl(Some(retention));
+        // Deliveries are many: their ids are remembered for the dedupe window only (the
+        // delivery log dedupes for good). Merges and clicks are few and keep the retention.
+        let deliveries = base
+            .clone()
+            .idempotency_ttl(Some(dedupe_window))
+            .queue(format!("{prefix}:deliveries"));
         Ok(Self {
+            batcher: DeliveryBatcher::start(conn.clone(), deliveries.clone(), timeout),
             conn,
-            // Deliveries are many: their ids are remembered for the dedupe window only (the
-            // delivery log dedupes for good). Merges and clicks are few and keep the retention.
-            deliveries: base
-                .clone()
-                .idempotency_ttl(Some(dedupe_window))
-                .queue(format!("{prefix}:deliveries")),
+            deliveries,
             merged: base.clone().queue(format!("{prefix}:pull_request_merged")),
             clicks: base.queue(format!("{prefix}:slack_clicks")),
             timeout,
@@ -180,11 +191,12 @@ impl Queues {
     }
 
     /// Durably queues a delivery unless its id was already accepted (and not since released).
+    /// Concurrent calls share one Redis script call (`delivery_batch`); each returns once Redis
+    /// holds its job.
     pub async fn enqueue_delivery(&self, job: &DeliveryJob) -> Result<Enqueued, QueueError> {
-        let task = TaskBuilder::new(serde_json::to_vec(job)?)
-            .idempotency_key(&job.delivery_id)
-            .build();
-        self.push(&self.deliveries, task).await
+        self.batcher
+            .push(serde_json::to_vec(job)?, &job.delivery_id, self.timeout)
+            .await
     }
 
     /// Forgets that a delivery id was accepted, so GitHub's next redelivery is queued again.
