@@ -20,7 +20,7 @@ use crate::apply::{self, DeliveryContext, Outcome};
 use crate::github::events::Event;
 use crate::ids::InstallationId;
 use crate::metrics::Metrics;
-use crate::store::deliveries::{self, Status};
+use crate::store::deliveries::{self, Claim, Status};
 use crate::store::org_data::{self as store_org, Gate};
 
 /// What the worker needs; cloned into every job.
@@ -128,8 +128,10 @@ async fn apply_in_transaction(
     event: &Event,
 ) -> Result<Option<Outcome>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    let status = deliveries::claim(&mut *tx, job.as_new_delivery()).await?;
-    if status.is_final_success() {
+    let claim = deliveries::claim(&mut *tx, job.as_new_delivery()).await?;
+    if let Claim::Existing(status) = claim
+        && status.is_final_success()
+    {
         tx.commit().await?;
         return Ok(None);
     }
@@ -142,8 +144,14 @@ async fn apply_in_transaction(
             if purging {
                 store_org::forget_delivery(&mut *tx, &job.delivery_id).await?;
             } else {
-                deliveries::finish(&mut *tx, &job.delivery_id, Status::Ignored, Some(&reason))
-                    .await?;
+                end_run(
+                    &mut tx,
+                    claim,
+                    &job.delivery_id,
+                    Status::Ignored,
+                    Some(&reason),
+                )
+                .await?;
             }
             tx.commit().await?;
             return Ok(Some(Outcome::Ignored(reason)));
@@ -157,9 +165,24 @@ async fn apply_in_transaction(
         Outcome::Applied => (Status::Processed, None),
         Outcome::Ignored(reason) => (Status::Ignored, Some(reason.as_str())),
     };
-    deliveries::finish(&mut *tx, &job.delivery_id, status, note).await?;
+    end_run(&mut tx, claim, &job.delivery_id, status, note).await?;
     tx.commit().await?;
     Ok(Some(outcome))
+}
+
+/// Writes how the run ended onto its claimed row; nothing for a row inserted as processed
+/// that was processed.
+async fn end_run(
+    tx: &mut sqlx::PgConnection,
+    claim: Claim,
+    id: &str,
+    status: Status,
+    note: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    if claim == Claim::Inserted && status == Status::Processed {
+        return Ok(());
+    }
+    deliveries::finish(tx, id, claim, status, note).await
 }
 
 async fn fail(

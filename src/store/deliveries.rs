@@ -59,15 +59,35 @@ impl Status {
     }
 }
 
-/// Creates the row if absent and locks it for this transaction; returns the current status.
+/// What `claim` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// No row yet: it was inserted already marked processed (one attempt, processed now), as
+    /// the run will most often end, so that a run that applies the event writes the row once.
+    /// Nobody sees it before the transaction commits; a run that ends otherwise `finish`es it,
+    /// and a failed run rolls it back.
+    Inserted,
+    /// A row was there (an earlier failed attempt, a replay, a rejected body): it is locked
+    /// now, in this status; the run ends with `finish`.
+    Existing(Status),
+}
+
+/// Creates the row if absent and locks it for this transaction, or locks the row that exists.
 /// Concurrent runs of one delivery serialize here, and the loser sees it already processed.
-pub async fn claim(db: impl PgExecutor<'_>, d: NewDelivery<'_>) -> Result<Status, sqlx::Error> {
-    let (status,): (String,) = sqlx::query_as(
-        r#"INSERT INTO deliveries (id, event, action, installation_id, hook_id, status, received_at, headers, body)
-           VALUES ($1, $2, $3, $4, $5, 'queued', $6, $7, $8)
+///
+/// Why insert it as processed: a row inserted as `queued` and updated to `processed` at the
+/// end cost every delivery a second heap tuple and a second entry in each of the log's indexes
+/// (`status` is indexed, so the update cannot be HOT): about a tenth of Postgres's work per
+/// delivery in `bench/worker_throughput` (BENCHMARKS.md, issue 14).
+pub async fn claim(db: impl PgExecutor<'_>, d: NewDelivery<'_>) -> Result<Claim, sqlx::Error> {
+    // `xmax = 0` holds for a row this statement inserted, not for one it updated on conflict.
+    let (status, inserted): (String, bool) = sqlx::query_as(
+        r#"INSERT INTO deliveries (id, event, action, installation_id, hook_id, status, attempts,
+               processed_at, received_at, headers, body)
+           VALUES ($1, $2, $3, $4, $5, 'processed', 1, now(), $6, $7, $8)
            ON CONFLICT (id) DO UPDATE SET updated_at = now(),
                body = COALESCE(deliveries.body, EXCLUDED.body), body_pruned_at = NULL
-           RETURNING status"#,
+           RETURNING status, (xmax = 0) AS inserted"#,
     )
     .bind(d.id)
     .bind(d.event)
@@ -79,25 +99,36 @@ pub async fn claim(db: impl PgExecutor<'_>, d: NewDelivery<'_>) -> Result<Status
     .bind(d.body)
     .fetch_one(db)
     .await?;
-    Ok(Status::parse(&status).unwrap_or(Status::Queued))
+    Ok(if inserted {
+        Claim::Inserted
+    } else {
+        Claim::Existing(Status::parse(&status).unwrap_or(Status::Queued))
+    })
 }
 
-/// Marks a claimed delivery finished (processed or ignored), with the reason when ignored.
+/// Ends a run of a claimed delivery other than "inserted as processed, and processed":
+/// processed or ignored (with the reason when ignored).
 pub async fn finish(
     db: impl PgExecutor<'_>,
     id: &str,
+    claim: Claim,
     status: Status,
     note: Option<&str>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        r#"UPDATE deliveries SET status = $2, attempts = attempts + 1, processed_at = now(),
-               last_error = $3, updated_at = now() WHERE id = $1"#,
-    )
-    .bind(id)
-    .bind(status.as_str())
-    .bind(note)
-    .execute(db)
-    .await?;
+    let sql = match claim {
+        // The attempt and its time are on the row already.
+        Claim::Inserted => "UPDATE deliveries SET status = $2, last_error = $3 WHERE id = $1",
+        Claim::Existing(_) => {
+            r#"UPDATE deliveries SET status = $2, attempts = attempts + 1, processed_at = now(),
+                   last_error = $3, updated_at = now() WHERE id = $1"#
+        }
+    };
+    sqlx::query(sql)
+        .bind(id)
+        .bind(status.as_str())
+        .bind(note)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
