@@ -28,7 +28,8 @@
 //!
 //! Run: `BENCH_TOPOLOGIES=1+1,2+2 BENCH_RATES=500,1000,1500,2000 cargo bench --bench sustained`.
 //! Settings: BENCH_STEP_SECS (60), BENCH_WARMUP_SECS (5), BENCH_DUP_PCT (10),
-//! BENCH_WORKER_CONCURRENCY (the app's default), BENCH_DRAIN_SECS (180), BENCH_MAX_INFLIGHT (512),
+//! BENCH_WORKER_CONCURRENCY and BENCH_DB_CONNS (per process; the app's defaults 64 and 20),
+//! BENCH_DRAIN_SECS (180), BENCH_MAX_INFLIGHT (512),
 //! REDIS_URL, BENCH_POSTGRES.
 
 mod common;
@@ -317,6 +318,7 @@ fn start(
     redis_url: &str,
     prefix: &str,
     concurrency: Option<usize>,
+    db_conns: Option<u32>,
     log_dir: &std::path::Path,
 ) -> Result<Processes, BoxError> {
     let roles: Vec<&str> = match topology {
@@ -347,6 +349,9 @@ fn start(
             .stderr(log);
         if let Some(c) = concurrency {
             cmd.env("WORKER_CONCURRENCY", c.to_string());
+        }
+        if let Some(n) = db_conns {
+            cmd.env("DATABASE_MAX_CONNECTIONS", n.to_string());
         }
         processes.children.push(cmd.spawn()?);
         if *role != "worker" {
@@ -524,6 +529,7 @@ struct Settings {
     warmup: Duration,
     dup_pct: u64,
     concurrency: Option<usize>,
+    db_conns: Option<u32>,
     drain: Duration,
     max_inflight: usize,
     out: std::path::PathBuf,
@@ -549,6 +555,7 @@ async fn run_step(
         &s.redis_url,
         &prefix,
         s.concurrency,
+        s.db_conns,
         &log_dir,
     )?;
     for addr in &procs.web {
@@ -714,8 +721,15 @@ async fn run_step(
         log_dir.join("statuses.txt"),
         format!("{:?}\n", answers.statuses),
     )?;
+    let mut label = topology.label();
+    if let Some(c) = s.concurrency {
+        label.push_str(&format!(", WORKER_CONCURRENCY={c}"));
+    }
+    if let Some(n) = s.db_conns {
+        label.push_str(&format!(", DATABASE_MAX_CONNECTIONS={n}"));
+    }
     Ok(StepResult {
-        topology: topology.label(),
+        topology: label,
         rate,
         offered: measured_offered,
         sent_per_sec: offered as f64 / send_secs,
@@ -1010,6 +1024,9 @@ async fn main() -> Result<(), BoxError> {
         warmup: Duration::from_secs(env_num("BENCH_WARMUP_SECS", 5)),
         dup_pct: env_num("BENCH_DUP_PCT", 10),
         concurrency: std::env::var("BENCH_WORKER_CONCURRENCY")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        db_conns: std::env::var("BENCH_DB_CONNS")
             .ok()
             .and_then(|v| v.parse().ok()),
         drain: Duration::from_secs(env_num("BENCH_DRAIN_SECS", 180)),
