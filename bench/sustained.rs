@@ -1037,23 +1037,18 @@ async fn main() -> Result<(), BoxError> {
     let mut redis = redis::Client::open(s.redis_url.as_str())?
         .get_multiplexed_async_connection()
         .await?;
-    let aof: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("appendfsync")
-        .query_async(&mut redis)
-        .await
-        .unwrap_or_default();
-    let appendonly: Vec<String> = redis::cmd("CONFIG")
-        .arg("GET")
-        .arg("appendonly")
-        .query_async(&mut redis)
-        .await
-        .unwrap_or_default();
-    let redis_mode = format!(
-        "appendonly {} appendfsync {}",
-        appendonly.get(1).map_or("?", String::as_str),
-        aof.get(1).map_or("?", String::as_str)
-    );
+    let mut config_get = async |name: &str| -> String {
+        let pair: Vec<String> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg(name)
+            .query_async(&mut redis)
+            .await
+            .unwrap_or_default();
+        pair.get(1).cloned().unwrap_or_else(|| "?".into())
+    };
+    let appendonly = config_get("appendonly").await;
+    let aof = config_get("appendfsync").await;
+    let redis_mode = format!("appendonly {appendonly} appendfsync {aof}");
     println!(
         "sustained: topologies {:?}, rates {rates:?}, {} s each (+{} s warm-up), {} % duplicates, Redis {} ({redis_mode}); output {}",
         topologies.iter().map(|t| t.label()).collect::<Vec<_>>(),
