@@ -29,6 +29,9 @@
 //! Run: `BENCH_TOPOLOGIES=1+1,2+2 BENCH_RATES=500,1000,1500,2000 cargo bench --bench sustained`.
 //! Settings: BENCH_STEP_SECS (60), BENCH_WARMUP_SECS (5), BENCH_DUP_PCT (10),
 //! BENCH_WORKER_CONCURRENCY and BENCH_DB_CONNS (per process; the app's defaults 64 and 20),
+//! BENCH_TOKIO_THREADS (per process, as `TOKIO_WORKER_THREADS`; default one per core),
+//! MERGECAST_BIN (the binary to start; default the one cargo built for this bench, which the
+//! bench profile builds without LTO: point it at `target/release/mergecast` to time what ships),
 //! BENCH_DRAIN_SECS (180), BENCH_MAX_INFLIGHT (512),
 //! REDIS_URL, BENCH_POSTGRES.
 
@@ -319,6 +322,7 @@ fn start(
     prefix: &str,
     concurrency: Option<usize>,
     db_conns: Option<u32>,
+    tokio_threads: Option<usize>,
     log_dir: &std::path::Path,
 ) -> Result<Processes, BoxError> {
     let roles: Vec<&str> = match topology {
@@ -334,7 +338,9 @@ fn start(
     for (i, role) in roles.iter().enumerate() {
         let (addr, metrics) = (free_port(), free_port());
         let log = std::fs::File::create(log_dir.join(format!("{role}-{i}.log")))?;
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mergecast"));
+        let mut cmd = Command::new(
+            std::env::var("MERGECAST_BIN").unwrap_or(env!("CARGO_BIN_EXE_mergecast").to_owned()),
+        );
         cmd.args(["serve", "--role", role])
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -352,6 +358,9 @@ fn start(
         }
         if let Some(n) = db_conns {
             cmd.env("DATABASE_MAX_CONNECTIONS", n.to_string());
+        }
+        if let Some(n) = tokio_threads {
+            cmd.env("TOKIO_WORKER_THREADS", n.to_string());
         }
         processes.children.push(cmd.spawn()?);
         if *role != "worker" {
@@ -530,6 +539,7 @@ struct Settings {
     dup_pct: u64,
     concurrency: Option<usize>,
     db_conns: Option<u32>,
+    tokio_threads: Option<usize>,
     drain: Duration,
     max_inflight: usize,
     out: std::path::PathBuf,
@@ -556,6 +566,7 @@ async fn run_step(
         &prefix,
         s.concurrency,
         s.db_conns,
+        s.tokio_threads,
         &log_dir,
     )?;
     for addr in &procs.web {
@@ -727,6 +738,9 @@ async fn run_step(
     }
     if let Some(n) = s.db_conns {
         label.push_str(&format!(", DATABASE_MAX_CONNECTIONS={n}"));
+    }
+    if let Some(n) = s.tokio_threads {
+        label.push_str(&format!(", TOKIO_WORKER_THREADS={n}"));
     }
     Ok(StepResult {
         topology: label,
@@ -1027,6 +1041,9 @@ async fn main() -> Result<(), BoxError> {
             .ok()
             .and_then(|v| v.parse().ok()),
         db_conns: std::env::var("BENCH_DB_CONNS")
+            .ok()
+            .and_then(|v| v.parse().ok()),
+        tokio_threads: std::env::var("BENCH_TOKIO_THREADS")
             .ok()
             .and_then(|v| v.parse().ok()),
         drain: Duration::from_secs(env_num("BENCH_DRAIN_SECS", 180)),

@@ -13,6 +13,11 @@ use mergecast::queue::requeue;
 use mergecast::store;
 use mergecast::{replay, telemetry};
 
+/// mimalloc instead of glibc's malloc: the webhook path allocates and frees per request on
+/// every tokio thread, and glibc's arenas cost about a tenth of its CPU (BENCHMARKS.md, issue 14).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "mergecast",

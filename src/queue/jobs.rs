@@ -63,24 +63,42 @@ thread_local! {
     /// LZ4's hash table, kept per thread: allocating and zeroing a new one for every body was
     /// about a tenth of the webhook handler's CPU (BENCHMARKS.md, issue 14).
     static LZ4_TABLE: RefCell<CompressTable> = RefCell::new(CompressTable::default());
+    /// The LZ4 block before base64, kept per thread for the same reason (a zeroed buffer of
+    /// the body's worst-case size was allocated for every body).
+    static LZ4_OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
-/// `body` as stored: LZ4 block, length in front, base64 (the layout of
+/// Appends `body` as stored to `out`: LZ4 block, length in front, base64 (the layout of
 /// `lz4_flex::compress_prepend_size`, which older jobs were written with).
-fn compress(body: &str) -> String {
+fn compress_into(body: &str, out: &mut Vec<u8>) {
     let input = body.as_bytes();
-    let mut out = vec![0u8; 4 + get_maximum_output_size(input.len())];
-    out[..4].copy_from_slice(&(input.len() as u32).to_le_bytes());
-    let written =
-        LZ4_TABLE.with_borrow_mut(|table| compress_into_with_table(input, &mut out[4..], table));
-    match written {
-        Ok(n) => {
-            out.truncate(4 + n);
-            STANDARD.encode(out)
+    let needed = 4 + get_maximum_output_size(input.len());
+    LZ4_OUT.with_borrow_mut(|block| {
+        if block.len() < needed {
+            block.resize(needed, 0);
         }
-        // Cannot happen with a buffer of the maximum size; the plain call is always right.
-        Err(_) => STANDARD.encode(lz4_flex::compress_prepend_size(input)),
-    }
+        block[..4].copy_from_slice(&(input.len() as u32).to_le_bytes());
+        let written = LZ4_TABLE
+            .with_borrow_mut(|table| compress_into_with_table(input, &mut block[4..], table));
+        let start = out.len();
+        let encoded = written.ok().and_then(|n| {
+            let len = base64::encoded_len(4 + n, true)?;
+            out.resize(start + len, 0);
+            STANDARD.encode_slice(&block[..4 + n], &mut out[start..]).ok()
+        });
+        if encoded.is_none() {
+            // Cannot happen (the buffers have their maximum sizes); the plain calls are always right.
+            out.truncate(start);
+            let plain = STANDARD.encode(lz4_flex::compress_prepend_size(input));
+            out.extend_from_slice(plain.as_bytes());
+        }
+    });
+}
+
+fn compress(body: &str) -> String {
+    let mut out = Vec::new();
+    compress_into(body, &mut out);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 fn decompress(stored: &str) -> Result<String, String> {
@@ -96,6 +114,36 @@ fn decompress(stored: &str) -> Result<String, String> {
     }
     let raw = lz4_flex::decompress(block, len).map_err(|e| format!("body_lz4: {e}"))?;
     String::from_utf8(raw).map_err(|_| "body_lz4 is not UTF-8".into())
+}
+
+impl DeliveryJob {
+    /// The job as stored in Redis: the bytes `serde_json::to_vec` writes through the
+    /// `Serialize` impl below, written directly. The base64 of the compressed body is appended
+    /// in place, neither copied from a `String` nor scanned for characters to escape (base64
+    /// has none): those were ~6 % of the webhook handler's CPU (BENCHMARKS.md, issue 14).
+    pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        let mut out = Vec::with_capacity(1024 + self.body.len() / 3);
+        out.extend_from_slice(b"{\"delivery_id\":");
+        serde_json::to_writer(&mut out, &self.delivery_id)?;
+        out.extend_from_slice(b",\"event\":");
+        serde_json::to_writer(&mut out, &self.event)?;
+        out.extend_from_slice(b",\"action\":");
+        serde_json::to_writer(&mut out, &self.action)?;
+        out.extend_from_slice(b",\"installation_id\":");
+        serde_json::to_writer(&mut out, &self.installation_id)?;
+        out.extend_from_slice(b",\"hook_id\":");
+        serde_json::to_writer(&mut out, &self.hook_id)?;
+        out.extend_from_slice(b",\"received_at\":");
+        serde_json::to_writer(&mut out, &self.received_at)?;
+        out.extend_from_slice(b",\"headers\":");
+        serde_json::to_writer(&mut out, &self.headers)?;
+        out.extend_from_slice(b",\"body_lz4\":\"");
+        compress_into(&self.body, &mut out);
+        out.extend_from_slice(b"\",\"failures\":");
+        serde_json::to_writer(&mut out, &self.failures)?;
+        out.push(b'}');
+        Ok(out)
+    }
 }
 
 impl Serialize for DeliveryJob {
@@ -198,8 +246,28 @@ mod tests {
     }
 
     #[test]
+    fn encode_writes_what_serialize_writes() {
+        let mut quoted = job(&format!("{{\"a\":\"{}\\u2028\\\"\"}}", "ü".repeat(5000)));
+        quoted.headers = json!({"user-agent": "Git\"Hub\"\n", "x-github-event": "ping"});
+        let mut bare = job("");
+        bare.action = None;
+        bare.installation_id = None;
+        bare.hook_id = None;
+        bare.headers = Value::Null;
+        for j in [job("{}"), quoted, bare] {
+            let encoded = j.encode().unwrap();
+            assert_eq!(
+                String::from_utf8(encoded.clone()).unwrap(),
+                serde_json::to_string(&j).unwrap()
+            );
+            assert_eq!(serde_json::from_slice::<DeliveryJob>(&encoded).unwrap(), j);
+        }
+    }
+
+    #[test]
     fn the_reused_table_writes_what_compress_prepend_size_writes() {
-        for body in ["", "{}", &"abc".repeat(30_000), &"x".repeat(70_000)] {
+        // Large, then small: the reused buffers must not leak a longer body's tail.
+        for body in ["", "{}", &"abc".repeat(30_000), &"x".repeat(70_000), "{\"a\":1}"] {
             let expected = STANDARD.encode(lz4_flex::compress_prepend_size(body.as_bytes()));
             assert_eq!(compress(body), expected, "{} bytes", body.len());
             assert_eq!(decompress(&compress(body)).unwrap(), body);

@@ -195,7 +195,7 @@ impl Queues {
     /// holds its job.
     pub async fn enqueue_delivery(&self, job: &DeliveryJob) -> Result<Enqueued, QueueError> {
         self.batcher
-            .push(serde_json::to_vec(job)?, &job.delivery_id, self.timeout)
+            .push(job.encode()?, &job.delivery_id, self.timeout)
             .await
     }
 
@@ -225,7 +225,7 @@ impl Queues {
         job: &DeliveryJob,
         delay: Duration,
     ) -> Result<(), QueueError> {
-        let task = TaskBuilder::new(serde_json::to_vec(job)?)
+        let task = TaskBuilder::new(job.encode()?)
             .run_after(delay)
             .build();
         self.push(&self.deliveries, task).await?;
