@@ -318,11 +318,8 @@ fn free_port() -> SocketAddr {
 fn start(
     topology: Topology,
     database_url: &str,
-    redis_url: &str,
     prefix: &str,
-    concurrency: Option<usize>,
-    db_conns: Option<u32>,
-    tokio_threads: Option<usize>,
+    s: &Settings,
     log_dir: &std::path::Path,
 ) -> Result<Processes, BoxError> {
     let roles: Vec<&str> = match topology {
@@ -345,7 +342,7 @@ fn start(
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("DATABASE_URL", database_url)
-            .env("REDIS_URL", redis_url)
+            .env("REDIS_URL", &s.redis_url)
             .env("GITHUB_WEBHOOK_SECRET", SECRET)
             .env("QUEUE_PREFIX", prefix)
             .env("BIND_ADDR", addr.to_string())
@@ -353,13 +350,13 @@ fn start(
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(c) = concurrency {
+        if let Some(c) = s.concurrency {
             cmd.env("WORKER_CONCURRENCY", c.to_string());
         }
-        if let Some(n) = db_conns {
+        if let Some(n) = s.db_conns {
             cmd.env("DATABASE_MAX_CONNECTIONS", n.to_string());
         }
-        if let Some(n) = tokio_threads {
+        if let Some(n) = s.tokio_threads {
             cmd.env("TOKIO_WORKER_THREADS", n.to_string());
         }
         processes.children.push(cmd.spawn()?);
@@ -559,16 +556,7 @@ async fn run_step(
         topology.label().replace(' ', "_")
     ));
     std::fs::create_dir_all(&log_dir)?;
-    let procs = start(
-        topology,
-        &database_url,
-        &s.redis_url,
-        &prefix,
-        s.concurrency,
-        s.db_conns,
-        s.tokio_threads,
-        &log_dir,
-    )?;
+    let procs = start(topology, &database_url, &prefix, s, &log_dir)?;
     for addr in &procs.web {
         wait_healthy(*addr)?;
     }

@@ -84,7 +84,9 @@ fn compress_into(body: &str, out: &mut Vec<u8>) {
         let encoded = written.ok().and_then(|n| {
             let len = base64::encoded_len(4 + n, true)?;
             out.resize(start + len, 0);
-            STANDARD.encode_slice(&block[..4 + n], &mut out[start..]).ok()
+            STANDARD
+                .encode_slice(&block[..4 + n], &mut out[start..])
+                .ok()
         });
         if encoded.is_none() {
             // Cannot happen (the buffers have their maximum sizes); the plain calls are always right.
@@ -267,7 +269,13 @@ mod tests {
     #[test]
     fn the_reused_table_writes_what_compress_prepend_size_writes() {
         // Large, then small: the reused buffers must not leak a longer body's tail.
-        for body in ["", "{}", &"abc".repeat(30_000), &"x".repeat(70_000), "{\"a\":1}"] {
+        for body in [
+            "",
+            "{}",
+            &"abc".repeat(30_000),
+            &"x".repeat(70_000),
+            "{\"a\":1}",
+        ] {
             let expected = STANDARD.encode(lz4_flex::compress_prepend_size(body.as_bytes()));
             assert_eq!(compress(body), expected, "{} bytes", body.len());
             assert_eq!(decompress(&compress(body)).unwrap(), body);

@@ -225,9 +225,7 @@ impl Queues {
         job: &DeliveryJob,
         delay: Duration,
     ) -> Result<(), QueueError> {
-        let task = TaskBuilder::new(job.encode()?)
-            .run_after(delay)
-            .build();
+        let task = TaskBuilder::new(job.encode()?).run_after(delay).build();
         self.push(&self.deliveries, task).await?;
         Ok(())
     }
