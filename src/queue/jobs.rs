@@ -124,25 +124,25 @@ impl DeliveryJob {
     /// in place, neither copied from a `String` nor scanned for characters to escape (base64
     /// has none): those were ~6 % of the webhook handler's CPU (BENCHMARKS.md, issue 14).
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
+        fn field<T: Serialize + ?Sized>(
+            out: &mut Vec<u8>,
+            key: &[u8],
+            value: &T,
+        ) -> Result<(), serde_json::Error> {
+            out.extend_from_slice(key);
+            serde_json::to_writer(out, value)
+        }
         let mut out = Vec::with_capacity(1024 + self.body.len() / 3);
-        out.extend_from_slice(b"{\"delivery_id\":");
-        serde_json::to_writer(&mut out, &self.delivery_id)?;
-        out.extend_from_slice(b",\"event\":");
-        serde_json::to_writer(&mut out, &self.event)?;
-        out.extend_from_slice(b",\"action\":");
-        serde_json::to_writer(&mut out, &self.action)?;
-        out.extend_from_slice(b",\"installation_id\":");
-        serde_json::to_writer(&mut out, &self.installation_id)?;
-        out.extend_from_slice(b",\"hook_id\":");
-        serde_json::to_writer(&mut out, &self.hook_id)?;
-        out.extend_from_slice(b",\"received_at\":");
-        serde_json::to_writer(&mut out, &self.received_at)?;
-        out.extend_from_slice(b",\"headers\":");
-        serde_json::to_writer(&mut out, &self.headers)?;
+        field(&mut out, b"{\"delivery_id\":", &self.delivery_id)?;
+        field(&mut out, b",\"event\":", &self.event)?;
+        field(&mut out, b",\"action\":", &self.action)?;
+        field(&mut out, b",\"installation_id\":", &self.installation_id)?;
+        field(&mut out, b",\"hook_id\":", &self.hook_id)?;
+        field(&mut out, b",\"received_at\":", &self.received_at)?;
+        field(&mut out, b",\"headers\":", &self.headers)?;
         out.extend_from_slice(b",\"body_lz4\":\"");
         compress_into(&self.body, &mut out);
-        out.extend_from_slice(b"\",\"failures\":");
-        serde_json::to_writer(&mut out, &self.failures)?;
+        field(&mut out, b"\",\"failures\":", &self.failures)?;
         out.push(b'}');
         Ok(out)
     }
