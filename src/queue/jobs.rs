@@ -68,6 +68,11 @@ thread_local! {
     static LZ4_OUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// The largest LZ4 buffer a thread keeps between bodies. GitHub's deliveries are mostly far
+/// smaller; a rare large one (up to 25 MB) is compressed in a buffer freed right after, so no
+/// thread holds its worst case for ever.
+const KEPT_LZ4_BUFFER: usize = 1024 * 1024;
+
 /// Appends `body` as stored to `out`: LZ4 block, length in front, base64 (the layout of
 /// `lz4_flex::compress_prepend_size`, which older jobs were written with).
 fn compress_into(body: &str, out: &mut Vec<u8>) {
@@ -93,6 +98,9 @@ fn compress_into(body: &str, out: &mut Vec<u8>) {
             out.truncate(start);
             let plain = STANDARD.encode(lz4_flex::compress_prepend_size(input));
             out.extend_from_slice(plain.as_bytes());
+        }
+        if block.len() > KEPT_LZ4_BUFFER {
+            *block = Vec::new();
         }
     });
 }
@@ -274,11 +282,13 @@ mod tests {
             "{}",
             &"abc".repeat(30_000),
             &"x".repeat(70_000),
+            &"y".repeat(KEPT_LZ4_BUFFER + 1),
             "{\"a\":1}",
         ] {
             let expected = STANDARD.encode(lz4_flex::compress_prepend_size(body.as_bytes()));
             assert_eq!(compress(body), expected, "{} bytes", body.len());
             assert_eq!(decompress(&compress(body)).unwrap(), body);
+            assert!(LZ4_OUT.with_borrow(|b| b.len()) <= KEPT_LZ4_BUFFER);
         }
     }
 
